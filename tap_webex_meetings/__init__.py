@@ -1,0 +1,1 @@
+"""Singer tap for Webex meetings of meeting series."""

@@ -1,0 +1,276 @@
+"""The one place that talks HTTP to Webex: auth, paging, errors, retries.
+
+Streams declare what to ask for; this base class decides how. It turns Webex's answers
+into singer-sdk's own exceptions (``RetriableAPIError`` for what may pass, ``FatalAPIError``
+subclasses for what will not), so the SDK's retry loop does the rest, with waits taken
+from ``Retry-After`` when Webex gives a usable one.
+"""
+
+from __future__ import annotations
+
+import random
+import weakref
+from collections.abc import Generator, Iterable, Mapping
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, Protocol, cast
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import requests
+from singer_sdk.authenticators import BearerTokenAuthenticator
+from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.pagination import BaseAPIPaginator
+from singer_sdk.singerlib import MetadataMapping
+from singer_sdk.streams.rest import HTTPRequest, PageContext, RESTStream
+
+from tap_webex_meetings import webex
+from tap_webex_meetings.auth import WebexOAuthAuthenticator
+from tap_webex_meetings.errors import SeriesNotFoundError, TokenRefusedError, WebexAPIError
+
+if TYPE_CHECKING:
+    from backoff.types import Details
+
+    from tap_webex_meetings.settings import Settings
+
+RETRY_STATUSES = (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.LOCKED)
+
+
+class WebexTap(Protocol):
+    """What streams need from the tap: validated settings, one shared authenticator."""
+
+    settings: Settings
+    run_start: datetime
+    authenticator: WebexOAuthAuthenticator | BearerTokenAuthenticator
+
+
+class AccessTokenExpiredError(RetriableAPIError):
+    """Webex refused an OAuth access token that worked before: refresh it, then retry."""
+
+
+class WebexLinkPaginator(BaseAPIPaginator[str | None]):
+    """Follows ``Link: <...>; rel="next"``; the token is the repaired next URL."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+
+    def get_next(self, response: requests.Response) -> str | None:
+        """The next page's URL, or None at the end (see :func:`webex.next_page_url`)."""
+        return webex.next_page_url(response)
+
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """An empty page may still link to more: keep following the link, if any."""
+        return True
+
+
+class WebexStream(RESTStream[str | None]):
+    """Base of every stream: the Webex Meetings API as singer-sdk expects it."""
+
+    # Read once in validate_response, used again in parse_response: one JSON parse a page.
+    _payloads: weakref.WeakKeyDictionary[requests.Response, Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._payloads = weakref.WeakKeyDictionary()
+
+    @property
+    def webex_tap(self) -> WebexTap:
+        """The tap, seen through what the streams need of it."""
+        return cast("WebexTap", self._tap)
+
+    @property
+    def settings(self) -> Settings:
+        """Validated settings of this run."""
+        return self.webex_tap.settings
+
+    @property
+    def url_base(self) -> str:
+        """``api_url`` (default https://webexapis.com/v1)."""
+        return self.settings.api_url
+
+    @property
+    def authenticator(self) -> WebexOAuthAuthenticator | BearerTokenAuthenticator:
+        """The tap's authenticator, shared so that a refreshed token serves every stream."""
+        return self.webex_tap.authenticator
+
+    @property
+    def http_headers(self) -> dict[str, str]:
+        """``timezone`` always; ``password`` only when ``meeting_password`` is set."""
+        headers = {"Accept": "application/json", "timezone": self.settings.timezone}
+        if password := self.config.get("meeting_password"):
+            headers["password"] = password
+        return headers
+
+    @property
+    def timeout(self) -> int:
+        """``request_timeout``: a hung connection fails the try instead of the whole run."""
+        return cast("int", self.settings.request_timeout)
+
+    @property
+    def metadata(self) -> MetadataMapping:
+        """Passwords and the host key stay out of records unless a catalog selects them."""
+        metadata = super().metadata
+        for field in webex.SENSITIVE_FIELDS:
+            entry = metadata.get(("properties", field))
+            if entry is not None and entry.selected_by_default is None:
+                entry.selected_by_default = False
+        return metadata
+
+    def get_new_paginator(self) -> WebexLinkPaginator:
+        """Webex pages through ``Link`` headers."""
+        return WebexLinkPaginator()
+
+    def get_http_request(self, *, page: PageContext[str | None]) -> HTTPRequest:
+        """First page from :meth:`get_url_params`; later pages from the next URL as it is.
+
+        The next URL already carries every query parameter (restored where Webex dropped
+        them), so sending params again would repeat them.
+        """
+        if page.next_page_token:
+            return HTTPRequest(url=page.next_page_token, headers=self.http_headers)
+        return super().get_http_request(page=page)
+
+    def validate_response(self, response: requests.Response) -> None:
+        """Sort Webex's answer into success, retry, skip or stop, with a readable reason."""
+        status = response.status_code
+        if status < HTTPStatus.BAD_REQUEST:
+            self._accept(response)
+            return
+        message, tracking_id = webex.error_details(response)
+        summary = f"{status} {message} (trackingId {tracking_id or 'not given'})"
+        if status in RETRY_STATUSES or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            raise RetriableAPIError(summary, response)
+        if status == HTTPStatus.UNAUTHORIZED:
+            self._on_unauthorized(response, summary)
+        if status == HTTPStatus.FORBIDDEN:
+            raise WebexAPIError(
+                status,
+                message,
+                tracking_id,
+                f"The token lacks a scope: {webex.USER_SCOPE} is needed to list meetings, "
+                f"and {webex.ADMIN_SCOPE} (an admin's token) to use host_emails.",
+            )
+        if status == HTTPStatus.NOT_FOUND:
+            raise SeriesNotFoundError(status, message, tracking_id)
+        raise WebexAPIError(status, message, tracking_id)
+
+    def _accept(self, response: requests.Response) -> None:
+        """Parse a 2xx body now, inside the retry loop: a truncated or HTML body is retried."""
+        try:
+            self._payloads[response] = webex.parse_json(response) if response.content else {}
+        except ValueError as exc:
+            raise RetriableAPIError(
+                f"{response.status_code} with a bad body: {exc}", response
+            ) from None
+        auth = self.authenticator
+        if isinstance(auth, WebexOAuthAuthenticator):
+            auth.token_accepted = True
+
+    def _on_unauthorized(self, response: requests.Response, summary: str) -> None:
+        auth = self.authenticator
+        if isinstance(auth, WebexOAuthAuthenticator):
+            sent = response.request.headers.get("Authorization", "").removeprefix("Bearer ")
+            if auth.may_refresh_after_refusal(sent):
+                raise AccessTokenExpiredError(f"{summary}; refreshing the access token", response)
+            raise TokenRefusedError(
+                f"Webex refused a freshly refreshed access token ({summary}). Check that the "
+                f"integration has the scope {webex.USER_SCOPE}."
+            )
+        raise TokenRefusedError(
+            f"Webex refused the access token ({summary}). A personal access token expires "
+            "12 hours after it is created: set a fresh access_token, or use a Webex "
+            "integration's client_id, client_secret and refresh_token for scheduled runs."
+        )
+
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        """The meetings of one page (or the one meeting of a lookup)."""
+        payload = self._payloads.pop(response, None)
+        if payload is None:
+            payload = webex.parse_json(response)
+        return webex.meetings_in(payload)
+
+    # Retries: the SDK's backoff loop, with Webex's Retry-After and our bounds.
+
+    def backoff_max_tries(self) -> int:
+        """``retry_max_tries``."""
+        return self.settings.retry_max_tries
+
+    def backoff_wait_generator(self) -> Generator[float, Any, None]:
+        """Waits from ``Retry-After`` (seconds or HTTP date), else exponential: 1, 2, 4 s…"""
+        exception = yield 0.0
+        attempt = 0
+        while True:
+            attempt += 1
+            exception = yield self._retry_wait(exception, attempt)
+
+    def _retry_wait(self, exception: Exception | None, attempt: int) -> float:
+        if isinstance(exception, AccessTokenExpiredError):
+            return 0.0
+        if isinstance(exception, RetriableAPIError) and exception.response is not None:
+            retry_after = parse_retry_after(exception.response.headers.get("Retry-After"))
+            if retry_after is not None:
+                return min(retry_after, self.settings.retry_max_wait)
+        return min(2.0 ** (attempt - 1), self.settings.retry_max_wait)
+
+    def backoff_jitter(self, value: float) -> float:
+        """Add up to 20 % (never less than the wait Webex asked for), within the bound."""
+        return min(value * (1 + 0.2 * random.random()), max(value, self.settings.retry_max_wait))
+
+    def backoff_handler(self, details: Details) -> None:
+        """Log the retry as a WARNING; after a 504, ask for smaller pages (Webex's advice)."""
+        exception = details.get("exception")
+        response = getattr(exception, "response", None)
+        if isinstance(exception, RetriableAPIError) and response is not None:
+            reason = str(exception)
+            if response.status_code == HTTPStatus.GATEWAY_TIMEOUT:
+                reason += "; " + _shrink_page_size(details["args"][0])
+        else:
+            reason = type(exception).__name__ if exception else "unknown error"
+        self.logger.warning(
+            "Retrying %s in %.1f s (try %d of %d): %s",
+            self.name,
+            details.get("wait", 0.0),
+            details["tries"],
+            self.backoff_max_tries(),
+            reason,
+        )
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from ``Retry-After: 120`` or an HTTP date; None when missing or garbage."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _shrink_page_size(request: requests.PreparedRequest) -> str:
+    """Halve ``max`` of the request about to be retried; later pages follow its links."""
+    parts = urlsplit(request.url or "")
+    params = dict(parse_qsl(parts.query))
+    try:
+        size = int(params.get("max", webex.MAX_PAGE_SIZE))
+    except ValueError:
+        size = webex.MAX_PAGE_SIZE
+    if size <= 1:
+        return "page size already 1"
+    params["max"] = str(size // 2)
+    request.prepare_url(urlunsplit(parts._replace(query=urlencode(params))), None)
+    return f"page size reduced to {size // 2}"
+
+
+def query_params(values: Mapping[str, Any]) -> dict[str, str]:
+    """Webex query parameters: booleans as ``true``/``false``; unset values left out."""
+    return {
+        key: ("true" if value else "false") if isinstance(value, bool) else str(value)
+        for key, value in values.items()
+        if value is not None
+    }

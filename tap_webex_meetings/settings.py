@@ -1,0 +1,307 @@
+"""The tap's settings: their JSON schema (the public interface) and their validation.
+
+The schema is what ``--about`` and Meltano show. :func:`problems` adds the checks a schema
+cannot express (dates that parse, ``end_date`` after ``start_date``, a token or a complete
+OAuth triple, ``https``), so that a bad value stops the tap before its first request with
+a message that names the setting. :class:`Settings` is the validated, typed view the
+streams read; credentials stay out of it on purpose (only ``auth.py`` reads them).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from singer_sdk import typing as th
+
+from tap_webex_meetings import timeutils, webex
+
+OAUTH_SETTINGS = ("client_id", "client_secret", "refresh_token")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "access_token",
+        th.StringType,
+        secret=True,
+        title="Access token",
+        description=(
+            "Webex bearer token with the scope meeting:schedules_read (and "
+            "meeting:admin_schedule_read for host_emails). A personal access token lasts 12 "
+            "hours; for scheduled runs use client_id, client_secret and refresh_token."
+        ),
+    ),
+    th.Property(
+        "client_id",
+        th.StringType,
+        title="OAuth client ID",
+        description="Client ID of your Webex integration.",
+    ),
+    th.Property(
+        "client_secret",
+        th.StringType,
+        secret=True,
+        title="OAuth client secret",
+        description="Client secret of your Webex integration.",
+    ),
+    th.Property(
+        "refresh_token",
+        th.StringType,
+        secret=True,
+        title="OAuth refresh token",
+        description=(
+            "Refresh token of your Webex integration; the tap exchanges it at "
+            "{api_url}/access_token for access tokens as they expire."
+        ),
+    ),
+    th.Property(
+        "api_url",
+        th.StringType,
+        default=webex.DEFAULT_API_URL,
+        title="API URL",
+        description="Base URL of the Webex API; https unless it is a loopback address.",
+    ),
+    th.Property(
+        "start_date",
+        th.DateTimeType,
+        required=True,
+        title="Start date",
+        description="Earliest meeting start to extract, ISO 8601 (e.g. 2025-01-01T00:00:00Z).",
+    ),
+    th.Property(
+        "end_date",
+        th.DateTimeType,
+        title="End date",
+        description=(
+            "Latest meeting start to extract (exclusive). Default: run start + lookahead_days."
+        ),
+    ),
+    th.Property(
+        "lookahead_days",
+        th.IntegerType(minimum=0),
+        default=30,
+        title="Lookahead days",
+        description=(
+            "Upcoming scheduled meetings within this many days are extracted and refreshed."
+        ),
+    ),
+    th.Property(
+        "lookback_days",
+        th.NumberType(minimum=0),
+        default=1,
+        title="Lookback days",
+        description=(
+            "Each incremental run re-reads each series from its bookmark minus this many days, "
+            "because meetings change state (ended, missed) after the fact."
+        ),
+    ),
+    th.Property(
+        "meeting_series_ids",
+        th.ArrayType(th.StringType),
+        title="Meeting series IDs",
+        description=(
+            "Extract exactly these series. Default: every series found for the token's user "
+            "(and host_emails) over the date range."
+        ),
+    ),
+    th.Property(
+        "host_emails",
+        th.ArrayType(th.StringType),
+        title="Host emails",
+        description="Also discover the series these users host (admin scope "
+        "meeting:admin_schedule_read).",
+    ),
+    th.Property(
+        "meeting_type",
+        th.StringType,
+        allowed_values=list(webex.MEETING_TYPES),
+        title="Meeting type",
+        description="Only meetings of this meetingType.",
+    ),
+    th.Property(
+        "state",
+        th.StringType,
+        allowed_values=list(webex.MEETING_STATES),
+        title="State",
+        description="Only meetings in this state.",
+    ),
+    th.Property(
+        "is_modified",
+        th.BooleanType,
+        title="Is modified",
+        description="true: only modified scheduled meetings; false: only unmodified ones. "
+        "Unset (default): all. Sent only when set.",
+    ),
+    th.Property(
+        "meeting_password",
+        th.StringType,
+        secret=True,
+        title="Meeting password",
+        description="Sent as the password header, for protected meetings you do not host.",
+    ),
+    th.Property(
+        "timezone",
+        th.StringType,
+        default="UTC",
+        title="Time zone",
+        description="IANA time zone of start and end in records (sent as the timezone header).",
+    ),
+    th.Property(
+        "page_size",
+        th.IntegerType(minimum=1, maximum=webex.MAX_PAGE_SIZE),
+        default=webex.MAX_PAGE_SIZE,
+        title="Page size",
+        description="Meetings per request (max), 1..100.",
+    ),
+    th.Property(
+        "request_timeout",
+        th.NumberType(exclusive_minimum=0),
+        default=60,
+        title="Request timeout",
+        description="Seconds before a request is abandoned and retried.",
+    ),
+    th.Property(
+        "retry_max_tries",
+        th.IntegerType(minimum=1),
+        default=8,
+        title="Retry max tries",
+        description="Tries of one request (429, 423, 5xx, resets, timeouts) before the run fails.",
+    ),
+    th.Property(
+        "retry_max_wait_seconds",
+        th.NumberType(minimum=0),
+        default=300,
+        title="Retry max wait",
+        description="Upper bound of a single wait between tries, whatever Retry-After says.",
+    ),
+).to_dict()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings, typed; everything but the credentials."""
+
+    api_url: str
+    start_date: datetime
+    end_date: datetime | None
+    lookahead: timedelta
+    lookback: timedelta
+    meeting_series_ids: tuple[str, ...]
+    host_emails: tuple[str, ...]
+    meeting_type: str | None
+    state: str | None
+    is_modified: bool | None
+    timezone: str
+    page_size: int
+    request_timeout: float
+    retry_max_tries: int
+    retry_max_wait: float
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        """Read settings that :func:`problems` found valid, with defaults applied."""
+        end_date = config.get("end_date")
+        return cls(
+            api_url=str(config.get("api_url") or webex.DEFAULT_API_URL).rstrip("/"),
+            start_date=timeutils.parse_datetime(config["start_date"]),
+            end_date=timeutils.parse_datetime(end_date) if end_date else None,
+            lookahead=timedelta(days=config.get("lookahead_days", 30)),
+            lookback=timedelta(days=config.get("lookback_days", 1)),
+            meeting_series_ids=tuple(dict.fromkeys(config.get("meeting_series_ids") or ())),
+            host_emails=tuple(dict.fromkeys(config.get("host_emails") or ())),
+            meeting_type=config.get("meeting_type"),
+            state=config.get("state"),
+            is_modified=config.get("is_modified"),
+            timezone=config.get("timezone") or "UTC",
+            page_size=int(config.get("page_size", webex.MAX_PAGE_SIZE)),
+            request_timeout=float(config.get("request_timeout", 60)),
+            retry_max_tries=int(config.get("retry_max_tries", 8)),
+            retry_max_wait=float(config.get("retry_max_wait_seconds", 300)),
+        )
+
+    def range_end(self, run_start: datetime) -> datetime:
+        """``to`` of every query: ``end_date``, else run start + ``lookahead_days``."""
+        return self.end_date or run_start + self.lookahead
+
+
+def problems(config: Mapping[str, Any]) -> list[str]:
+    """Every setting that is wrong, each message starting with the setting's name."""
+    found = _credential_problems(config) + _api_url_problems(config.get("api_url"))
+    dates: dict[str, datetime] = {}
+    for name in ("start_date", "end_date"):
+        value = config.get(name)
+        if value is None:
+            if name == "start_date":
+                found.append("start_date: required (ISO 8601, e.g. 2025-01-01T00:00:00Z)")
+            continue
+        try:
+            dates[name] = timeutils.parse_datetime(str(value))
+        except ValueError:
+            found.append(f"{name}: {value!r} is not an ISO 8601 date or date-time")
+    if "start_date" in dates and "end_date" in dates and dates["end_date"] <= dates["start_date"]:
+        found.append("end_date: must be after start_date")
+    for name, allowed in (("meeting_type", webex.MEETING_TYPES), ("state", webex.MEETING_STATES)):
+        value = config.get(name)
+        if value is not None and value not in allowed:
+            found.append(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+    timezone = config.get("timezone")
+    if timezone is not None and not (
+        isinstance(timezone, str) and timeutils.is_valid_timezone(timezone)
+    ):
+        found.append(f"timezone: {timezone!r} is not an IANA time zone (e.g. Europe/Berlin)")
+    found += [
+        f"host_emails: {email!r} is not an email address"
+        for email in config.get("host_emails") or []
+        if not (isinstance(email, str) and _EMAIL.match(email))
+    ]
+    found += [
+        f"meeting_series_ids: {series_id!r} is not a series id"
+        for series_id in config.get("meeting_series_ids") or []
+        if not (isinstance(series_id, str) and series_id.strip())
+    ]
+    page_size = config.get("page_size")
+    if page_size is not None and not (
+        isinstance(page_size, int) and 1 <= page_size <= webex.MAX_PAGE_SIZE
+    ):
+        found.append(f"page_size: {page_size!r} is not a whole number from 1 to 100")
+    return found
+
+
+def _credential_problems(config: Mapping[str, Any]) -> list[str]:
+    oauth_given = [name for name in OAUTH_SETTINGS if config.get(name)]
+    if 0 < len(oauth_given) < len(OAUTH_SETTINGS):
+        missing = [name for name in OAUTH_SETTINGS if name not in oauth_given]
+        return [
+            f"{', '.join(missing)}: missing; OAuth needs client_id, client_secret and refresh_token"
+        ]
+    if not oauth_given and not config.get("access_token"):
+        return [
+            "access_token: required, or client_id, client_secret and refresh_token "
+            "of a Webex integration"
+        ]
+    return []
+
+
+def _api_url_problems(api_url: Any) -> list[str]:
+    if api_url is None:
+        return []
+    parts = urlsplit(str(api_url))
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return [f"api_url: {api_url!r} is not an http(s) URL"]
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        return [f"api_url: {api_url!r} must use https (http is allowed only for loopback)"]
+    return []
+
+
+def _is_loopback(hostname: str) -> bool:
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False

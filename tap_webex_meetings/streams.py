@@ -1,0 +1,217 @@
+"""The two streams: meeting series, and every meeting of each series.
+
+``meeting_series`` finds the series (configured ids, or discovery); for each one,
+``series_meetings`` lists its scheduled meetings and meeting instances between the series'
+bookmark (minus ``lookback_days``) and ``end_date`` / run start + ``lookahead_days``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from singer_sdk import SchemaDirectory, StreamSchema
+
+from tap_webex_meetings import timeutils, webex
+from tap_webex_meetings.client import WebexStream, query_params
+from tap_webex_meetings.errors import SeriesNotFoundError
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context, Record
+
+
+def schema_dir() -> Traversable:
+    """``schemas/``: inside the installed wheel, or at the top of a source checkout.
+
+    The wheel build copies the top-level folder into the package; an editable install
+    imports the package from the checkout, where the folder stays at the top.
+    """
+    packaged = resources.files("tap_webex_meetings") / "schemas"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "schemas"
+
+
+SCHEMAS = SchemaDirectory(schema_dir())
+
+
+class MeetingSeriesStream(WebexStream):
+    """Meeting series: the configured ``meeting_series_ids``, or every series found."""
+
+    name = "meeting_series"
+    path = webex.MEETINGS_PATH
+    primary_keys = ("id",)
+    replication_key = None
+    schema = StreamSchema(SCHEMAS)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Series found through hostEmail must be listed through the same hostEmail.
+        self._host_of: dict[str, str] = {}
+
+    def get_url(self, context: Context | None) -> str:
+        """``/meetings/{id}`` to look up one configured series, else ``/meetings``."""
+        if context and "meetingId" in context:
+            return f"{self.url_base}{self.path}/{quote(context['meetingId'], safe='')}"
+        return super().get_url(context)
+
+    def get_url_params(
+        self, context: Context | None, next_page_token: str | None
+    ) -> dict[str, Any]:
+        """Discovery: ``meetingType=meetingSeries`` over the whole configured range."""
+        if context and "meetingId" in context:
+            return {}
+        settings = self.settings
+        return query_params(
+            {
+                "meetingType": webex.SERIES_TYPE,
+                "from": timeutils.query_format(settings.start_date),
+                "to": timeutils.query_format(settings.range_end(self.webex_tap.run_start)),
+                "max": settings.page_size,
+                "hostEmail": (context or {}).get("hostEmail"),
+            }
+        )
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Each series once, however many ways it was found."""
+        if self.settings.meeting_series_ids:
+            yield from self._configured_series()
+        else:
+            yield from self._discovered_series()
+
+    def _configured_series(self) -> Iterator[dict[str, Any]]:
+        for series_id in self.settings.meeting_series_ids:
+            try:
+                yield from self.request_records({"meetingId": series_id})
+            except SeriesNotFoundError as exc:
+                self.logger.warning(
+                    "Meeting series %s was not found; extracting the other series. %s",
+                    series_id,
+                    exc,
+                )
+
+    def _discovered_series(self) -> Iterator[dict[str, Any]]:
+        seen: set[str] = set()
+        for host in (None, *self.settings.host_emails):
+            for record in self.request_records({"hostEmail": host} if host else None):
+                if record["id"] in seen:
+                    continue
+                seen.add(record["id"])
+                if host:
+                    self._host_of[record["id"]] = host
+                yield record
+
+    def get_child_context(self, record: Record, context: Context | None) -> dict[str, Any]:
+        """One state partition per series: ``{"meetingSeriesId": ...}`` (+ ``hostEmail``)."""
+        child = {"meetingSeriesId": record["id"]}
+        if host := self._host_of.get(record["id"]):
+            child["hostEmail"] = host
+        return child
+
+
+class SeriesMeetingsStream(WebexStream):
+    """Scheduled meetings and meeting instances of one series, incremental on ``start``."""
+
+    name = "series_meetings"
+    path = webex.MEETINGS_PATH
+    parent_stream_type = MeetingSeriesStream
+    primary_keys = ("id",)
+    replication_key = "start"
+    # Webex does not promise an order: the SDK keeps progress markers and moves the bookmark
+    # only when a series is complete, capped at the run's start (see the signpost).
+    is_sorted = False
+    schema = StreamSchema(SCHEMAS)
+
+    def get_url_params(
+        self, context: Context | None, next_page_token: str | None
+    ) -> dict[str, Any]:
+        """The first page's query is the context built by :meth:`get_records`, plus ``max``."""
+        return {**(context or {}), "max": self.settings.page_size}
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Every meeting of the series in range; a series Webex does not know is skipped."""
+        assert context is not None, "series_meetings runs once per meeting series"
+        settings = self.settings
+        start = self._query_start(context)
+        end = settings.range_end(self.webex_tap.run_start)
+        if start >= end:
+            return
+        query = query_params(
+            {
+                "meetingSeriesId": context["meetingSeriesId"],
+                "hostEmail": context.get("hostEmail"),
+                "meetingType": settings.meeting_type,
+                "state": settings.state,
+                "isModified": settings.is_modified,
+                "to": timeutils.query_format(end),
+            }
+        )
+        try:
+            yield from self._meetings_from(start, query)
+        except SeriesNotFoundError as exc:
+            self.logger.warning(
+                "Meeting series %s was not found; extracting the other series. %s",
+                context["meetingSeriesId"],
+                exc,
+            )
+
+    def _query_start(self, context: Context) -> datetime:
+        """``start_date`` on the first run; later the bookmark minus ``lookback_days``."""
+        start_date = self.settings.start_date
+        bookmark = self.get_starting_timestamp(context)
+        if bookmark is None or bookmark <= start_date:
+            return start_date
+        return max(start_date, bookmark - self.settings.lookback)
+
+    def _meetings_from(self, start: datetime, query: dict[str, str]) -> Iterator[dict[str, Any]]:
+        """All pages of the query; past Webex's 10,000-instance cap, continue in a new window.
+
+        Small series cost one query. Only when a query listed the cap's worth of instances
+        does a new query start at the last instance listed (inclusive, its ids skipped), for
+        instances only: scheduled meetings were all listed by the first one.
+        """
+        already_listed: set[str] = set()
+        while True:
+            instances = 0
+            last_start: datetime | None = None
+            at_last_start: set[str] = set()
+            for record in self.request_records({**query, "from": timeutils.query_format(start)}):
+                if record.get("id") in already_listed:
+                    continue
+                if record.get("meetingType") == webex.INSTANCE_TYPE and record.get("start"):
+                    instances += 1
+                    record_start = timeutils.parse_api_timestamp(record["start"])
+                    if record_start != last_start:
+                        last_start, at_last_start = record_start, set()
+                    at_last_start.add(record["id"])
+                yield record
+            if instances < webex.INSTANCE_CAP or last_start is None or last_start <= start:
+                return
+            self.logger.info(
+                "Series %s: Webex listed %d instances, its cap; listing the rest from %s",
+                query["meetingSeriesId"],
+                instances,
+                last_start.isoformat(),
+            )
+            start, already_listed = last_start, at_last_start
+            query = {**query, "meetingType": webex.INSTANCE_TYPE}
+
+    def get_replication_key_signpost(self, context: Context | None = None) -> datetime:
+        """No bookmark passes the run's start, though upcoming meetings are emitted."""
+        return self.webex_tap.run_start
+
+    def _increment_stream_state(
+        self, latest_record: Record, *, context: Context | None = None
+    ) -> None:
+        """Bookmark ``start`` as a UTC instant.
+
+        singer-sdk compares bookmarks as strings, and Webex writes ``start`` in the offset of
+        the ``timezone`` header: the record keeps that offset, the bookmark gets UTC.
+        """
+        start = latest_record.get("start")
+        if start:
+            utc_start = timeutils.isoformat_utc(timeutils.parse_api_timestamp(start))
+            super()._increment_stream_state({"start": utc_start}, context=context)

@@ -1,0 +1,107 @@
+"""tap-webex-meetings: settings in, streams out, and one clear line when it must stop."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import datetime, timezone
+from functools import cached_property
+from typing import IO, Any
+
+import requests
+from singer_sdk import Stream, Tap
+from singer_sdk.authenticators import BearerTokenAuthenticator
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+
+from tap_webex_meetings import settings as settings_module
+from tap_webex_meetings.auth import WebexOAuthAuthenticator, authenticator_for
+from tap_webex_meetings.settings import Settings
+from tap_webex_meetings.streams import MeetingSeriesStream, SeriesMeetingsStream
+
+
+class TapWebexMeetings(Tap):
+    """Singer tap for the Webex "List Meetings of a Meeting Series" API."""
+
+    name = "tap-webex-meetings"
+    package_name = "tap-webex-meetings"
+    config_jsonschema = settings_module.CONFIG_SCHEMA
+
+    def __init__(
+        self,
+        *,
+        config: dict[str, Any] | None = None,
+        catalog: dict[str, Any] | None = None,
+        state: dict[str, Any] | None = None,
+        parse_env_config: bool = False,
+        validate_config: bool = True,
+        setup_mapper: bool = True,
+    ) -> None:
+        """Stop before any request when a setting is wrong, naming the setting."""
+        super().__init__(
+            config=config,
+            catalog=catalog,
+            state=state,
+            parse_env_config=parse_env_config,
+            validate_config=validate_config,
+            setup_mapper=setup_mapper,
+        )
+        if validate_config and (found := settings_module.problems(self.config)):
+            raise ConfigValidationError("Config validation failed", errors=found)
+
+    @cached_property
+    def settings(self) -> Settings:
+        """Validated, typed settings (credentials excluded)."""
+        return Settings.from_config(self.config)
+
+    @cached_property
+    def run_start(self) -> datetime:
+        """When this run started: the cap of every bookmark, the base of ``lookahead_days``."""
+        return datetime.fromtimestamp(self.initialized_at / 1000, tz=timezone.utc)
+
+    @cached_property
+    def authenticator(self) -> WebexOAuthAuthenticator | BearerTokenAuthenticator:
+        """One authenticator for the whole run, so a refreshed token serves every request."""
+        return authenticator_for(
+            self.config, api_url=self.settings.api_url, timeout=self.settings.request_timeout
+        )
+
+    def discover_streams(self) -> list[Stream]:
+        """``meeting_series`` and its child ``series_meetings``."""
+        return [MeetingSeriesStream(self), SeriesMeetingsStream(self)]
+
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: Any = None,
+        state: IO[str] | None = None,
+        catalog: IO[str] | None = None,
+    ) -> None:
+        """Run the sync; a failure is one readable ERROR line and exit code 1.
+
+        Everything emitted before the failure stays valid: records were written with the
+        STATE messages that cover them, and the SDK never bookmarks an unfinished series.
+        """
+        try:
+            super().invoke(
+                about=about, about_format=about_format, config=config, state=state, catalog=catalog
+            )
+        except (FatalAPIError, RetriableAPIError, requests.RequestException) as exc:
+            logger = logging.getLogger(cls.name)
+            if isinstance(exc, RetriableAPIError):
+                message = f"Webex kept failing, giving up after the last retry: {exc}"
+            elif isinstance(exc, requests.RequestException):
+                message = (
+                    f"Could not reach Webex, giving up after the last retry: {type(exc).__name__}"
+                )
+            else:
+                message = str(exc)
+            logger.error("%s", message)
+            logger.debug("Traceback of the failure above", exc_info=exc)
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    TapWebexMeetings.cli()

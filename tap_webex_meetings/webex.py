@@ -1,0 +1,127 @@
+"""What the tap knows about the Webex Meetings API, kept in one place.
+
+Sources: the "List Meetings of a Meeting Series" page and Webex's OpenAPI file
+(see ``tests/openapi``). Parameter names, enum values, the error body, the ``Link`` header
+quirks and the scopes are facts of the API, not of this tap; nothing else should spell them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import requests
+
+DEFAULT_API_URL = "https://webexapis.com/v1"
+MEETINGS_PATH = "/meetings"
+TOKEN_PATH = "/access_token"
+
+MEETING_TYPES = ("meetingSeries", "scheduledMeeting", "meeting")
+MEETING_STATES = (
+    "active",
+    "scheduled",
+    "ready",
+    "lobby",
+    "inProgress",
+    "ended",
+    "missed",
+    "expired",
+)
+SERIES_TYPE = "meetingSeries"
+INSTANCE_TYPE = "meeting"
+
+MAX_PAGE_SIZE = 100
+# "For meetingType=meeting at most 10,000 instances can be listed, paging or not."
+INSTANCE_CAP = 10_000
+
+USER_SCOPE = "meeting:schedules_read"
+ADMIN_SCOPE = "meeting:admin_schedule_read"
+
+# Whoever reads these can join or start the meeting as host: never selected by default.
+SENSITIVE_FIELDS = (
+    "password",
+    "phoneAndVideoSystemPassword",
+    "hostKey",
+    "panelistPassword",
+    "phoneAndVideoSystemPanelistPassword",
+)
+
+logger = logging.getLogger(__name__)
+
+
+def error_details(response: requests.Response) -> tuple[str, str | None]:
+    """Return the Webex ``message`` and ``trackingId`` of an error response.
+
+    Webex answers ``{"message", "errors": [{"description"}], "trackingId"}``; proxies in
+    front of it may answer HTML or nothing, so every part is optional.
+    """
+    tracking_id = response.headers.get("TrackingID") or response.headers.get("trackingid")
+    message = response.reason or f"HTTP {response.status_code}"
+    try:
+        body = response.json()
+    except ValueError:
+        return message, tracking_id
+    if isinstance(body, dict):
+        message = str(body.get("message") or message)
+        descriptions = [
+            str(error["description"])
+            for error in body.get("errors") or []
+            if isinstance(error, dict) and error.get("description")
+        ]
+        if descriptions and descriptions != [message]:
+            message = f"{message} ({'; '.join(descriptions)})"
+        tracking_id = str(body.get("trackingId") or tracking_id or "") or None
+    return message, tracking_id
+
+
+def meetings_in(payload: Any) -> list[dict[str, Any]]:
+    """The meetings a body holds: a page's ``items``, or the one meeting of ``GET /meetings/{id}``.
+
+    ``{"items": null}``, ``{}`` or a non-object body hold none; entries that are not objects
+    are skipped.
+    """
+    if not isinstance(payload, dict):
+        return []
+    if "items" not in payload:
+        return [payload] if "id" in payload else []
+    items = payload["items"]
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def next_page_url(response: requests.Response) -> str | None:
+    """The URL of the next page, from ``Link: <url>; rel="next"``, repaired.
+
+    Webex puts the cursor inside that URL. Seen in the wild: the URL drops query parameters
+    of the request (they are restored from the request that was answered), carries a stray
+    ``max=null`` (stripped), or the header is the literal ``string`` of a spec mock (no next
+    page). Anything unparseable ends paging with a warning rather than a crash.
+    """
+    header = response.headers.get("Link")
+    if not header:
+        return None
+    url = response.links.get("next", {}).get("url")
+    if not url:
+        if "next" in header:
+            logger.warning("Ignoring a Link header that cannot be parsed: %.200s", header)
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        logger.warning("Ignoring a next-page link that is not an absolute URL: %.200s", url)
+        return None
+    params = [(key, value) for key, value in parse_qsl(parts.query) if value != "null"]
+    present = {key for key, _ in params}
+    request_url = response.request.url or ""
+    params += [
+        (key, value) for key, value in parse_qsl(urlsplit(request_url).query) if key not in present
+    ]
+    return urlunsplit(parts._replace(query=urlencode(params)))
+
+
+def parse_json(response: requests.Response) -> Any:
+    """The JSON body, or ``ValueError`` for an empty, truncated or non-JSON body."""
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"response body is not JSON ({exc})") from exc
