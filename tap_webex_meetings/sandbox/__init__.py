@@ -1,0 +1,22 @@
+"""A local fake Webex Meetings API: for the tap's tests, a user sandbox and benchmarks.
+
+Standard library only, so it can run wherever the tap runs; see :class:`FakeWebex`.
+"""
+
+from .dataset import SeriesSpec, bulk_series, default_series
+from .faults import PRESETS, Faults
+from .server import DEFAULT_NOW, DEFAULT_TOKEN, LINK_QUIRKS, FakeWebex, RecordedRequest, Token
+
+__all__ = [
+    "DEFAULT_NOW",
+    "DEFAULT_TOKEN",
+    "LINK_QUIRKS",
+    "PRESETS",
+    "FakeWebex",
+    "Faults",
+    "RecordedRequest",
+    "SeriesSpec",
+    "Token",
+    "bulk_series",
+    "default_series",
+]

@@ -1,0 +1,128 @@
+"""``tap-webex-meetings-sandbox``: run the fake Webex in the foreground to try the tap.
+
+The first two lines on stdout are machine-readable (``api_url=...``, ``access_token=...``)
+so scripts and tests can start it with ``--port 0`` and read where it listens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from types import FrameType
+from typing import TypeVar
+
+from .dataset import parse_time
+from .faults import PRESETS, Faults, parse_faults
+from .server import DEFAULT_TOKEN, LINK_QUIRKS, FakeWebex
+
+T = TypeVar("T")
+
+HELP = """\
+Fake Webex Meetings API running (fake clock: {now}).
+  Token {token} acts as {email}, an admin (hostEmail works), who sees {series} series.
+  List series:  curl -H 'Authorization: Bearer {token}' \\
+                  '{api}/meetings?meetingType=meetingSeries&from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z'
+  Move clock:   curl -X POST {base}/_sandbox/clock -d '{{"advance_hours": 24}}'
+                (or -d '{{"now": "2026-07-01T00:00:00Z"}}'; meetings end, instances appear)
+  Faults:       curl -X POST {base}/_sandbox/faults -d '{{"rate_429": 0.2, "retry_after": "mixed"}}'
+  Status:       curl {base}/_sandbox/status
+  OAuth:        POST {api}/access_token with client_id=sandbox-client
+                client_secret=sandbox-secret refresh_token=sandbox-refresh
+Stop with Ctrl-C."""
+
+
+def _arg(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """Let argparse report a parser's own ValueError message instead of a generic one."""
+
+    def wrapped(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return wrapped
+
+
+def _quirks(text: str) -> set[str]:
+    quirks = {q.strip() for q in text.split(",") if q.strip()}
+    if quirks - LINK_QUIRKS:
+        raise ValueError(f"link quirks must be among {', '.join(sorted(LINK_QUIRKS))}")
+    return quirks
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tap-webex-meetings-sandbox",
+        description="Run a local fake Webex Meetings API with realistic meeting series.",
+    )
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    parser.add_argument("--host", default="127.0.0.1", help="loopback addresses only")
+    parser.add_argument("--now", type=_arg(parse_time), help="fake clock start (ISO 8601)")
+    parser.add_argument(
+        "--faults",
+        type=_arg(parse_faults),
+        default=Faults(),
+        help=f"preset ({', '.join(PRESETS)}) or JSON object of Faults fields",
+    )
+    parser.add_argument("--seed", type=int, help="seed of the fault decisions")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
+    parser.add_argument(
+        "--link-quirks",
+        type=_arg(_quirks),
+        default=set(),
+        help=f"comma-separated paging quirks: {', '.join(sorted(LINK_QUIRKS))}",
+    )
+    parser.add_argument("--verbose", action="store_true", help="log request lines to stderr")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    faults: Faults = args.faults if args.seed is None else replace(args.faults, seed=args.seed)
+    now: datetime | None = args.now
+    try:
+        server = FakeWebex(
+            now=now,
+            faults=faults,
+            latency_seconds=args.latency_ms / 1000,
+            host=args.host,
+            port=args.port,
+            link_quirks=args.link_quirks,
+            verbose=args.verbose,
+        )
+        server.start()
+    except (OSError, ValueError) as exc:
+        print(f"tap-webex-meetings-sandbox: cannot start: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        token = server.tokens[DEFAULT_TOKEN]
+        print(f"api_url={server.api_url}")
+        print(f"access_token={DEFAULT_TOKEN}")
+        print(
+            HELP.format(
+                now=server.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                token=DEFAULT_TOKEN,
+                email=token.email,
+                series=len(server.series_ids(token.email)),
+                api=server.api_url,
+                base=server.base_url,
+            ),
+            flush=True,
+        )
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+    return 0

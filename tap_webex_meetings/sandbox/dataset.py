@@ -1,0 +1,627 @@
+"""Meeting series of the fake Webex: specs, and records generated lazily from them.
+
+Nothing is stored per occurrence. Occurrence ``k`` of a series starts at
+``first_start + k * interval``; everything else about it (missed or held, the actual start
+of its instances, ids, passwords) is derived from a hash of ``(series id, k, j)``, so a
+series of 200,000 occurrences costs nothing until a page of it is asked for, and the same
+query always returns the same records for the same fake clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+UTC = timezone.utc
+Record = dict[str, Any]
+
+SITE_URL = "sandbox-example.webex.com"
+MEETING_TYPES = ("meetingSeries", "scheduledMeeting", "meeting")
+STATES = ("active", "scheduled", "ready", "lobby", "inProgress", "ended", "missed", "expired")
+SCHEDULED_TYPES = ("meeting", "webinar")
+UTC_NAMES = frozenset({"UTC", "Etc/UTC", "GMT", "Etc/GMT", "Z"})
+
+READY_LEAD = timedelta(minutes=10)  # a scheduled meeting is `ready` this long before it starts
+DETAILS_DELAY = timedelta(minutes=15)  # Webex shows an instance this long after it starts/ends
+MAX_LATE_START = timedelta(minutes=9)
+RESTART_GAP = timedelta(minutes=2)
+# Occurrences must not overlap, so that "ordered by start" is also "ordered by occurrence".
+MIN_GAP = MAX_LATE_START + RESTART_GAP + timedelta(minutes=4)
+
+
+# Property order of MeetingObjectForListMeeting in Webex's OpenAPI, so records read like the docs.
+_FIELD_NAMES = """
+id meetingSeriesId scheduledMeetingId meetingNumber title agenda password
+phoneAndVideoSystemPassword meetingType state hostDidJoin attendeeDidJoin
+isModified timezone start end recurrence hostUserId hostDisplayName
+hostEmail hostKey siteUrl webLink sipAddress dialInIpAddress roomId
+enabledAutoRecordMeeting allowAnyUserToBeCoHost enabledJoinBeforeHost
+enableConnectAudioBeforeHost joinBeforeHostMinutes excludePassword
+publicMeeting reminderTime unlockedMeetingJoinSecurity sessionTypeId
+scheduledType enabledWebcastView panelistPassword
+phoneAndVideoSystemPanelistPassword enableAutomaticLock automaticLockMinutes
+allowFirstUserToBeCoHost allowAuthenticatedDevices hasChat hasRecording
+hasTranscription hasClosedCaption hasPolls hasQA hasSlido hasRegistration
+hasRegistrants hasPostEventSurvey telephony meetingOptions
+attendeePrivileges registration integrationTags simultaneousInterpretation
+enabledBreakoutSessions links trackingCodes enabledAudioWatermark
+enabledVisualWatermark visualWatermarkOpacity audioConnectionOptions
+requireAttendeeLogin restrictToInvitees enabledLiveStream liveStream
+"""
+_FIELD_ORDER = {name: i for i, name in enumerate(_FIELD_NAMES.split())}
+
+
+def _hash(*parts: object) -> int:
+    """A stable 64-bit number for the given parts (the dataset's only source of variety)."""
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def _digits(count: int, *parts: object) -> str:
+    return str(_hash(*parts) % 10**count).zfill(count)
+
+
+def stable_hex(*parts: object) -> str:
+    """32 lower-case hex characters, the shape of a Webex meeting series id."""
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
+
+
+def parse_time(text: str) -> datetime:
+    """Parse ISO 8601 (``Z``, an offset, or none meaning UTC) on every supported Python."""
+    value = text.strip()
+    if value[-1:] in ("Z", "z"):
+        value = value[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def format_time(moment: datetime, tz_name: str = "UTC") -> str:
+    """Render like Webex: ``...Z`` for UTC, else local time with its offset."""
+    if tz_name in UTC_NAMES:
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(ZoneInfo(tz_name)).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class SeriesSpec:
+    """One recurring meeting series; its occurrences are computed, never stored."""
+
+    id: str
+    title: str
+    host_email: str
+    host_name: str
+    first_start: datetime
+    interval: timedelta
+    count: int
+    duration: timedelta
+    missed_every: int = 0
+    restarted_every: int = 0
+    modified_every: int = 0
+    scheduled_type: str = "meeting"
+    invitees: tuple[str, ...] = ()
+    password: str = "BgJep@43"
+
+    def __post_init__(self) -> None:
+        if len(self.id) != 32 or any(c not in "0123456789abcdef" for c in self.id):
+            raise ValueError(f"series id must be 32 lower-case hex characters: {self.id!r}")
+        if self.first_start.tzinfo is None:
+            raise ValueError("first_start must be timezone-aware")
+        if self.count < 1 or self.duration <= timedelta(0):
+            raise ValueError("a series needs count >= 1 and a positive duration")
+        if self.interval < self.duration + MIN_GAP:
+            raise ValueError(f"interval must be at least duration + {MIN_GAP}")
+        if self.scheduled_type not in SCHEDULED_TYPES:
+            raise ValueError(f"scheduled_type must be one of {SCHEDULED_TYPES}")
+        if min(self.missed_every, self.restarted_every, self.modified_every) < 0:
+            raise ValueError("*_every must be >= 0")
+
+    def start_of(self, k: int) -> datetime:
+        return (self.first_start + k * self.interval).astimezone(UTC)
+
+    @property
+    def last_end(self) -> datetime:
+        return self.start_of(self.count - 1) + self.duration
+
+    def first_index_from(self, moment: datetime) -> int:
+        """First occurrence that can have a record starting at or after ``moment``."""
+        if moment <= self.first_start:
+            return 0
+        return min((moment - self.first_start) // self.interval, self.count)
+
+    def is_missed(self, k: int) -> bool:
+        return self.missed_every > 0 and (k + 1) % self.missed_every == 0
+
+    def is_modified(self, k: int) -> bool:
+        return self.modified_every > 0 and (k + 1) % self.modified_every == 0
+
+    def instance_times(self, k: int) -> list[tuple[datetime, datetime]]:
+        """Actual (start, end) of each instance of occurrence k, whatever the clock says."""
+        if self.is_missed(k):
+            return []
+        late = timedelta(seconds=_hash(self.id, k, "late") % (MAX_LATE_START.seconds + 1))
+        share = 80 + _hash(self.id, k, "length") % 21  # the meeting lasts 80..100 % of its slot
+        length = timedelta(seconds=int(self.duration.total_seconds() * share / 100))
+        start = self.start_of(k) + late
+        restarted = self.restarted_every > 0 and (k + 1) % self.restarted_every == 0
+        if not restarted:
+            return [(start, start + length)]
+        cut = start + length * 2 / 5
+        return [(start, cut), (cut + RESTART_GAP, start + length + RESTART_GAP)]
+
+    def visible_to(self, email: str) -> bool:
+        wanted = email.lower()
+        return wanted == self.host_email.lower() or wanted in (e.lower() for e in self.invitees)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The record filters of a series query (`meetingType`, `state`, `isModified`)."""
+
+    meeting_type: str | None = None
+    state: str | None = None
+    is_modified: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.meeting_type is not None and self.meeting_type not in MEETING_TYPES:
+            raise ValueError(f"meetingType must be one of {', '.join(MEETING_TYPES)}")
+        if self.state is not None and self.state not in STATES:
+            raise ValueError(f"state must be one of {', '.join(STATES)}")
+
+    def accepts(self, meeting_type: str, state: str, modified: bool | None) -> bool:
+        # isModified "only applies to scheduled meetings": when given, only they are returned.
+        if self.is_modified is not None and (
+            meeting_type != "scheduledMeeting" or modified != self.is_modified
+        ):
+            return False
+        return self.meeting_type in (None, meeting_type) and self.state in (None, state)
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a query resumes: occurrence, slot (0 scheduled, 1.. instances), instances listed."""
+
+    occurrence: int
+    slot: int = 0
+    instances: int = 0
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A record before it is rendered: enough to order and filter it cheaply."""
+
+    k: int
+    slot: int
+    meeting_type: str
+    state: str
+    start: datetime
+    end: datetime | None
+    modified: bool | None
+
+
+def _scheduled_state(spec: SeriesSpec, k: int, now: datetime) -> str:
+    start = spec.start_of(k)
+    if now < start - READY_LEAD:
+        return "scheduled"
+    if now < start + spec.duration:
+        return "ready"
+    return "missed" if spec.is_missed(k) else "ended"
+
+
+def _entries(spec: SeriesSpec, now: datetime, begin: Position) -> Iterator[_Entry]:
+    """Every record of the series from ``begin`` on, in API order, as the clock shows them."""
+    for k in range(begin.occurrence, spec.count):
+        first_slot = begin.slot if k == begin.occurrence else 0
+        start = spec.start_of(k)
+        if first_slot == 0:
+            state = _scheduled_state(spec, k, now)
+            end = start + spec.duration
+            yield _Entry(k, 0, "scheduledMeeting", state, start, end, spec.is_modified(k))
+        for j, (actual_start, actual_end) in enumerate(spec.instance_times(k)):
+            if j + 1 < first_slot or now < actual_start + DETAILS_DELAY:
+                continue
+            done = now >= actual_end + DETAILS_DELAY
+            state, end_or_none = ("ended", actual_end) if done else ("inProgress", None)
+            yield _Entry(k, j + 1, "meeting", state, actual_start, end_or_none, None)
+
+
+def series_page(
+    spec: SeriesSpec,
+    now: datetime,
+    start: datetime,
+    end: datetime,
+    filters: Filters,
+    *,
+    after: Position | None = None,
+    limit: int | None = None,
+    cap: int = 10_000,
+    tz_name: str = "UTC",
+) -> tuple[list[Record], Position | None]:
+    """One page of a series query and where the next page starts (None: nothing left).
+
+    ``cap`` limits the instances one query lists across all its pages, like Webex does;
+    the count travels inside the returned position. Records of one series share their
+    nested objects (serialise them, or copy before changing them).
+    """
+    if filters.meeting_type == "meetingSeries":
+        wanted = _overlaps(spec, start, end) and filters.is_modified is None
+        record = series_record(spec, now, tz_name)
+        return ([record] if wanted and filters.state in (None, record["state"]) else []), None
+    begin = after or Position(spec.first_index_from(start))
+    listed = begin.instances
+    items: list[Record] = []
+    for entry in _entries(spec, now, begin):
+        if entry.start >= end:
+            break
+        is_instance = entry.meeting_type == "meeting"
+        if entry.start < start or not filters.accepts(
+            entry.meeting_type, entry.state, entry.modified
+        ):
+            continue
+        if is_instance and listed >= cap:
+            continue
+        if limit is not None and len(items) >= limit:
+            return items, Position(entry.k, entry.slot, listed)
+        items.append(_render(spec, entry, tz_name))
+        listed += is_instance
+    return items, None
+
+
+def _overlaps(spec: SeriesSpec, start: datetime, end: datetime) -> bool:
+    return spec.first_start < end and spec.last_end > start
+
+
+# --- rendering -------------------------------------------------------------------------
+
+
+def _host_user_id(email: str) -> str:
+    person = uuid.UUID(bytes=hashlib.sha256(email.lower().encode()).digest()[:16], version=4)
+    return base64.b64encode(f"ciscospark://us/PEOPLE/{person}".encode()).decode().rstrip("=")
+
+
+def _recurrence(spec: SeriesSpec) -> str:
+    days, rest = divmod(spec.interval, timedelta(days=1))
+    if rest:
+        hours = max(1, round(spec.interval / timedelta(hours=1)))
+        rule = f"FREQ=HOURLY;INTERVAL={hours}"
+    elif days % 7 == 0:
+        rule = f"FREQ=WEEKLY;INTERVAL={days // 7}"
+    else:
+        rule = f"FREQ=DAILY;INTERVAL={days}"
+    return f"{rule};COUNT={spec.count}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _base(spec: SeriesSpec) -> Record:
+    """Fields every record of the series shares (cached: treat as read-only)."""
+    return {
+        "title": spec.title,
+        "agenda": f"{spec.title}: updates, blockers, next steps.",
+        "hostUserId": _host_user_id(spec.host_email),
+        "hostDisplayName": spec.host_name,
+        "hostEmail": spec.host_email,
+        "siteUrl": SITE_URL,
+        "excludePassword": False,
+        "publicMeeting": False,
+        "enableAutomaticLock": False,
+        "sessionTypeId": 9 if spec.scheduled_type == "webinar" else 3,
+        "integrationTags": [stable_hex(spec.id, "tag", i) for i in range(_hash(spec.id) % 3)],
+        "scheduledType": spec.scheduled_type,
+    }
+
+
+def _auto_recorded(spec: SeriesSpec) -> bool:
+    """Half the series record automatically; their ended instances then have recordings."""
+    return _hash(spec.id, "rec") % 2 == 0
+
+
+@functools.lru_cache(maxsize=1024)
+def _joinable(spec: SeriesSpec) -> Record:
+    """Fields of the series and its scheduled meetings (cached: treat as read-only)."""
+    number = "2" + _digits(9, spec.id, "number")
+    webinar = spec.scheduled_type == "webinar"
+    record: Record = {
+        "meetingNumber": number,
+        "password": spec.password,
+        "phoneAndVideoSystemPassword": _digits(8, spec.id, "pvs"),
+        "hostKey": _digits(6, spec.id, "hostKey"),
+        "webLink": f"https://{SITE_URL}/sandbox-example/j.php?MTID=m{stable_hex(spec.id, 'mt')}",
+        "sipAddress": f"{number}@{SITE_URL}",
+        "dialInIpAddress": "192.0.2.10",
+        "enabledAutoRecordMeeting": _auto_recorded(spec),
+        "allowAnyUserToBeCoHost": False,
+        "enabledJoinBeforeHost": webinar,
+        "enableConnectAudioBeforeHost": False,
+        "joinBeforeHostMinutes": 15 if webinar else 0,
+        "reminderTime": 10,
+        "unlockedMeetingJoinSecurity": "allowJoinWithLobby" if webinar else "allowJoin",
+        "automaticLockMinutes": 0,
+        "allowFirstUserToBeCoHost": False,
+        "allowAuthenticatedDevices": True,
+        "enabledBreakoutSessions": False,
+        "enabledAudioWatermark": False,
+        "enabledVisualWatermark": False,
+        "telephony": {
+            "accessCode": number,
+            "callInNumbers": [
+                {"label": "US Toll", "callInNumber": "+1-408-555-0134", "tollType": "toll"},
+                {
+                    "label": "US Toll Free",
+                    "callInNumber": "+1-800-555-0199",
+                    "tollType": "tollFree",
+                },
+            ],
+            "links": [
+                {
+                    "rel": "globalCallinNumbers",
+                    "href": f"/api/v1/meetings/{spec.id}/globalCallinNumbers",
+                    "method": "GET",
+                }
+            ],
+        },
+        "meetingOptions": {
+            "enabledChat": True,
+            "enabledVideo": True,
+            "enabledPolling": webinar,
+            "enabledNote": True,
+            "noteType": "allowAll",
+            "enabledFileTransfer": False,
+            "enabledUCFRichMedia": False,
+        },
+        "audioConnectionOptions": {
+            "audioConnectionType": "webexAudio",
+            "enabledTollFreeCallIn": True,
+            "enabledGlobalCallIn": True,
+            "enabledAudienceCallBack": False,
+            "entryAndExitTone": "beep",
+            "allowHostToUnmuteParticipants": False,
+            "allowAttendeeToUnmuteSelf": True,
+            "muteAttendeeUponEntry": webinar,
+        },
+        "trackingCodes": [{"name": "Department", "value": "Engineering"}],
+    }
+    if webinar:
+        record["panelistPassword"] = f"Pn{_digits(4, spec.id, 'pp')}@x"
+        record["phoneAndVideoSystemPanelistPassword"] = _digits(8, spec.id, "pvspp")
+        record["enabledWebcastView"] = True
+        record["requireAttendeeLogin"] = False
+        record["restrictToInvitees"] = False
+    else:  # "This attribute is not supported for a webinar."
+        record["attendeePrivileges"] = {
+            "enabledShareContent": True,
+            "enabledSaveDocument": False,
+            "enabledPrintDocument": False,
+            "enabledAnnotate": False,
+            "enabledViewParticipantList": True,
+            "enabledViewThumbnails": False,
+            "enabledRemoteControl": True,
+            "enabledViewAnyDocument": False,
+            "enabledViewAnyPage": False,
+            "enabledContactOperatorPrivately": False,
+            "enabledChatHost": True,
+            "enabledChatPresenter": True,
+            "enabledChatOtherParticipants": True,
+        }
+    return record
+
+
+def series_record(spec: SeriesSpec, now: datetime, tz_name: str = "UTC") -> Record:
+    """The `meetingSeries` object as discovery and `GET /meetings/{id}` return it."""
+    first = spec.start_of(0)
+    record: Record = {"id": spec.id, **_base(spec), **_joinable(spec)}
+    record.update(
+        meetingType="meetingSeries",
+        state="active" if spec.last_end > now else "expired",
+        timezone=tz_name,
+        recurrence=_recurrence(spec),
+        start=format_time(first, tz_name),
+        end=format_time(first + spec.duration, tz_name),
+    )
+    return _ordered(record)
+
+
+def scheduled_id(spec: SeriesSpec, k: int) -> str:
+    return f"{spec.id}_{spec.start_of(k).strftime('%Y%m%dT%H%M%SZ')}"
+
+
+def instance_id(spec: SeriesSpec, k: int, j: int) -> str:
+    return f"{spec.id}_I_{10**17 + _hash(spec.id, k, j, 'instance') % (9 * 10**17)}"
+
+
+def scheduled_record(spec: SeriesSpec, k: int, now: datetime, tz_name: str = "UTC") -> Record:
+    """Scheduled occurrence k (also used for `GET /meetings/{scheduledId}`)."""
+    start = spec.start_of(k)
+    entry = _Entry(k, 0, "scheduledMeeting", _scheduled_state(spec, k, now), start, None, None)
+    return _render(spec, entry, tz_name)
+
+
+@functools.lru_cache(maxsize=256)
+def _order_of(keys: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(keys, key=lambda name: _FIELD_ORDER.get(name, len(_FIELD_ORDER))))
+
+
+def _ordered(record: Record) -> Record:
+    """The record with its keys in the documented order (records come in few shapes)."""
+    return {name: record[name] for name in _order_of(tuple(record))}
+
+
+def _render(spec: SeriesSpec, entry: _Entry, tz_name: str) -> Record:
+    return _ordered(_fields(spec, entry, tz_name))
+
+
+def _fields(spec: SeriesSpec, entry: _Entry, tz_name: str) -> Record:
+    k = entry.k
+    if entry.meeting_type == "scheduledMeeting":
+        modified = spec.is_modified(k)
+        record: Record = {"id": scheduled_id(spec, k), "meetingSeriesId": spec.id}
+        record.update(_base(spec))
+        record.update(_joinable(spec))
+        if modified:
+            record["agenda"] = f"{spec.title}: moved agenda for this occurrence only."
+        record.update(meetingType="scheduledMeeting", state=entry.state, isModified=modified)
+        if entry.state == "ready":
+            record.update(hostDidJoin=False, attendeeDidJoin=False)
+        record.update(
+            timezone=tz_name,
+            start=format_time(entry.start, tz_name),
+            end=format_time(entry.start + spec.duration, tz_name),
+        )
+        return record
+    ident = instance_id(spec, k, entry.slot - 1)
+    record = {"id": ident, "meetingSeriesId": spec.id, "scheduledMeetingId": scheduled_id(spec, k)}
+    record.update(_base(spec))
+    record.update(
+        meetingType="meeting",
+        state=entry.state,
+        timezone=tz_name,
+        start=format_time(entry.start, tz_name),
+        webLink=f"https://{SITE_URL}/sandbox-example/j.php?MTID={ident}",
+    )
+    if entry.end is None:
+        record.update(hostDidJoin=True, attendeeDidJoin=True)
+    else:
+        record["end"] = format_time(entry.end, tz_name)
+        bits = _hash(ident, "has")
+        for i, name in enumerate(("hasChat", "hasTranscription", "hasPolls", "hasQA", "hasSlido")):
+            record[name] = bool(bits >> i & 1)
+        record.update(
+            hasRecording=_auto_recorded(spec),
+            hasClosedCaption=False,
+            hasRegistration=False,
+            hasRegistrants=False,
+        )
+        if spec.scheduled_type == "webinar":
+            record["hasPostEventSurvey"] = bool(bits >> 8 & 1)
+    return record
+
+
+# --- the collection ----------------------------------------------------------------------
+
+
+class Dataset:
+    """All series of a fake Webex, looked up by id or by who may see them."""
+
+    def __init__(self, series: Sequence[SeriesSpec]) -> None:
+        self._by_id = {spec.id: spec for spec in series}
+        if len(self._by_id) != len(series):
+            raise ValueError("series ids must be unique")
+
+    def get(self, series_id: str) -> SeriesSpec | None:
+        return self._by_id.get(series_id)
+
+    def ids(self, for_email: str | None = None) -> list[str]:
+        return [s.id for s in self._by_id.values() if for_email is None or s.visible_to(for_email)]
+
+    def overlapping(self, email: str, start: datetime, end: datetime) -> list[SeriesSpec]:
+        """Series the user hosts or is invited to with an occurrence in [start, end)."""
+        found = [
+            s for s in self._by_id.values() if s.visible_to(email) and _overlaps(s, start, end)
+        ]
+        return sorted(found, key=lambda s: (s.first_start, s.id))
+
+    def find_scheduled(self, meeting_id: str) -> tuple[SeriesSpec, int] | None:
+        """Map ``<seriesId>_<YYYYMMDDTHHMMSSZ>`` back to its occurrence, by arithmetic."""
+        series_id, _, stamp = meeting_id.partition("_")
+        spec = self.get(series_id)
+        try:
+            moment = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        except ValueError:
+            return None
+        if spec is None:
+            return None
+        k = spec.first_index_from(moment)
+        return (spec, k) if k < spec.count and spec.start_of(k) == moment else None
+
+
+# --- ready-made datasets -----------------------------------------------------------------
+
+PEOPLE = {
+    "alice@example.com": "Alice Smith",
+    "bob@example.com": "Bob Jones",
+    "carol@example.com": "Carol White",
+    "dave@example.com": "Dave Brown",
+    "erin@example.com": "Erin Green",
+}
+
+
+def _midnight(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _series(name: str, host: str, **fields: Any) -> SeriesSpec:
+    return SeriesSpec(
+        id=stable_hex("sandbox", name), host_email=host, host_name=PEOPLE[host], **fields
+    )
+
+
+def default_series(now: datetime) -> list[SeriesSpec]:
+    """Six series around ``now`` covering every state (ids do not depend on ``now``).
+
+    Alice hosts four (she is invited to none), bob hosts the webinar, carol hosts one and
+    is invited to alice's 1:1 and bob's webinar; dave and erin are invitees only. At ``now``
+    itself carol's series has an instance in progress, alice's team sync is `ready`
+    (it starts 5 minutes later) and alice's short incident series has expired.
+    """
+    day, week = timedelta(days=1), timedelta(days=7)
+    base = _midnight(now)
+    alice, bob, carol, dave, erin = PEOPLE
+    return [
+        _series("daily-standup", alice, title="Daily Standup",
+                first_start=base - 120 * day + timedelta(hours=9), interval=day, count=181,
+                duration=timedelta(minutes=15), missed_every=11, invitees=(dave, erin)),
+        _series("team-sync", alice, title="Team Sync",
+                first_start=base - 52 * week + timedelta(hours=12, minutes=5), interval=week,
+                count=61, duration=timedelta(hours=1), missed_every=7, restarted_every=5,
+                modified_every=4, invitees=(dave, erin)),
+        _series("alice-carol-1on1", alice, title="Alice / Carol 1:1",
+                first_start=base - 13 * week + day + timedelta(hours=15, minutes=30),
+                interval=week, count=26, duration=timedelta(minutes=30), missed_every=6,
+                invitees=(carol,)),
+        _series("all-hands", bob, title="All-Hands Webinar",
+                first_start=base - 8 * 28 * day + 3 * day + timedelta(hours=17),
+                interval=28 * day, count=12, duration=timedelta(minutes=90),
+                restarted_every=4, modified_every=3, scheduled_type="webinar",
+                invitees=(carol, dave), password="AllH@nds26"),
+        _series("incident-review", alice, title="Incident Review Sprint",
+                first_start=base - 65 * day + timedelta(hours=10), interval=day, count=10,
+                duration=timedelta(minutes=30), invitees=(dave,)),
+        _series("design-review", carol, title="Design Review",
+                first_start=base - 20 * week + timedelta(hours=11, minutes=30), interval=week,
+                count=30, duration=timedelta(hours=1), missed_every=5),
+    ]  # fmt: skip
+
+
+def bulk_series(
+    count: int, meetings_each: int, *, now: datetime, host_email: str = "alice@example.com"
+) -> list[SeriesSpec]:
+    """``count`` identical-shape series for benchmarks, with exact record counts.
+
+    Every series has ``meetings_each`` hourly occurrences of 30 minutes, the first at
+    ``midnight(now, UTC) + 2 days``, so all of them are in the future: as long as the server
+    clock stays at ``now``, a series query whose [from, to) covers
+    ``[midnight + 2 days, midnight + 2 days + meetings_each hours)`` returns exactly
+    ``meetings_each`` records, all `scheduledMeeting` in state `scheduled`, and no
+    instances; a narrower range returns the occurrences starting inside it.
+    """
+    if count < 0 or meetings_each < 1:
+        raise ValueError("bulk_series needs count >= 0 and meetings_each >= 1")
+    first = _midnight(now) + timedelta(days=2)
+    return [
+        SeriesSpec(
+            id=stable_hex("bulk", host_email.lower(), i),
+            title=f"Bulk Series {i:05d}",
+            host_email=host_email,
+            host_name=PEOPLE.get(host_email.lower(), host_email.partition("@")[0].title()),
+            first_start=first,
+            interval=timedelta(hours=1),
+            count=meetings_each,
+            duration=timedelta(minutes=30),
+        )
+        for i in range(count)
+    ]

@@ -1,0 +1,16 @@
+"""Fixtures: fake Webex servers on 127.0.0.1, fresh for each test that changes them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tap_webex_meetings.sandbox import FakeWebex
+
+
+@pytest.fixture
+def server() -> Iterator[FakeWebex]:
+    """A fake Webex with the default series, its clock at 2026-06-15T12:00Z."""
+    with FakeWebex() as fake:
+        yield fake

@@ -1,0 +1,133 @@
+"""Run the tap the way a user does and read what it printed.
+
+``sync`` runs it in-process, with the run's start pinned to the fake server's clock (so
+bookmarks and the server agree on "now"); ``run_cli`` runs the installed command as a
+subprocess, for exit codes, log lines and signals.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tap_webex_meetings.sandbox import FakeWebex
+from tap_webex_meetings.tap import TapWebexMeetings
+
+TAP_COMMAND = str(Path(sys.executable).with_name("tap-webex-meetings"))
+
+
+@dataclass
+class TapOutput:
+    """Singer messages printed on stdout, plus what went to stderr and the exit code."""
+
+    messages: list[dict[str, Any]]
+    stderr: str = ""
+    exit_code: int = 0
+    stdout: str = field(default="", repr=False)
+
+    def records(self, stream: str = "series_meetings") -> list[dict[str, Any]]:
+        return [
+            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
+        ]
+
+    def ids(self, stream: str = "series_meetings") -> list[str]:
+        return [record["id"] for record in self.records(stream)]
+
+    def duplicate_ids(self, stream: str = "series_meetings") -> list[str]:
+        return [key for key, count in Counter(self.ids(stream)).items() if count > 1]
+
+    @property
+    def states(self) -> list[dict[str, Any]]:
+        return [m["value"] for m in self.messages if m["type"] == "STATE"]
+
+    @property
+    def last_state(self) -> dict[str, Any]:
+        return self.states[-1]
+
+    def schema(self, stream: str) -> dict[str, Any]:
+        return next(
+            m["schema"] for m in self.messages if m["type"] == "SCHEMA" and m["stream"] == stream
+        )
+
+
+def parse_messages(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def config_for(server: FakeWebex, **overrides: Any) -> dict[str, Any]:
+    """A working config against ``server``: the sandbox token, a year back from its clock."""
+    config: dict[str, Any] = {
+        "api_url": server.api_url,
+        "access_token": "sandbox-token",
+        "start_date": "2025-06-01T00:00:00Z",
+        "retry_max_wait_seconds": 5,
+    }
+    config.update(overrides)
+    return {key: value for key, value in config.items() if value is not None}
+
+
+def partition_bookmarks(state: dict[str, Any]) -> dict[str, str]:
+    """``meetingSeriesId`` -> bookmark of every finished series in a STATE value."""
+    partitions = state.get("bookmarks", {}).get("series_meetings", {}).get("partitions", [])
+    return {
+        p["context"]["meetingSeriesId"]: p["replication_key_value"]
+        for p in partitions
+        if "replication_key_value" in p
+    }
+
+
+def sync(
+    config: dict[str, Any],
+    *,
+    state: dict[str, Any] | None = None,
+    catalog: dict[str, Any] | None = None,
+    run_start: datetime | None = None,
+) -> TapOutput:
+    """One in-process run; ``run_start`` pins the tap's "now" (default: the wall clock)."""
+    tap = TapWebexMeetings(config=config, state=copy.deepcopy(state), catalog=catalog)
+    if run_start is not None:
+        tap.run_start = run_start
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        tap.sync_all()
+    return TapOutput(parse_messages(buffer.getvalue()), stdout=buffer.getvalue())
+
+
+def run_cli(
+    config: dict[str, Any],
+    *,
+    state: dict[str, Any] | None = None,
+    args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> TapOutput:
+    """The installed ``tap-webex-meetings`` command, as Meltano would run it."""
+    with tempfile.TemporaryDirectory() as folder:
+        config_path = Path(folder, "config.json")
+        config_path.write_text(json.dumps(config))
+        command = [TAP_COMMAND, "--config", str(config_path), *args]
+        if state is not None:
+            state_path = Path(folder, "state.json")
+            state_path.write_text(json.dumps(state))
+            command += ["--state", str(state_path)]
+        completed = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
+            check=False,
+        )
+    messages = parse_messages(completed.stdout) if completed.stdout.startswith("{") else []
+    return TapOutput(messages, completed.stderr, completed.returncode, completed.stdout)

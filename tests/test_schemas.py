@@ -1,0 +1,105 @@
+"""The schema files agree with Webex's OpenAPI file, and ship inside the package."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tap_webex_meetings.streams import schema_dir
+from tap_webex_meetings.webex import SENSITIVE_FIELDS
+
+ROOT = Path(__file__).resolve().parent.parent
+OPENAPI = json.loads((ROOT / "tests/openapi/webex-meeting.openapi.json").read_text())
+COMPONENTS = OPENAPI["components"]["schemas"]
+ITEM = COMPONENTS["MeetingObjectForListMeeting"]
+STREAMS = ("meeting_series", "series_meetings")
+NESTED_OBJECTS = (
+    "telephony",
+    "meetingOptions",
+    "attendeePrivileges",
+    "registration",
+    "simultaneousInterpretation",
+    "audioConnectionOptions",
+    "liveStream",
+    "links",
+    "trackingCodes",
+    "integrationTags",
+)
+
+
+def _deref(node: dict[str, Any]) -> dict[str, Any]:
+    return COMPONENTS[node["$ref"].rsplit("/", 1)[-1]] if "$ref" in node else node
+
+
+def _types(node: dict[str, Any]) -> set[str]:
+    declared = node["type"]
+    return {declared} if isinstance(declared, str) else set(declared)
+
+
+def _differences(api: dict[str, Any], ours: dict[str, Any], path: str) -> list[str]:
+    """Every way our schema node fails to describe what the API node allows."""
+    api = _deref(api)
+    found: list[str] = []
+    if api["type"] not in _types(ours):
+        found.append(f"{path}: API type {api['type']}, schema {ours['type']}")
+    if api["type"] == "object":
+        api_props, our_props = api.get("properties", {}), ours.get("properties", {})
+        found += [f"{path}.{name}: missing" for name in api_props.keys() - our_props.keys()]
+        found += [f"{path}.{name}: not in the API" for name in our_props.keys() - api_props.keys()]
+        for name in api_props.keys() & our_props.keys():
+            found += _differences(api_props[name], our_props[name], f"{path}.{name}")
+    if api["type"] == "array":
+        found += _differences(api["items"], ours["items"], f"{path}[]")
+    return found
+
+
+@pytest.fixture(params=STREAMS)
+def schema(request: pytest.FixtureRequest) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((ROOT / "schemas" / f"{request.param}.json").read_text())
+    return loaded
+
+
+def test_schema_covers_every_property_of_the_openapi_item(schema: dict[str, Any]) -> None:
+    assert len(ITEM["properties"]) == 71
+    assert _differences(ITEM, schema, "meeting") == []
+
+
+def test_nested_objects_are_typed_not_opaque(schema: dict[str, Any]) -> None:
+    for name in NESTED_OBJECTS:
+        node = schema["properties"][name]
+        inner = node["items"] if "array" in _types(node) else node
+        assert inner.get("properties") or "string" in _types(inner), name
+
+
+def test_everything_but_the_primary_key_is_nullable(schema: dict[str, Any]) -> None:
+    def non_nullable(node: dict[str, Any], path: str) -> list[str]:
+        found = [] if "null" in _types(node) else [path]
+        for name, child in node.get("properties", {}).items():
+            found += non_nullable(child, f"{path}.{name}")
+        if "items" in node:
+            found += non_nullable(node["items"], f"{path}[]")
+        return found
+
+    assert non_nullable(schema, "meeting") == ["meeting", "meeting.id"]
+
+
+def test_start_and_end_are_date_times(schema: dict[str, Any]) -> None:
+    for name in ("start", "end"):
+        assert schema["properties"][name]["format"] == "date-time"
+
+
+def test_sensitive_fields_are_in_the_schema(schema: dict[str, Any]) -> None:
+    assert set(SENSITIVE_FIELDS) <= schema["properties"].keys()
+
+
+def test_unknown_enum_values_do_not_break_targets(schema: dict[str, Any]) -> None:
+    assert "enum" not in json.dumps(schema)
+
+
+def test_package_reads_the_same_files() -> None:
+    for stream in STREAMS:
+        packaged = json.loads(schema_dir().joinpath(f"{stream}.json").read_text())
+        assert packaged == json.loads((ROOT / "schemas" / f"{stream}.json").read_text())

@@ -1,0 +1,290 @@
+"""Full and incremental syncs against the fake Webex: what arrives, once, and the state."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import jsonschema
+import pytest
+
+from tap_webex_meetings import timeutils
+from tap_webex_meetings.sandbox import FakeWebex, SeriesSpec
+from tap_webex_meetings.streams import SeriesMeetingsStream
+from tap_webex_meetings.tap import TapWebexMeetings
+from tap_webex_meetings.webex import SENSITIVE_FIELDS
+from tests.tap_runner import TapOutput, config_for, partition_bookmarks, sync
+
+START = datetime(2025, 6, 1, tzinfo=timezone.utc)
+LOOKAHEAD = timedelta(days=30)
+
+
+def expected_ids(server: FakeWebex, start: datetime, end: datetime, series: list[str]) -> set[str]:
+    return {m["id"] for s in series for m in server.expected_meetings(s, start, end)}
+
+
+def full_sync(server: FakeWebex, **overrides: Any) -> TapOutput:
+    return sync(config_for(server, **overrides), run_start=server.now)
+
+
+def test_full_sync_emits_every_expected_meeting_exactly_once(server: FakeWebex) -> None:
+    output = full_sync(server)
+
+    series = server.series_ids("alice@example.com")
+    assert sorted(output.ids("meeting_series")) == sorted(series)
+    assert output.duplicate_ids() == []
+    assert set(output.ids()) == expected_ids(server, START, server.now + LOOKAHEAD, series)
+    assert len(output.ids()) > 300  # daily, weekly, scheduled and ended, missed, restarted
+
+
+def test_every_record_is_valid_against_its_schema_and_names_its_series(server: FakeWebex) -> None:
+    output = full_sync(server)
+    for stream in ("meeting_series", "series_meetings"):
+        validator = jsonschema.Draft7Validator(
+            output.schema(stream), format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER
+        )
+        for record in output.records(stream):
+            validator.validate(record)
+    assert all(record["meetingSeriesId"] for record in output.records())
+    kinds = {(r["meetingType"], r["state"]) for r in output.records()}
+    assert {
+        ("scheduledMeeting", "scheduled"),
+        ("scheduledMeeting", "ended"),
+        ("scheduledMeeting", "missed"),
+        ("meeting", "ended"),
+    } <= kinds
+
+
+def test_sensitive_fields_are_left_out_unless_selected(server: FakeWebex) -> None:
+    output = full_sync(server)
+    leaked = {f for record in output.records() for f in SENSITIVE_FIELDS if f in record}
+    assert leaked == set()
+    assert not (set(SENSITIVE_FIELDS) & output.schema("series_meetings")["properties"].keys())
+
+    catalog = TapWebexCatalog.with_selected(server, SENSITIVE_FIELDS)
+    selected = sync(config_for(server), catalog=catalog, run_start=server.now)
+    present = {f for record in selected.records() for f in SENSITIVE_FIELDS if f in record}
+    assert {"password", "hostKey", "phoneAndVideoSystemPassword"} <= present
+
+
+class TapWebexCatalog:
+    """The discovered catalog, with chosen properties selected on purpose."""
+
+    @staticmethod
+    def with_selected(server: FakeWebex, fields: tuple[str, ...]) -> dict[str, Any]:
+        catalog = TapWebexMeetings(config=config_for(server)).catalog_dict
+        for stream in catalog["streams"]:
+            for entry in stream["metadata"]:
+                breadcrumb = entry["breadcrumb"]
+                if not breadcrumb or breadcrumb[-1] in fields:
+                    entry["metadata"]["selected"] = True
+        return catalog
+
+
+def test_bookmarks_never_pass_run_start_though_upcoming_meetings_are_emitted(
+    server: FakeWebex,
+) -> None:
+    output = full_sync(server)
+    run_start = server.now
+    upcoming = [
+        r for r in output.records() if timeutils.parse_api_timestamp(r["start"]) > run_start
+    ]
+    assert upcoming, "the default series have scheduled meetings after the run's start"
+
+    bookmarks = partition_bookmarks(output.last_state)
+    assert set(bookmarks) == set(server.series_ids("alice@example.com"))
+    for bookmark in bookmarks.values():
+        assert timeutils.parse_datetime(bookmark) <= run_start
+    for state in output.states:  # also every STATE emitted on the way
+        for bookmark in partition_bookmarks(state).values():
+            assert timeutils.parse_datetime(bookmark) <= run_start
+
+
+def test_second_run_after_the_clock_moves_gets_new_and_changed_meetings(server: FakeWebex) -> None:
+    config = config_for(server)
+    first = sync(config, run_start=server.now)
+    first_states = {r["id"]: r["state"] for r in first.records()}
+
+    server.advance(timedelta(days=3))
+    second = sync(config, state=first.last_state, run_start=server.now)
+
+    assert second.duplicate_ids() == []
+    new_ids = set(second.ids()) - set(first.ids())
+    assert any(r["meetingType"] == "meeting" for r in second.records() if r["id"] in new_ids)
+    changed = {
+        r["id"] for r in second.records() if first_states.get(r["id"]) not in (None, r["state"])
+    }
+    assert changed, "scheduled meetings of the last three days have ended or been missed"
+
+    # Each series is re-read from its bookmark minus lookback_days, up to the new lookahead.
+    bookmarks = partition_bookmarks(first.last_state)
+    expected = set()
+    for series_id, bookmark in bookmarks.items():
+        since = timeutils.parse_datetime(bookmark) - timedelta(days=1)
+        expected |= expected_ids(server, since, server.now + LOOKAHEAD, [series_id])
+    assert set(second.ids()) == expected
+    for bookmark in partition_bookmarks(second.last_state).values():
+        assert timeutils.parse_datetime(bookmark) <= server.now
+
+    # Together the two runs hold the final truth: every meeting, in its latest state.
+    latest = {r["id"]: r for r in first.records()} | {r["id"]: r for r in second.records()}
+    series = server.series_ids("alice@example.com")
+    truth = {
+        m["id"]: m["state"]
+        for s in series
+        for m in server.expected_meetings(s, START, server.now + LOOKAHEAD)
+    }
+    assert {key: latest[key]["state"] for key in truth} == truth
+
+
+def test_from_is_bookmark_minus_lookback_and_to_is_lookahead(server: FakeWebex) -> None:
+    first = full_sync(server)
+    server.clear_requests()
+    second = sync(
+        config_for(server, lookback_days=2, lookahead_days=10),
+        state=first.last_state,
+        run_start=server.now,
+    )
+    assert second.exit_code == 0
+    bookmarks = partition_bookmarks(first.last_state)
+    queries = [
+        r.params
+        for r in server.requests
+        if "meetingSeriesId" in r.params and "cursor" not in r.params
+    ]
+    assert {q["meetingSeriesId"][0] for q in queries} == set(bookmarks)
+    for query in queries:
+        bookmark = timeutils.parse_datetime(bookmarks[query["meetingSeriesId"][0]])
+        assert timeutils.parse_datetime(query["from"][0]) == bookmark - timedelta(days=2)
+        assert timeutils.parse_datetime(query["to"][0]) == server.now + timedelta(days=10)
+        assert "isModified" not in query
+
+
+def test_timezone_renders_offsets_but_bookmarks_are_the_same_instants(server: FakeWebex) -> None:
+    utc_run = full_sync(server)
+    shanghai = full_sync(server, timezone="Asia/Shanghai")
+
+    assert {r["start"][-6:] for r in shanghai.records()} == {"+08:00"}
+    assert all(r["timezone"] == "Asia/Shanghai" for r in shanghai.records())
+    assert sorted(shanghai.ids()) == sorted(utc_run.ids())
+    assert partition_bookmarks(shanghai.last_state) == partition_bookmarks(utc_run.last_state)
+
+
+def test_new_york_offsets_across_dst_still_cap_bookmarks(server: FakeWebex) -> None:
+    output = full_sync(server, timezone="America/New_York")
+    assert {r["start"][-6:] for r in output.records()} >= {"-04:00", "-05:00"}
+    for bookmark in partition_bookmarks(output.last_state).values():
+        assert timeutils.parse_datetime(bookmark) <= server.now
+
+
+def test_configured_series_ids_only_those_and_unknown_one_warned(
+    server: FakeWebex, caplog: pytest.LogCaptureFixture
+) -> None:
+    alice = server.series_ids("alice@example.com")
+    wanted = [alice[0], "0123456789abcdef0123456789abcdef", alice[1]]
+    output = full_sync(server, meeting_series_ids=wanted)
+
+    assert output.ids("meeting_series") == [alice[0], alice[1]]
+    assert {r["meetingSeriesId"] for r in output.records()} == {alice[0], alice[1]}
+    assert set(output.ids()) == expected_ids(server, START, server.now + LOOKAHEAD, alice[:2])
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("0123456789abcdef0123456789abcdef" in w and "not found" in w for w in warnings)
+
+
+def test_host_emails_discover_other_hosts_series_through_host_email(server: FakeWebex) -> None:
+    output = full_sync(server, host_emails=["bob@example.com"])
+    bob = set(server.series_ids("bob@example.com"))
+    assert bob, "the default data has a series hosted by bob"
+    assert bob <= set(output.ids("meeting_series"))
+    assert output.duplicate_ids("meeting_series") == []
+    series_queries = [
+        r.params for r in server.requests if r.params.get("meetingSeriesId", [""])[0] in bob
+    ]
+    assert series_queries
+    assert all(q.get("hostEmail") == ["bob@example.com"] for q in series_queries)
+    assert set(output.ids()) >= expected_ids(server, START, server.now + LOOKAHEAD, sorted(bob))
+
+
+@pytest.mark.parametrize("quirk", ["drop_params", "max_null"])
+def test_paging_survives_link_quirks(server: FakeWebex, quirk: str) -> None:
+    plain = full_sync(server, page_size=7)
+    server.link_quirks = {quirk}
+    quirky = full_sync(server, page_size=7)
+    assert quirky.duplicate_ids() == []
+    assert sorted(quirky.ids()) == sorted(plain.ids())
+
+
+def test_literal_link_string_stops_paging_cleanly(server: FakeWebex) -> None:
+    server.link_quirks = {"literal_string"}
+    output = full_sync(server, page_size=5)
+    assert output.duplicate_ids() == []
+    assert 0 < len(output.ids()) <= 5 * len(server.series_ids("alice@example.com"))
+
+
+def test_requests_are_one_per_page_and_never_repeated(server: FakeWebex) -> None:
+    output = full_sync(server, page_size=25)
+    series_requests = [r for r in server.requests if "meetingSeriesId" in r.params]
+    per_series: dict[str, int] = {}
+    for record in output.records():
+        per_series[record["meetingSeriesId"]] = per_series.get(record["meetingSeriesId"], 0) + 1
+    assert len(series_requests) == sum(math.ceil(n / 25) for n in per_series.values())
+    urls = [
+        (r.path, tuple(sorted((k, tuple(v)) for k, v in r.params.items()))) for r in series_requests
+    ]
+    assert len(urls) == len(set(urls))
+
+
+def test_a_daily_series_over_a_year_takes_a_handful_of_requests() -> None:
+    now = datetime(2026, 6, 15, 12, tzinfo=timezone.utc)
+    daily = SeriesSpec(
+        id="d" * 32,
+        title="Daily",
+        host_email="alice@example.com",
+        host_name="Alice",
+        first_start=now - timedelta(days=365),
+        interval=timedelta(days=1),
+        count=395,
+        duration=timedelta(minutes=30),
+        password="pw",
+    )
+    with FakeWebex(series=[daily], now=now) as fake:
+        output = sync(config_for(fake, start_date="2025-06-01T00:00:00Z"), run_start=now)
+        meetings = len(output.ids())
+        assert meetings > 700
+        series_requests = [r for r in fake.requests if "meetingSeriesId" in r.params]
+        assert len(series_requests) == math.ceil(meetings / 100)
+
+
+def test_instance_cap_is_passed_with_a_new_window_and_nothing_twice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(SeriesMeetingsStream, "instance_cap", 120)
+
+    now = datetime(2026, 6, 15, 12, tzinfo=timezone.utc)
+    daily = SeriesSpec(
+        id="c" * 32,
+        title="Busy",
+        host_email="alice@example.com",
+        host_name="Alice",
+        first_start=now - timedelta(days=300),
+        interval=timedelta(days=1),
+        count=310,
+        duration=timedelta(minutes=30),
+        restarted_every=3,
+        password="pw",
+    )
+    with FakeWebex(series=[daily], now=now) as fake:
+        fake.instance_cap = 120
+        output = sync(config_for(fake, start_date="2025-06-01T00:00:00Z"), run_start=now)
+        expected = expected_ids(fake, START, now + LOOKAHEAD, [daily.id])
+        instances = [
+            m
+            for m in fake.expected_meetings(daily.id, START, now + LOOKAHEAD)
+            if m["meetingType"] == "meeting"
+        ]
+        assert len(instances) > 2 * 120
+        assert output.duplicate_ids() == []
+        assert set(output.ids()) == expected
+        windows = {r.params["from"][0] for r in fake.requests if "meetingSeriesId" in r.params}
+        assert len(windows) >= 3
