@@ -230,15 +230,13 @@ class Settings:
 
 
 def problems(config: Mapping[str, Any]) -> list[str]:
-    """Every setting that is wrong, each message starting with the setting's name."""
+    """What the JSON schema cannot check, each message starting with the setting's name."""
     found = _credential_problems(config) + _api_url_problems(config.get("api_url"))
     dates: dict[str, datetime] = {}
     for name in ("start_date", "end_date"):
         value = config.get(name)
         if value is None:
-            if name == "start_date":
-                found.append("start_date: required (ISO 8601, e.g. 2025-01-01T00:00:00Z)")
-            continue
+            continue  # "required" is the schema's to say
         try:
             dates[name] = timeutils.parse_datetime(str(value))
         except ValueError:
@@ -264,11 +262,6 @@ def problems(config: Mapping[str, Any]) -> list[str]:
         for series_id in config.get("meeting_series_ids") or []
         if not (isinstance(series_id, str) and series_id.strip())
     ]
-    page_size = config.get("page_size")
-    if page_size is not None and not (
-        isinstance(page_size, int) and 1 <= page_size <= webex.MAX_PAGE_SIZE
-    ):
-        found.append(f"page_size: {page_size!r} is not a whole number from 1 to 100")
     return found
 
 

@@ -26,27 +26,17 @@ class TapWebexMeetings(Tap):
     package_name = "tap-webex-meetings"
     config_jsonschema = settings_module.CONFIG_SCHEMA
 
-    def __init__(
-        self,
-        *,
-        config: dict[str, Any] | None = None,
-        catalog: dict[str, Any] | None = None,
-        state: dict[str, Any] | None = None,
-        parse_env_config: bool = False,
-        validate_config: bool = True,
-        setup_mapper: bool = True,
-    ) -> None:
-        """Stop before any request when a setting is wrong, naming the setting."""
-        super().__init__(
-            config=config,
-            catalog=catalog,
-            state=state,
-            parse_env_config=parse_env_config,
-            validate_config=validate_config,
-            setup_mapper=setup_mapper,
-        )
-        if validate_config and (found := settings_module.problems(self.config)):
-            raise ConfigValidationError("Config validation failed", errors=found)
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Report every bad setting at once, before any request.
+
+        The SDK checks the JSON schema; :func:`settings.problems` adds what a schema cannot
+        express. Overridden (a private hook, but the only one) so both lists come together.
+        """
+        errors = super()._validate_config(raise_errors=False)
+        errors += settings_module.problems(self._config)
+        if errors and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=errors)
+        return errors
 
     @cached_property
     def settings(self) -> Settings:
