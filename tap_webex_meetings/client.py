@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from tap_webex_meetings.settings import Settings
 
 RETRY_STATUSES = (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.LOCKED)
+# Smallest page a 504 may shrink a query to: below this, more requests cost more than they save.
+MIN_PAGE_SIZE = 10
 
 
 class WebexTap(Protocol):
@@ -217,12 +219,12 @@ class WebexStream(RESTStream[str | None]):
         return min(value * (1 + 0.2 * random.random()), max(value, self.settings.retry_max_wait))
 
     def backoff_handler(self, details: Details) -> None:
-        """Log the retry as a WARNING; after a 504, ask for smaller pages (Webex's advice)."""
+        """Log the retry as a WARNING; after repeated 504s ask for smaller pages, as Webex advises."""
         exception = details.get("exception")
         response = getattr(exception, "response", None)
         if isinstance(exception, RetriableAPIError) and response is not None:
             reason = str(exception)
-            if response.status_code == HTTPStatus.GATEWAY_TIMEOUT:
+            if response.status_code == HTTPStatus.GATEWAY_TIMEOUT and details["tries"] >= 2:
                 reason += "; " + _shrink_page_size(details["args"][0])
         else:
             reason = type(exception).__name__ if exception else "unknown error"
@@ -260,11 +262,12 @@ def _shrink_page_size(request: requests.PreparedRequest) -> str:
         size = int(params.get("max", webex.MAX_PAGE_SIZE))
     except ValueError:
         size = webex.MAX_PAGE_SIZE
-    if size <= 1:
-        return "page size already 1"
-    params["max"] = str(size // 2)
+    smaller = max(MIN_PAGE_SIZE, size // 2)
+    if smaller == size:
+        return f"page size already {size}"
+    params["max"] = str(smaller)
     request.prepare_url(urlunsplit(parts._replace(query=urlencode(params))), None)
-    return f"page size reduced to {size // 2}"
+    return f"page size reduced to {smaller}"
 
 
 def query_params(values: Mapping[str, Any]) -> dict[str, str]:

@@ -65,6 +65,8 @@ def error_details(response: requests.Response) -> tuple[str, str | None]:
         return message, tracking_id
     if isinstance(body, dict):
         message = str(body.get("message") or message)
+        if body.get("error"):  # OAuth errors of /access_token, e.g. invalid_grant
+            message = f"{body['error']}: {message}"
         descriptions = [
             str(error["description"])
             for error in body.get("errors") or []

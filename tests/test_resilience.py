@@ -1,0 +1,341 @@
+"""Faults Webex produces: passing ones are ridden through, fatal ones stop clearly.
+
+Nothing is lost or duplicated, waits honour Retry-After, and the messages a user reads
+name the status, Webex's message and the trackingId.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tap_webex_meetings import timeutils
+from tap_webex_meetings.sandbox import FakeWebex, Faults, RecordedRequest, Token
+from tests.tap_runner import (
+    TAP_COMMAND,
+    TapOutput,
+    config_for,
+    parse_messages,
+    partition_bookmarks,
+    run_cli,
+    sync,
+)
+
+START = datetime(2025, 6, 1, tzinfo=timezone.utc)
+ALICE = "alice@example.com"
+
+
+def expected_ids(server: FakeWebex, end: datetime, start: datetime = START) -> set[str]:
+    return {
+        m["id"] for s in server.series_ids(ALICE) for m in server.expected_meetings(s, start, end)
+    }
+
+
+def is_series_query(request: RecordedRequest) -> bool:
+    return "meetingSeriesId" in request.params
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "| ERROR" in line]
+
+
+# Passing failures -------------------------------------------------------------------
+
+
+def test_flaky_server_still_delivers_every_meeting_exactly_once(server: FakeWebex) -> None:
+    server.faults = Faults(
+        seed=11,
+        rate_429=0.2,
+        retry_after="mixed",
+        retry_after_seconds=1,
+        rate_5xx=0.1,
+        rate_reset=0.05,
+    )
+    output = sync(
+        config_for(server, page_size=25, retry_max_tries=12, retry_max_wait_seconds=1),
+        run_start=server.now,
+    )
+
+    assert output.duplicate_ids() == []
+    assert set(output.ids()) == expected_ids(server, server.now + timedelta(days=30))
+    statuses = [r.status for r in server.requests]
+    assert statuses.count(429) >= 3
+    assert any(s >= 500 for s in statuses)
+    assert 0 in statuses  # connection resets
+
+    requests = sorted(server.requests, key=lambda r: r.time)
+    for throttled, retry in itertools.pairwise(requests):
+        if throttled.status == 429 and throttled.retry_after is not None:
+            assert retry.time - throttled.time >= throttled.retry_after
+
+
+def test_missing_or_garbage_retry_after_falls_back_to_backoff(server: FakeWebex) -> None:
+    for retry_after in ("missing", "garbage"):
+        server.clear_requests()
+        server.inject(
+            429,
+            times=2,
+            headers={} if retry_after == "missing" else {"Retry-After": "rand(30),add(30)"},
+            match=is_series_query,
+        )
+        output = sync(config_for(server, end_date="2026-06-20T00:00:00Z"), run_start=server.now)
+        assert set(output.ids()) == expected_ids(server, datetime(2026, 6, 20, tzinfo=timezone.utc))
+        series = [r for r in server.requests if is_series_query(r)]
+        assert [r.status for r in series[:3]] == [429, 429, 200]
+        assert series[1].time - series[0].time >= 1.0  # exponential backoff starts at 1 s
+        assert series[2].time - series[1].time >= 2.0
+
+
+def test_retry_after_longer_than_the_bound_is_capped(server: FakeWebex) -> None:
+    server.inject(429, headers={"Retry-After": "3600"}, match=is_series_query)
+    started = time.monotonic()
+    output = sync(
+        config_for(server, retry_max_wait_seconds=1, end_date="2026-06-20T00:00:00Z"),
+        run_start=server.now,
+    )
+    assert output.ids()
+    assert time.monotonic() - started < 30
+
+
+def test_truncated_and_non_json_bodies_are_retried(server: FakeWebex) -> None:
+    server.faults = Faults(seed=5, rate_truncated=0.15, rate_non_json=0.15)
+    output = sync(
+        config_for(server, page_size=30, retry_max_tries=12, retry_max_wait_seconds=0.2),
+        run_start=server.now,
+    )
+    assert output.duplicate_ids() == []
+    assert set(output.ids()) == expected_ids(server, server.now + timedelta(days=30))
+    assert sum(1 for r in server.requests if r.status == 200 and r.items == 0) >= 2
+
+
+def test_repeated_504_shrinks_the_page_size_and_goes_on(server: FakeWebex) -> None:
+    server.faults = Faults(max_page_size=25)
+    output = sync(config_for(server, retry_max_wait_seconds=0.1), run_start=server.now)
+    assert set(output.ids()) == expected_ids(server, server.now + timedelta(days=30))
+    sizes = [r.params["max"][0] for r in server.requests if is_series_query(r)]
+    assert sizes[:4] == ["100", "100", "50", "25"]  # a single 504 may pass; repeated ones shrink
+    assert {r.status for r in server.requests if r.params.get("max") == ["25"]} == {200}
+
+
+def test_slow_responses_time_out_and_are_retried(server: FakeWebex) -> None:
+    server.faults = Faults(seed=3, rate_slow=0.3, slow_seconds=3)
+    output = sync(
+        config_for(server, request_timeout=1, retry_max_wait_seconds=0.1, end_date="2026-06-20"),
+        run_start=server.now,
+    )
+    assert set(output.ids()) == expected_ids(server, datetime(2026, 6, 20, tzinfo=timezone.utc))
+
+
+def test_odd_but_valid_responses_lose_no_record(server: FakeWebex) -> None:
+    series = server.series_ids(ALICE)[0]
+    first_page = next(  # the real first page, reached through an empty page that links to it
+        iter(server.expected_meetings(series, START, datetime(2026, 6, 20, tzinfo=timezone.utc)))
+    )
+    odd = [
+        {"id": f"{series}_odd1", "meetingSeriesId": series, "start": "2026-01-05T10:00:00Z"},
+        {
+            "id": f"{series}_odd2",
+            "meetingSeriesId": series,
+            "start": "2026-01-06T10:00:00Z",
+            "brandNewField": {"x": 1},
+            "telephony": None,
+            "meetingOptions": None,
+        },
+    ]
+    server.inject(
+        200, body={"items": odd}, match=lambda r: r.params.get("meetingSeriesId") == [series]
+    )
+    output = sync(config_for(server, end_date="2026-06-20T00:00:00Z"), run_start=server.now)
+    assert {f"{series}_odd1", f"{series}_odd2"} <= set(output.ids())
+    assert "brandNewField" not in next(r for r in output.records() if r["id"] == f"{series}_odd2")
+    assert first_page  # the series has meetings; the injected page replaced its first page only
+
+
+def test_empty_page_with_a_next_link_is_followed(server: FakeWebex) -> None:
+    series = server.series_ids(ALICE)[0]
+    end = datetime(2026, 6, 20, tzinfo=timezone.utc)
+    real_first_page = (
+        f"{server.api_url}/meetings?meetingSeriesId={series}&from=2025-06-01T00:00:00Z"
+        f"&to=2026-06-20T00:00:00Z&max=100&timezone=UTC"
+    )
+    server.inject(
+        200,
+        body={"items": []},
+        headers={"Link": f'<{real_first_page}>; rel="next"'},
+        match=lambda r: r.params.get("meetingSeriesId") == [series],
+    )
+    output = sync(config_for(server, end_date="2026-06-20T00:00:00Z"), run_start=server.now)
+    assert {r["id"] for r in output.records() if r["meetingSeriesId"] == series} == {
+        m["id"] for m in server.expected_meetings(series, START, end)
+    }
+
+
+# Tokens -----------------------------------------------------------------------------
+
+
+def oauth_config(server: FakeWebex, **overrides: Any) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "access_token": None,
+        "client_id": "sandbox-client",
+        "client_secret": "sandbox-secret",
+        "refresh_token": "sandbox-refresh",
+        "end_date": "2026-06-20T00:00:00Z",
+    }
+    return config_for(server, **(settings | overrides))
+
+
+def test_oauth_token_refused_midway_is_refreshed_once_and_the_run_goes_on(
+    server: FakeWebex,
+) -> None:
+    server.inject(401, match=is_series_query)
+    output = run_cli(oauth_config(server))
+
+    assert output.exit_code == 0, output.stderr
+    assert set(output.ids()) == expected_ids(server, datetime(2026, 6, 20, tzinfo=timezone.utc))
+    assert [r.path for r in server.requests].count("/v1/access_token") == 2
+
+
+def test_rotated_refresh_token_is_used_and_the_user_told(server: FakeWebex) -> None:
+    server.rotate_refresh_tokens = True
+    server.inject(401, match=is_series_query)
+    output = run_cli(oauth_config(server))
+
+    assert output.exit_code == 0, output.stderr
+    refreshes = [r for r in server.requests if r.path == "/v1/access_token"]
+    assert refreshes[0].params["refresh_token"] == ["sandbox-refresh"]
+    assert refreshes[1].params["refresh_token"] != ["sandbox-refresh"]  # the rotated one
+    assert "Replace the configured refresh_token" in output.stderr
+    assert refreshes[1].params["refresh_token"][0] not in output.stderr + output.stdout
+
+
+def test_token_refused_with_a_personal_token_stops_with_advice(server: FakeWebex) -> None:
+    server.tokens["expiring-token"] = Token(email=ALICE, expires_after_requests=5)
+    output = run_cli(config_for(server, access_token="expiring-token"))
+
+    assert output.exit_code == 1
+    lines = error_lines(output.stderr)
+    assert any(
+        "refused the access token" in line and "12 hours" in line and "trackingId" in line
+        for line in lines
+    )
+    assert "Traceback" not in output.stderr
+    assert output.records(), "what was extracted before the failure was emitted"
+    assert output.states, "with the STATE that covers it"
+
+
+def test_expired_refresh_token_stops_before_any_record(server: FakeWebex) -> None:
+    output = run_cli(oauth_config(server, refresh_token="expired-refresh"))
+    assert output.exit_code == 1
+    assert output.records("meeting_series") == []
+    assert any(
+        "refused the refresh token" in line and "invalid_grant" in line
+        for line in error_lines(output.stderr)
+    ), output.stderr
+    assert "expired-refresh" not in output.stderr
+
+
+def test_403_names_the_scope_needed(server: FakeWebex) -> None:
+    server.tokens["user-token"] = Token(email=ALICE, admin=False)
+    output = run_cli(config_for(server, access_token="user-token", host_emails=["bob@example.com"]))
+    assert output.exit_code == 1
+    assert any(
+        "403" in line and "meeting:admin_schedule_read" in line
+        for line in error_lines(output.stderr)
+    )
+
+
+# Other errors -----------------------------------------------------------------------
+
+
+def test_404_for_one_series_warns_and_the_others_go_on(
+    server: FakeWebex, caplog: pytest.LogCaptureFixture
+) -> None:
+    missing, *others = server.series_ids(ALICE)
+    server.inject(404, match=lambda r: r.params.get("meetingSeriesId") == [missing])
+    output = sync(config_for(server), run_start=server.now)
+
+    assert {r["meetingSeriesId"] for r in output.records()} == set(others)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(missing in w and "not found" in w for w in warnings)
+
+
+def test_400_stops_with_status_webex_message_and_tracking_id(server: FakeWebex) -> None:
+    server.inject(
+        400,
+        match=is_series_query,
+        body={"message": "Invalid meetingSeriesId.", "errors": [], "trackingId": "ROUTER_TEST_400"},
+    )
+    output = run_cli(config_for(server))
+
+    assert output.exit_code == 1
+    lines = error_lines(output.stderr)
+    assert any(
+        "400" in line and "Invalid meetingSeriesId." in line and "ROUTER_TEST_400" in line
+        for line in lines
+    ), output.stderr
+    assert len(lines) <= 3
+    assert "Traceback" not in output.stderr
+
+
+def test_retries_exhausted_stop_with_a_clear_line(server: FakeWebex) -> None:
+    server.inject(503, times=50, match=is_series_query)
+    output = run_cli(config_for(server, retry_max_tries=2, retry_max_wait_seconds=0.1))
+    assert output.exit_code == 1
+    assert any("503" in line and "giving up" in line for line in error_lines(output.stderr)), (
+        output.stderr
+    )
+
+
+# Kill -9 and resume -----------------------------------------------------------------
+
+
+def test_kill_9_midway_then_restart_from_last_state_loses_nothing() -> None:
+    now = datetime.now(timezone.utc)
+    with (
+        FakeWebex(now=now, latency_seconds=0.05) as server,
+        tempfile.TemporaryDirectory() as folder,
+    ):
+        config = config_for(server, page_size=10)
+        config_path = Path(folder, "config.json")
+        config_path.write_text(json.dumps(config))
+        process = subprocess.Popen(
+            [TAP_COMMAND, "--config", str(config_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert process.stdout is not None
+        lines: list[str] = []
+        states_seen = 0
+        for line in process.stdout:
+            lines.append(line)
+            states_seen += '"type":"STATE"' in line.replace(" ", "")
+            if states_seen >= 3:  # at least one series finished, another under way
+                break
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        first = TapOutput(parse_messages("".join(lines)))
+        assert first.states
+        assert partition_bookmarks(first.last_state), "a series was finished before the kill"
+
+        server.latency_seconds = 0
+        server.clear_requests()
+        second = run_cli(config, state=first.last_state)
+        assert second.exit_code == 0, second.stderr
+
+        query_end = timeutils.parse_datetime(
+            next(r.params["to"][0] for r in server.requests if is_series_query(r))
+        )
+        delivered = set(first.ids()) | set(second.ids())
+        assert delivered >= expected_ids(server, query_end)
+        assert second.duplicate_ids() == []
