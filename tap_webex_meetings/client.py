@@ -219,7 +219,7 @@ class WebexStream(RESTStream[str | None]):
         return min(value * (1 + 0.2 * random.random()), max(value, self.settings.retry_max_wait))
 
     def backoff_handler(self, details: Details) -> None:
-        """Log the retry as a WARNING; after repeated 504s ask for smaller pages, as Webex advises."""
+        """Log the retry as a WARNING; after repeated 504s, ask for smaller pages."""
         exception = details.get("exception")
         response = getattr(exception, "response", None)
         if isinstance(exception, RetriableAPIError) and response is not None:

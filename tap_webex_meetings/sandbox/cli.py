@@ -2,6 +2,11 @@
 
 The first two lines on stdout are machine-readable (``api_url=...``, ``access_token=...``)
 so scripts and tests can start it with ``--port 0`` and read where it listens.
+
+Its clock follows the wall clock (plus whatever ``/_sandbox/clock`` or ``--ahead-hours``
+added), because the tap caps its bookmarks at its own wall-clock run start: a sandbox
+behind that would hide state changes from a correct tap. ``--now`` pins a frozen clock.
+``--anchor`` keeps the same meetings (same ids) across restarts on later days.
 """
 
 from __future__ import annotations
@@ -12,23 +17,23 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from types import FrameType
 from typing import TypeVar
 
-from .dataset import parse_time
+from .dataset import SeriesSpec, bulk_series, default_series, parse_time
 from .faults import PRESETS, Faults, parse_faults
 from .server import DEFAULT_TOKEN, LINK_QUIRKS, FakeWebex
 
 T = TypeVar("T")
 
 HELP = """\
-Fake Webex Meetings API running (fake clock: {now}).
+Fake Webex Meetings API running (clock: {now}, {clock}).
   Token {token} acts as {email}, an admin (hostEmail works), who sees {series} series.
   List series:  curl -H 'Authorization: Bearer {token}' \\
                   '{api}/meetings?meetingType=meetingSeries&from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z'
   Move clock:   curl -X POST {base}/_sandbox/clock -d '{{"advance_hours": 24}}'
-                (or -d '{{"now": "2026-07-01T00:00:00Z"}}'; meetings end, instances appear)
+                (or -d '{{"now": "{later}"}}'; meetings end, instances appear)
   Faults:       curl -X POST {base}/_sandbox/faults -d '{{"rate_429": 0.2, "retry_after": "mixed"}}'
   Status:       curl {base}/_sandbox/status
   OAuth:        POST {api}/access_token with client_id=sandbox-client
@@ -55,6 +60,14 @@ def _quirks(text: str) -> set[str]:
     return quirks
 
 
+def _bulk(text: str) -> tuple[int, int]:
+    """``COUNTxMEETINGS``, e.g. ``200x50``: see :func:`bulk_series`."""
+    count, sep, meetings = text.lower().partition("x")
+    if not sep or not count.isdigit() or not meetings.isdigit() or int(meetings) < 1:
+        raise ValueError(f"expected COUNTxMEETINGS such as 200x50, not {text!r}")
+    return int(count), int(meetings)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tap-webex-meetings-sandbox",
@@ -62,7 +75,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--host", default="127.0.0.1", help="loopback addresses only")
-    parser.add_argument("--now", type=_arg(parse_time), help="fake clock start (ISO 8601)")
+    parser.add_argument(
+        "--now",
+        type=_arg(parse_time),
+        help="freeze the clock at this moment (ISO 8601); default: follow the wall clock",
+    )
+    parser.add_argument(
+        "--ahead-hours",
+        type=float,
+        default=0.0,
+        help="start the clock this many hours ahead (of the wall clock, or of --now)",
+    )
+    parser.add_argument(
+        "--anchor",
+        type=_arg(parse_time),
+        help="build the series around this moment (ISO 8601) instead of the clock's start, "
+        "so that restarts on later days serve the same meetings",
+    )
     parser.add_argument(
         "--faults",
         type=_arg(parse_faults),
@@ -77,17 +106,38 @@ def _parser() -> argparse.ArgumentParser:
         default=set(),
         help=f"comma-separated paging quirks: {', '.join(sorted(LINK_QUIRKS))}",
     )
+    parser.add_argument(
+        "--bulk",
+        type=_arg(_bulk),
+        metavar="COUNTxMEETINGS",
+        help="serve COUNT synthetic series of MEETINGS hourly meetings each (benchmarks) "
+        "instead of the default series",
+    )
     parser.add_argument("--verbose", action="store_true", help="log request lines to stderr")
     return parser
+
+
+def _clock_kind(server: FakeWebex) -> str:
+    if not server.follows_wall_clock:
+        return "frozen"
+    hours = server.ahead_of_wall_clock.total_seconds() / 3600
+    return f"wall clock + {hours:g} h" if hours else "the wall clock"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     faults: Faults = args.faults if args.seed is None else replace(args.faults, seed=args.seed)
     now: datetime | None = args.now
+    ahead = timedelta(hours=args.ahead_hours)
+    anchor: datetime = args.anchor or (now or datetime.now(timezone.utc)) + ahead
     try:
+        series: list[SeriesSpec] = (
+            default_series(anchor) if args.bulk is None else bulk_series(*args.bulk, now=anchor)
+        )
         server = FakeWebex(
+            series=series,
             now=now,
+            follow_wall_clock=now is None,
             faults=faults,
             latency_seconds=args.latency_ms / 1000,
             host=args.host,
@@ -95,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             link_quirks=args.link_quirks,
             verbose=args.verbose,
         )
+        server.advance(ahead)
         server.start()
     except (OSError, ValueError) as exc:
         print(f"tap-webex-meetings-sandbox: cannot start: {exc}", file=sys.stderr)
@@ -113,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             HELP.format(
                 now=server.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                clock=_clock_kind(server),
+                later=(server.now + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 token=DEFAULT_TOKEN,
                 email=token.email,
                 series=len(server.series_ids(token.email)),

@@ -263,6 +263,13 @@ class FakeWebex:
     :attr:`tokens`, :attr:`refresh_tokens` (remove one to make it "expired"),
     :attr:`rotate_refresh_tokens`, :attr:`token_lifetime_seconds`, :attr:`latency_seconds`,
     and the clock (:meth:`set_now`, :meth:`advance`).
+
+    The clock is frozen at ``now`` (default :data:`DEFAULT_NOW`), so tests are repeatable.
+    With ``follow_wall_clock=True`` it is the wall clock plus an offset that only
+    :meth:`set_now` and :meth:`advance` change, and that may never be negative: a tap's run
+    start (its bookmark cap) is the wall clock, and a server behind it would hide state
+    changes a correct tap must see. ``now`` then sets where it starts (default: the wall
+    clock itself).
     """
 
     def __init__(
@@ -270,6 +277,7 @@ class FakeWebex:
         series: list[SeriesSpec] | None = None,
         now: datetime | None = None,
         *,
+        follow_wall_clock: bool = False,
         tokens: dict[str, Token] | None = None,
         oauth_clients: dict[str, str] | None = None,
         refresh_tokens: set[str] | None = None,
@@ -287,8 +295,12 @@ class FakeWebex:
         self._host = _loopback_only(host)
         self._port = port
         self._lock = threading.RLock()
-        self._now = _aware(now or DEFAULT_NOW)
-        self.series = tuple(default_series(self._now) if series is None else series)
+        self.follows_wall_clock = follow_wall_clock
+        self._now = _aware(now or DEFAULT_NOW)  # the frozen clock
+        self._offset = timedelta(0)  # ahead of the wall clock, when following it
+        if follow_wall_clock:
+            self._offset = self._checked_offset(_aware(now) - _wall_clock() if now else None)
+        self.series = tuple(default_series(self.now) if series is None else series)
         self._dataset = Dataset(self.series)
         default_token = {DEFAULT_TOKEN: Token(DEFAULT_EMAIL, admin=True)}
         self.tokens = dict(default_token if tokens is None else tokens)
@@ -366,15 +378,40 @@ class FakeWebex:
     @property
     def now(self) -> datetime:
         with self._lock:
-            return self._now
+            return _wall_clock() + self._offset if self.follows_wall_clock else self._now
+
+    @property
+    def ahead_of_wall_clock(self) -> timedelta:
+        """How far a wall-clock-following clock is ahead (zero for a frozen clock)."""
+        with self._lock:
+            return self._offset
 
     def set_now(self, moment: datetime) -> None:
+        """Move the clock to ``moment``; when following the wall clock, not behind it."""
         with self._lock:
-            self._now = _aware(moment)
+            if self.follows_wall_clock:
+                self._offset = self._checked_offset(_aware(moment) - _wall_clock())
+            else:
+                self._now = _aware(moment)
 
     def advance(self, delta: timedelta) -> None:
+        """Move the clock by ``delta``; when following the wall clock, not behind it."""
         with self._lock:
-            self._now += delta
+            if self.follows_wall_clock:
+                self._offset = self._checked_offset(self._offset + delta)
+            else:
+                self._now += delta
+
+    @staticmethod
+    def _checked_offset(offset: timedelta | None) -> timedelta:
+        if offset is None:
+            return timedelta(0)
+        if offset < timedelta(0):
+            raise ValueError(
+                "the sandbox clock follows the wall clock and cannot go behind it "
+                "(a tap would miss state changes); start it with --now for a frozen clock"
+            )
+        return offset
 
     @property
     def faults(self) -> Faults:
@@ -438,6 +475,7 @@ class FakeWebex:
         is_modified: bool | None = None,
         host_email: str | None = None,
         apply_cap: bool = False,
+        at: datetime | None = None,
     ) -> list[Record]:
         """Every record of the series with start in [start, end), in API order, with UTC
         timestamps: what a correct client paging through that query receives. Computed
@@ -446,6 +484,8 @@ class FakeWebex:
         By default this is the whole truth, which a client must work around the instance
         cap to get; ``apply_cap=True`` gives what one query lists once :attr:`instance_cap`
         is reached. ``host_email`` must be able to see the series (else the API says 404).
+        ``at`` asks for the records as of that moment of the clock instead of :attr:`now`
+        (a clock that follows the wall clock moves while a client pages).
         """
         spec = self._dataset.get(series_id)
         if spec is None:
@@ -456,7 +496,8 @@ class FakeWebex:
             raise ValueError("start must not be after end")
         filters = Filters(meeting_type, state, is_modified)
         cap = self.instance_cap if apply_cap else sys.maxsize
-        items, _ = series_page(spec, self.now, _aware(start), _aware(end), filters, cap=cap)
+        moment = self.now if at is None else _aware(at)
+        items, _ = series_page(spec, moment, _aware(start), _aware(end), filters, cap=cap)
         return cast(list[Record], json.loads(json.dumps(items)))  # records share nested parts
 
     # --- request handling --------------------------------------------------------------
@@ -681,6 +722,8 @@ class FakeWebex:
             200,
             {
                 "now": self.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "follows_wall_clock": self.follows_wall_clock,
+                "ahead_of_wall_clock_hours": self.ahead_of_wall_clock.total_seconds() / 3600,
                 "api_url": self.api_url,
                 "series": self.series_ids(),
                 "requests": len(self.requests),
@@ -689,6 +732,10 @@ class FakeWebex:
 
 
 # --- helpers -----------------------------------------------------------------------------
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 def _aware(moment: datetime) -> datetime:
