@@ -9,6 +9,7 @@ from ``Retry-After`` when Webex gives a usable one.
 from __future__ import annotations
 
 import random
+import threading
 import weakref
 from collections.abc import Generator, Iterable, Mapping
 from datetime import datetime, timezone
@@ -27,6 +28,7 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext, RESTStream
 from tap_webex_meetings import webex
 from tap_webex_meetings.auth import WebexOAuthAuthenticator
 from tap_webex_meetings.errors import SeriesNotFoundError, TokenRefusedError, WebexAPIError
+from tap_webex_meetings.prefetch import RateGate
 
 if TYPE_CHECKING:
     from backoff.types import Details
@@ -39,11 +41,12 @@ MIN_PAGE_SIZE = 10
 
 
 class WebexTap(Protocol):
-    """What streams need from the tap: validated settings, one shared authenticator."""
+    """What streams need from the tap: settings, and what every request of the run shares."""
 
     settings: Settings
     run_start: datetime
     authenticator: WebexOAuthAuthenticator | BearerTokenAuthenticator
+    rate_gate: RateGate
 
 
 class AccessTokenExpiredError(RetriableAPIError):
@@ -68,12 +71,14 @@ class WebexLinkPaginator(BaseAPIPaginator[str | None]):
 class WebexStream(RESTStream[str | None]):
     """Base of every stream: the Webex Meetings API as singer-sdk expects it."""
 
-    # Read once in validate_response, used again in parse_response: one JSON parse a page.
-    _payloads: weakref.WeakKeyDictionary[requests.Response, Any]
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._payloads = weakref.WeakKeyDictionary()
+        # Parsed once in validate_response, used in parse_response: one JSON parse a page.
+        # Workers of the prefetcher share the stream, hence the lock.
+        self._payloads: weakref.WeakKeyDictionary[requests.Response, Any] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._payloads_lock = threading.Lock()
 
     @property
     def webex_tap(self) -> WebexTap:
@@ -128,6 +133,7 @@ class WebexStream(RESTStream[str | None]):
         The next URL already carries every query parameter (restored where Webex dropped
         them), so sending params again would repeat them.
         """
+        self.webex_tap.rate_gate.wait()
         if page.next_page_token:
             return HTTPRequest(url=page.next_page_token, headers=self.http_headers)
         return super().get_http_request(page=page)
@@ -159,11 +165,13 @@ class WebexStream(RESTStream[str | None]):
     def _accept(self, response: requests.Response) -> None:
         """Parse a 2xx body now, inside the retry loop: a truncated or HTML body is retried."""
         try:
-            self._payloads[response] = webex.parse_json(response) if response.content else {}
+            payload = webex.parse_json(response) if response.content else {}
         except ValueError as exc:
             raise RetriableAPIError(
                 f"{response.status_code} with a bad body: {exc}", response
             ) from None
+        with self._payloads_lock:
+            self._payloads[response] = payload
         auth = self.authenticator
         if isinstance(auth, WebexOAuthAuthenticator):
             auth.token_accepted = True
@@ -186,7 +194,8 @@ class WebexStream(RESTStream[str | None]):
 
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         """The meetings of one page (or the one meeting of a lookup)."""
-        payload = self._payloads.pop(response, None)
+        with self._payloads_lock:
+            payload = self._payloads.pop(response, None)
         if payload is None:
             payload = webex.parse_json(response)
         return webex.meetings_in(payload)
@@ -224,6 +233,8 @@ class WebexStream(RESTStream[str | None]):
         response = getattr(exception, "response", None)
         if isinstance(exception, RetriableAPIError) and response is not None:
             reason = str(exception)
+            if response.status_code in RETRY_STATUSES:
+                self.webex_tap.rate_gate.hold(details.get("wait", 0.0))
             if response.status_code == HTTPStatus.GATEWAY_TIMEOUT and details["tries"] >= 2:
                 reason += "; " + _shrink_page_size(details["args"][0])
         else:

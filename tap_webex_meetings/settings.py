@@ -173,6 +173,33 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Tries of one request (429, 423, 5xx, resets, timeouts) before the run fails.",
     ),
     th.Property(
+        "max_workers",
+        th.IntegerType(minimum=1, maximum=32),
+        default=8,
+        title="Max workers",
+        description=(
+            "Series whose pages are fetched at the same time. Records still arrive one series "
+            "at a time; a 429 pauses every worker. 1: one request at a time."
+        ),
+    ),
+    th.Property(
+        "shard_count",
+        th.IntegerType(minimum=1),
+        default=1,
+        title="Shard count",
+        description=(
+            "Split the series across this many tap instances (stable hash of the series id); "
+            "run one per shard_index, each with its own state."
+        ),
+    ),
+    th.Property(
+        "shard_index",
+        th.IntegerType(minimum=0),
+        default=0,
+        title="Shard index",
+        description="Which shard this instance extracts: 0 .. shard_count-1.",
+    ),
+    th.Property(
         "retry_max_wait_seconds",
         th.NumberType(minimum=0),
         default=300,
@@ -201,6 +228,9 @@ class Settings:
     request_timeout: float
     retry_max_tries: int
     retry_max_wait: float
+    max_workers: int
+    shard_count: int
+    shard_index: int
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -222,6 +252,9 @@ class Settings:
             request_timeout=float(config.get("request_timeout", 60)),
             retry_max_tries=int(config.get("retry_max_tries", 8)),
             retry_max_wait=float(config.get("retry_max_wait_seconds", 300)),
+            max_workers=int(config.get("max_workers", 8)),
+            shard_count=int(config.get("shard_count", 1)),
+            shard_index=int(config.get("shard_index", 0)),
         )
 
     def range_end(self, run_start: datetime) -> datetime:
@@ -262,6 +295,9 @@ def problems(config: Mapping[str, Any]) -> list[str]:
         for series_id in config.get("meeting_series_ids") or []
         if not (isinstance(series_id, str) and series_id.strip())
     ]
+    shard_count, shard_index = config.get("shard_count", 1), config.get("shard_index", 0)
+    if isinstance(shard_count, int) and isinstance(shard_index, int) and shard_index >= shard_count:
+        found.append(f"shard_index: {shard_index} must be below shard_count ({shard_count})")
     return found
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from functools import partial
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
@@ -20,6 +21,8 @@ from singer_sdk import SchemaDirectory, StreamSchema
 from tap_webex_meetings import timeutils, webex
 from tap_webex_meetings.client import WebexStream, query_params
 from tap_webex_meetings.errors import SeriesNotFoundError
+from tap_webex_meetings.prefetch import Prefetcher
+from tap_webex_meetings.sharding import shard_of
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
@@ -76,22 +79,45 @@ class MeetingSeriesStream(WebexStream):
         )
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Each series once, however many ways it was found."""
-        if self.settings.meeting_series_ids:
-            yield from self._configured_series()
-        else:
-            yield from self._discovered_series()
+        """Each series of this shard once, however many ways it was found.
+
+        The whole list comes first (series are few next to their meetings), so that the
+        child stream can start fetching the next series' meetings while one is written.
+        """
+        settings = self.settings
+        found = (
+            self._configured_series() if settings.meeting_series_ids else self._discovered_series()
+        )
+        series = [
+            record
+            for record in found
+            if shard_of(record["id"], settings.shard_count) == settings.shard_index
+        ]
+        for child in self.child_streams:
+            if isinstance(child, SeriesMeetingsStream) and (
+                child.selected or child.has_selected_descendents
+            ):
+                child.prefetch([self.get_child_context(record, context) for record in series])
+        yield from series
 
     def _configured_series(self) -> Iterator[dict[str, Any]]:
-        for series_id in self.settings.meeting_series_ids:
-            try:
-                yield from self.request_records({"meetingId": series_id})
-            except SeriesNotFoundError as exc:
-                self.logger.warning(
-                    "Meeting series %s was not found; extracting the other series. %s",
-                    series_id,
-                    exc,
-                )
+        """Look the configured ids up, several at a time; an unknown id is a warning."""
+        lookups: Prefetcher[dict[str, Any]] = Prefetcher(self.settings.max_workers)
+        ids = self.settings.meeting_series_ids
+        for series_id in ids:
+            lookups.submit(series_id, partial(self._look_up, series_id))
+        for series_id in ids:
+            yield from lookups.take(series_id) or ()
+
+    def _look_up(self, series_id: str) -> Iterator[dict[str, Any]]:
+        try:
+            yield from self.request_records({"meetingId": series_id})
+        except SeriesNotFoundError as exc:
+            self.logger.warning(
+                "Meeting series %s was not found; extracting the other series. %s",
+                series_id,
+                exc,
+            )
 
     def _discovered_series(self) -> Iterator[dict[str, Any]]:
         seen: set[str] = set()
@@ -133,15 +159,43 @@ class SeriesMeetingsStream(WebexStream):
         """The first page's query is the context built by :meth:`get_records`, plus ``max``."""
         return {**(context or {}), "max": self.settings.page_size}
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._prefetcher: Prefetcher[dict[str, Any]] = Prefetcher(self.settings.max_workers)
+
+    def prefetch(self, contexts: list[dict[str, Any]]) -> None:
+        """Start fetching these series' meetings, ``max_workers`` series at a time."""
+        for context in contexts:
+            if (query := self._query(context)) is not None:
+                self._prefetcher.submit(
+                    context["meetingSeriesId"], partial(self._meetings_from, *query)
+                )
+
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Every meeting of the series in range; a series Webex does not know is skipped."""
         assert context is not None, "series_meetings runs once per meeting series"
+        series_id = context["meetingSeriesId"]
+        try:
+            records = self._prefetcher.take(series_id)
+            if records is None and (query := self._query(context)) is not None:
+                records = self._meetings_from(*query)
+            yield from records or ()
+        except SeriesNotFoundError as exc:
+            self.logger.warning(
+                "Meeting series %s was not found; extracting the other series. %s", series_id, exc
+            )
+
+    def _query(self, context: Context) -> tuple[datetime, dict[str, str]] | None:
+        """Where the series' query starts, and its other parameters; None if the range is empty.
+
+        Runs on the main thread (it reads the state), before any worker fetches.
+        """
         settings = self.settings
         start = self._query_start(context)
         end = settings.range_end(self.webex_tap.run_start)
         if start >= end:
-            return
-        query = query_params(
+            return None
+        return start, query_params(
             {
                 "meetingSeriesId": context["meetingSeriesId"],
                 "hostEmail": context.get("hostEmail"),
@@ -151,22 +205,22 @@ class SeriesMeetingsStream(WebexStream):
                 "to": timeutils.query_format(end),
             }
         )
-        try:
-            yield from self._meetings_from(start, query)
-        except SeriesNotFoundError as exc:
-            self.logger.warning(
-                "Meeting series %s was not found; extracting the other series. %s",
-                context["meetingSeriesId"],
-                exc,
-            )
 
     def _query_start(self, context: Context) -> datetime:
         """``start_date`` on the first run; later the bookmark minus ``lookback_days``."""
         start_date = self.settings.start_date
-        bookmark = self.get_starting_timestamp(context)
+        bookmark = self._bookmark(context)
         if bookmark is None or bookmark <= start_date:
             return start_date
         return max(start_date, bookmark - self.settings.lookback)
+
+    def _bookmark(self, context: Context) -> datetime | None:
+        """The series' bookmark from the state the run started with (None on a first run)."""
+        for partition in self.stream_state.get("partitions", []):
+            if partition["context"] == context and partition.get("replication_key") == "start":
+                value = partition.get("replication_key_value")
+                return timeutils.parse_datetime(value) if value else None
+        return None
 
     def _meetings_from(self, start: datetime, query: dict[str, str]) -> Iterator[dict[str, Any]]:
         """All pages of the query; past Webex's 10,000-instance cap, continue in a new window.

@@ -15,6 +15,7 @@ from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, Retriabl
 
 from tap_webex_meetings import settings as settings_module
 from tap_webex_meetings.auth import WebexOAuthAuthenticator, authenticator_for
+from tap_webex_meetings.prefetch import RateGate
 from tap_webex_meetings.settings import Settings
 from tap_webex_meetings.streams import MeetingSeriesStream, SeriesMeetingsStream
 
@@ -54,6 +55,11 @@ class TapWebexMeetings(Tap):
         return authenticator_for(
             self.config, api_url=self.settings.api_url, timeout=self.settings.request_timeout
         )
+
+    @cached_property
+    def rate_gate(self) -> RateGate:
+        """Shared by every request, so one 429 slows all workers down."""
+        return RateGate()
 
     def discover_streams(self) -> list[Stream]:
         """``meeting_series`` and its child ``series_meetings``."""

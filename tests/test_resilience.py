@@ -6,13 +6,13 @@ name the status, Webex's message and the trackingId.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,10 @@ def is_series_query(request: RecordedRequest) -> bool:
     return "meetingSeriesId" in request.params
 
 
+def of_series(series_id: str) -> Callable[[RecordedRequest], bool]:
+    return lambda request: request.params.get("meetingSeriesId") == [series_id]
+
+
 def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if "| ERROR" in line]
 
@@ -73,10 +77,37 @@ def test_flaky_server_still_delivers_every_meeting_exactly_once(server: FakeWebe
     assert any(s >= 500 for s in statuses)
     assert 0 in statuses  # connection resets
 
-    requests = sorted(server.requests, key=lambda r: r.time)
-    for throttled, retry in itertools.pairwise(requests):
-        if throttled.status == 429 and throttled.retry_after is not None:
-            assert retry.time - throttled.time >= throttled.retry_after
+    assert_retries_waited_for_retry_after(server.requests)
+
+
+def same_query(request: RecordedRequest) -> tuple[str, tuple[tuple[str, tuple[str, ...]], ...]]:
+    return request.path, tuple(
+        sorted((key, tuple(values)) for key, values in request.params.items())
+    )
+
+
+def assert_retries_waited_for_retry_after(requests: list[RecordedRequest]) -> None:
+    """Each retry of a throttled request came at least Retry-After seconds later."""
+    in_order = sorted(requests, key=lambda r: r.time)
+    checked = 0
+    for position, throttled in enumerate(in_order):
+        if throttled.status != 429 or throttled.retry_after is None:
+            continue
+        retry = next(r for r in in_order[position + 1 :] if same_query(r) == same_query(throttled))
+        assert retry.time - throttled.time >= throttled.retry_after
+        checked += 1
+    assert checked >= 1
+
+
+def test_a_429_holds_back_every_worker(server: FakeWebex) -> None:
+    server.inject(429, headers={"Retry-After": "2"}, match=is_series_query)
+    output = sync(config_for(server, max_workers=4, page_size=20), run_start=server.now)
+    assert set(output.ids()) == expected_ids(server, server.now + timedelta(days=30))
+
+    throttled = next(r for r in server.requests if r.status == 429)
+    during_hold = [r for r in server.requests if throttled.time + 0.3 < r.time < throttled.time + 2]
+    assert during_hold == []
+    assert_retries_waited_for_retry_after(server.requests)
 
 
 def test_missing_or_garbage_retry_after_falls_back_to_backoff(server: FakeWebex) -> None:
@@ -86,14 +117,17 @@ def test_missing_or_garbage_retry_after_falls_back_to_backoff(server: FakeWebex)
             429,
             times=2,
             headers={} if retry_after == "missing" else {"Retry-After": "rand(30),add(30)"},
-            match=is_series_query,
+            match=of_series(server.series_ids(ALICE)[0]),
         )
         output = sync(config_for(server, end_date="2026-06-20T00:00:00Z"), run_start=server.now)
         assert set(output.ids()) == expected_ids(server, datetime(2026, 6, 20, tzinfo=timezone.utc))
-        series = [r for r in server.requests if is_series_query(r)]
-        assert [r.status for r in series[:3]] == [429, 429, 200]
-        assert series[1].time - series[0].time >= 1.0  # exponential backoff starts at 1 s
-        assert series[2].time - series[1].time >= 2.0
+        first = next(r for r in server.requests if r.status == 429)
+        tries = sorted(
+            (r for r in server.requests if same_query(r) == same_query(first)), key=lambda r: r.time
+        )
+        assert [r.status for r in tries] == [429, 429, 200]
+        assert tries[1].time - tries[0].time >= 1.0  # exponential backoff starts at 1 s
+        assert tries[2].time - tries[1].time >= 2.0
 
 
 def test_retry_after_longer_than_the_bound_is_capped(server: FakeWebex) -> None:
@@ -122,8 +156,18 @@ def test_repeated_504_shrinks_the_page_size_and_goes_on(server: FakeWebex) -> No
     server.faults = Faults(max_page_size=25)
     output = sync(config_for(server, retry_max_wait_seconds=0.1), run_start=server.now)
     assert set(output.ids()) == expected_ids(server, server.now + timedelta(days=30))
-    sizes = [r.params["max"][0] for r in server.requests if is_series_query(r)]
-    assert sizes[:4] == ["100", "100", "50", "25"]  # a single 504 may pass; repeated ones shrink
+    for series in server.series_ids(ALICE):
+        tries = sorted(
+            (r for r in server.requests if r.params.get("meetingSeriesId") == [series]),
+            key=lambda r: r.time,
+        )
+        sizes = [r.params["max"][0] for r in tries]
+        assert sizes[:4] == [
+            "100",
+            "100",
+            "50",
+            "25",
+        ]  # a single 504 may pass; repeated ones shrink
     assert {r.status for r in server.requests if r.params.get("max") == ["25"]} == {200}
 
 
@@ -220,7 +264,7 @@ def test_rotated_refresh_token_is_used_and_the_user_told(server: FakeWebex) -> N
 
 def test_token_refused_with_a_personal_token_stops_with_advice(server: FakeWebex) -> None:
     server.tokens["expiring-token"] = Token(email=ALICE, expires_after_requests=5)
-    output = run_cli(config_for(server, access_token="expiring-token"))
+    output = run_cli(config_for(server, access_token="expiring-token", max_workers=1))
 
     assert output.exit_code == 1
     lines = error_lines(output.stderr)

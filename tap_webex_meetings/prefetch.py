@@ -1,0 +1,149 @@
+"""Fetch several series at once, hand their records over one series at a time, in order.
+
+singer-sdk syncs child partitions one after the other on one thread. When Webex is slow,
+most of that time is spent waiting for responses, so :class:`Prefetcher` runs the requests
+of the next few series on worker threads while the main thread writes the current one. The
+main thread still sees each series' records together and in order, and it alone touches
+the state, so bookmarks stay exactly as in a sequential run. Each series buffers a few
+chunks at most: memory does not grow with the number of records.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+R = TypeVar("R")
+
+CHUNK = 100  # records handed over at once: about one page
+_POLL = 0.2  # seconds between checks of whether a blocked worker should give up
+
+
+class _End:
+    """Marks the end of a job's output."""
+
+
+@dataclass
+class _Job(Generic[R]):
+    key: str
+    produce: Callable[[], Iterable[R]]
+    output: queue.Queue[list[R] | BaseException | _End]
+    abandoned: threading.Event = field(default_factory=threading.Event)
+
+
+class Prefetcher(Generic[R]):
+    """Runs producers on ``workers`` daemon threads, in the order they were submitted."""
+
+    def __init__(self, workers: int, chunks_ahead: int = 4) -> None:
+        self._workers = workers
+        self._chunks_ahead = chunks_ahead
+        self._pending: queue.Queue[_Job[R]] = queue.Queue()
+        self._jobs: dict[str, _Job[R]] = {}
+        self._order: list[str] = []
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def submit(self, key: str, produce: Callable[[], Iterable[R]]) -> None:
+        """Start fetching ``produce()`` for ``key`` as soon as a worker is free."""
+        job: _Job[R] = _Job(key, produce, queue.Queue(maxsize=self._chunks_ahead))
+        with self._lock:
+            self._jobs[key] = job
+            self._order.append(key)
+            if len(self._threads) < self._workers:
+                thread = threading.Thread(
+                    target=self._work, name=f"prefetch-{len(self._threads)}", daemon=True
+                )
+                self._threads.append(thread)
+                thread.start()
+        self._pending.put(job)
+
+    def take(self, key: str) -> Iterator[R] | None:
+        """The records of ``key`` (raising what its producer raised), or None if never submitted.
+
+        Jobs submitted before ``key`` and not taken are abandoned, so a skipped series can
+        never hold a worker.
+        """
+        with self._lock:
+            job = self._jobs.pop(key, None)
+            if job is None:
+                return None
+            position = self._order.index(key)
+            skipped, self._order = self._order[:position], self._order[position + 1 :]
+            for earlier in skipped:
+                self._jobs.pop(earlier).abandoned.set()
+        return self._drain(job)
+
+    def close(self) -> None:
+        """Abandon every job not taken yet; workers stop at their next step."""
+        with self._lock:
+            for job in self._jobs.values():
+                job.abandoned.set()
+            self._jobs.clear()
+            self._order.clear()
+
+    @staticmethod
+    def _drain(job: _Job[R]) -> Iterator[R]:
+        try:
+            while True:
+                item = job.output.get()
+                if isinstance(item, _End):
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield from item
+        finally:
+            job.abandoned.set()  # consumer stopped early or failed: free the worker
+
+    def _work(self) -> None:
+        while True:
+            job = self._pending.get()
+            if job.abandoned.is_set():
+                continue
+            try:
+                self._run(job)
+            except Exception as exc:  # handed to the consumer, raised there
+                self._put(job, exc)
+
+    def _run(self, job: _Job[R]) -> None:
+        chunk: list[R] = []
+        for record in job.produce():
+            chunk.append(record)
+            if len(chunk) >= CHUNK:
+                if not self._put(job, chunk):
+                    return
+                chunk = []
+        if self._put(job, chunk):
+            self._put(job, _End())
+
+    @staticmethod
+    def _put(job: _Job[R], item: list[R] | BaseException | _End) -> bool:
+        """Hand over ``item``; False when the consumer has abandoned the job."""
+        while not job.abandoned.is_set():
+            try:
+                job.output.put(item, timeout=_POLL)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+
+class RateGate:
+    """Holds every worker back after a 429 or 423, not only the one that got it."""
+
+    def __init__(self) -> None:
+        self._until = 0.0
+        self._lock = threading.Lock()
+
+    def hold(self, seconds: float) -> None:
+        """No new request starts for ``seconds`` from now."""
+        with self._lock:
+            self._until = max(self._until, time.monotonic() + seconds)
+
+    def wait(self) -> None:
+        """Sleep until the gate opens."""
+        while (delay := self._until - time.monotonic()) > 0:
+            time.sleep(delay)
