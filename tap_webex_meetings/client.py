@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import requests
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.singerlib import MetadataMapping
 from singer_sdk.streams.rest import HTTPRequest, PageContext, RESTStream
@@ -32,6 +33,7 @@ from tap_webex_meetings.prefetch import RateGate
 
 if TYPE_CHECKING:
     from backoff.types import Details
+    from singer_sdk.helpers.types import Context
 
     from tap_webex_meetings.settings import Settings
 
@@ -71,8 +73,15 @@ class WebexLinkPaginator(BaseAPIPaginator[str | None]):
 class WebexStream(RESTStream[str | None]):
     """Base of every stream: the Webex Meetings API as singer-sdk expects it."""
 
+    # Webex records are JSON already: the SDK's per-value conformance only costs time (half
+    # the tap's CPU). Unknown top-level fields are dropped in post_process instead.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._schema_written = False
+        self._known_fields = frozenset(self.schema["properties"])
+        self._unknown_fields_seen: set[str] = set()
         # Parsed once in validate_response, used in parse_response: one JSON parse a page.
         # Workers of the prefetcher share the stream, hence the lock.
         self._payloads: weakref.WeakKeyDictionary[requests.Response, Any] = (
@@ -122,6 +131,22 @@ class WebexStream(RESTStream[str | None]):
             if entry is not None and entry.selected_by_default is None:
                 entry.selected_by_default = False
         return metadata
+
+    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any]:
+        """Drop fields the schema does not know (a new Webex field must not break a target)."""
+        if row.keys() <= self._known_fields:
+            return row
+        unknown = row.keys() - self._known_fields
+        if new := unknown - self._unknown_fields_seen:
+            self._unknown_fields_seen |= new
+            self.logger.warning("Ignoring fields not in the %s schema: %s", self.name, sorted(new))
+        return {key: value for key, value in row.items() if key not in unknown}
+
+    def _write_schema_message(self) -> None:
+        """Once per run: singer-sdk would repeat the 30 KB schema for every series."""
+        if not self._schema_written:
+            super()._write_schema_message()
+            self._schema_written = True
 
     def get_new_paginator(self) -> WebexLinkPaginator:
         """Webex pages through ``Link`` headers."""

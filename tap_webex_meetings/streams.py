@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from singer_sdk import SchemaDirectory, StreamSchema
+from singer_sdk.helpers._state import increment_state
 
 from tap_webex_meetings import timeutils, webex
 from tap_webex_meetings.client import WebexStream, query_params
@@ -162,6 +163,7 @@ class SeriesMeetingsStream(WebexStream):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._prefetcher: Prefetcher[dict[str, Any]] = Prefetcher(self.settings.max_workers)
+        self._partition: tuple[Context | None, dict[str, Any]] | None = None
 
     def prefetch(self, contexts: list[dict[str, Any]]) -> None:
         """Start fetching these series' meetings, ``max_workers`` series at a time."""
@@ -261,12 +263,22 @@ class SeriesMeetingsStream(WebexStream):
     def _increment_stream_state(
         self, latest_record: Record, *, context: Context | None = None
     ) -> None:
-        """Bookmark ``start`` as a UTC instant.
+        """Bookmark ``start`` as a UTC instant, in the series' progress markers.
 
         singer-sdk compares bookmarks as strings, and Webex writes ``start`` in the offset of
-        the ``timezone`` header: the record keeps that offset, the bookmark gets UTC.
+        the ``timezone`` header: the record keeps that offset, the bookmark gets UTC. The
+        partition's state is looked up once per series, not once per record (the SDK scans
+        every partition of the state for each record).
         """
         start = latest_record.get("start")
-        if start:
-            utc_start = timeutils.isoformat_utc(timeutils.parse_api_timestamp(start))
-            super()._increment_stream_state({"start": utc_start}, context=context)
+        if not start:
+            return
+        if self._partition is None or self._partition[0] is not context:
+            self._partition = (context, self.get_context_state(context))
+        increment_state(
+            self._partition[1],
+            latest_record={"start": timeutils.isoformat_utc(timeutils.parse_api_timestamp(start))},
+            replication_key="start",
+            is_sorted=False,
+            check_sorted=False,
+        )

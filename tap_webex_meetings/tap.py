@@ -11,6 +11,7 @@ from typing import IO, Any
 import requests
 from singer_sdk import Stream, Tap
 from singer_sdk.authenticators import BearerTokenAuthenticator
+from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 
 from tap_webex_meetings import settings as settings_module
@@ -26,6 +27,8 @@ class TapWebexMeetings(Tap):
     name = "tap-webex-meetings"
     package_name = "tap-webex-meetings"
     config_jsonschema = settings_module.CONFIG_SCHEMA
+    # msgspec serialises RECORD lines several times faster than the default simplejson.
+    message_writer_class = MsgSpecWriter
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Report every bad setting at once, before any request.

@@ -98,10 +98,12 @@ def sync(
     tap = TapWebexMeetings(config=config, state=copy.deepcopy(state), catalog=catalog)
     if run_start is not None:
         tap.run_start = run_start
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # the msgspec writer writes bytes
+    with contextlib.redirect_stdout(stdout):
         tap.sync_all()
-    return TapOutput(parse_messages(buffer.getvalue()), stdout=buffer.getvalue())
+    stdout.flush()
+    printed = stdout.buffer.getvalue().decode("utf-8")
+    return TapOutput(parse_messages(printed), stdout=printed)
 
 
 def run_cli(
