@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from functools import partial
+from functools import cached_property, partial
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
@@ -162,8 +162,12 @@ class SeriesMeetingsStream(WebexStream):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._prefetcher: Prefetcher[dict[str, Any]] = Prefetcher(self.settings.max_workers)
         self._partition: tuple[Context | None, dict[str, Any]] | None = None
+
+    @cached_property
+    def _prefetcher(self) -> Prefetcher[dict[str, Any]]:
+        """Made on first use: discovery (``--discover``) needs no settings."""
+        return Prefetcher(self.settings.max_workers)
 
     def prefetch(self, contexts: list[dict[str, Any]]) -> None:
         """Start fetching these series' meetings, ``max_workers`` series at a time."""
