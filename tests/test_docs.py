@@ -1,0 +1,24 @@
+"""The README stays true: its settings table and the commands CI runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tap_webex_meetings.settings import CONFIG_SCHEMA
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def test_readme_documents_every_setting() -> None:
+    documented = set(re.findall(r"^\| (\w+) \| (?:True|False) \|", README, flags=re.MULTILINE))
+    assert documented == set(CONFIG_SCHEMA["properties"])
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    first_screen = README.split("---", 1)[0]
+    commands = re.findall(r"```bash\n(.+?)\n```", first_screen)
+    assert commands == ["bash scripts/demo.sh", "bash scripts/test.sh"]
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert ci[-1] == "bash scripts/test.sh"
