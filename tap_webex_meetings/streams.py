@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from singer_sdk import SchemaDirectory, StreamSchema
-from singer_sdk.helpers._state import increment_state
+from singer_sdk.helpers._state import PROGRESS_MARKERS
 
 from tap_webex_meetings import timeutils, webex
 from tap_webex_meetings.client import WebexStream, query_params
@@ -154,12 +154,6 @@ class SeriesMeetingsStream(WebexStream):
     # Instances one query can list (a class attribute so tests can meet it with small data).
     instance_cap = webex.INSTANCE_CAP
 
-    def get_url_params(
-        self, context: Context | None, next_page_token: str | None
-    ) -> dict[str, Any]:
-        """The first page's query is the context built by :meth:`get_records`, plus ``max``."""
-        return {**(context or {}), "max": self.settings.page_size}
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._partition: tuple[Context | None, dict[str, Any]] | None = None
@@ -168,6 +162,12 @@ class SeriesMeetingsStream(WebexStream):
     def _prefetcher(self) -> Prefetcher[dict[str, Any]]:
         """Made on first use: discovery (``--discover``) needs no settings."""
         return Prefetcher(self.settings.max_workers)
+
+    def get_url_params(
+        self, context: Context | None, next_page_token: str | None
+    ) -> dict[str, Any]:
+        """The first page's query is the context built by :meth:`get_records`, plus ``max``."""
+        return {**(context or {}), "max": self.settings.page_size}
 
     def prefetch(self, contexts: list[dict[str, Any]]) -> None:
         """Start fetching these series' meetings, ``max_workers`` series at a time."""
@@ -222,11 +222,18 @@ class SeriesMeetingsStream(WebexStream):
 
     def _bookmark(self, context: Context) -> datetime | None:
         """The series' bookmark from the state the run started with (None on a first run)."""
-        for partition in self.stream_state.get("partitions", []):
-            if partition["context"] == context and partition.get("replication_key") == "start":
-                value = partition.get("replication_key_value")
-                return timeutils.parse_datetime(value) if value else None
-        return None
+        value = self._bookmarks_at_start.get(_partition_key(context))
+        return timeutils.parse_datetime(value) if value else None
+
+    @cached_property
+    def _bookmarks_at_start(self) -> dict[tuple[tuple[str, Any], ...], str]:
+        """Every series' bookmark, indexed once (a lookup per series must not scan them all)."""
+        return {
+            _partition_key(partition["context"]): partition["replication_key_value"]
+            for partition in self.stream_state.get("partitions", [])
+            if partition.get("replication_key") == self.replication_key
+            and partition.get("replication_key_value")
+        }
 
     def _meetings_from(self, start: datetime, query: dict[str, str]) -> Iterator[dict[str, Any]]:
         """All pages of the query; past Webex's 10,000-instance cap, continue in a new window.
@@ -267,22 +274,26 @@ class SeriesMeetingsStream(WebexStream):
     def _increment_stream_state(
         self, latest_record: Record, *, context: Context | None = None
     ) -> None:
-        """Bookmark ``start`` as a UTC instant, in the series' progress markers.
+        """Keep the series' latest ``start``, as a UTC instant, in its progress markers.
 
-        singer-sdk compares bookmarks as strings, and Webex writes ``start`` in the offset of
-        the ``timezone`` header: the record keeps that offset, the bookmark gets UTC. The
-        partition's state is looked up once per series, not once per record (the SDK scans
-        every partition of the state for each record).
+        singer-sdk turns the progress markers into the bookmark when the series is complete,
+        capped at the signpost. It compares bookmarks as strings, and Webex writes ``start``
+        in the offset of the ``timezone`` header: the record keeps that offset, the bookmark
+        gets UTC. Overridden also because the SDK scans every partition of the state for each
+        record, and warns once per series that unsorted progress is not resumable (a series
+        is resumed from its last bookmark, which is what we want).
         """
         start = latest_record.get("start")
         if not start:
             return
         if self._partition is None or self._partition[0] is not context:
             self._partition = (context, self.get_context_state(context))
-        increment_state(
-            self._partition[1],
-            latest_record={"start": timeutils.isoformat_utc(timeutils.parse_api_timestamp(start))},
-            replication_key="start",
-            is_sorted=False,
-            check_sorted=False,
-        )
+        markers = self._partition[1].setdefault(PROGRESS_MARKERS, {})
+        value = timeutils.isoformat_utc(timeutils.parse_api_timestamp(start))
+        if value > markers.get("replication_key_value", ""):
+            markers["replication_key"] = self.replication_key
+            markers["replication_key_value"] = value
+
+
+def _partition_key(context: Context) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted(context.items()))
