@@ -697,6 +697,150 @@ def test_cli_prints_where_it_listens_and_stops_on_sigterm() -> None:
         assert response.status_code == 200
     finally:
         process.terminate()
-        out, err = process.communicate(timeout=10)
+        # Not communicate(): it reads the pipe itself and loses what readline() buffered.
+        assert process.stdout is not None
+        assert process.stderr is not None
+        out, err = process.stdout.read(), process.stderr.read()
+        process.wait(timeout=10)
     assert process.returncode == 0, err
     assert "_sandbox/clock" in out
+
+
+# --- a clock that follows the wall clock (the user-facing sandbox) ------------------------
+
+
+def _wall() -> datetime:
+    return datetime.now(UTC)
+
+
+def test_follow_wall_clock_is_never_behind_the_wall_clock() -> None:
+    before = _wall()
+    with FakeWebex(follow_wall_clock=True) as live:
+        first = live.now
+        assert before <= first <= _wall()
+        time.sleep(0.02)
+        assert live.now > first, "it moves with the wall clock"
+        live.advance(timedelta(hours=2))
+        assert live.ahead_of_wall_clock == timedelta(hours=2)
+        earliest = _wall() + timedelta(hours=2)
+        assert earliest <= live.now <= _wall() + timedelta(hours=2)
+        with pytest.raises(ValueError, match="behind"):
+            live.advance(timedelta(hours=-3))
+        with pytest.raises(ValueError, match="behind"):
+            live.set_now(_wall() - timedelta(minutes=1))
+        live.set_now(_wall().replace(microsecond=0))  # "now" in whole seconds: the wall clock
+        assert live.ahead_of_wall_clock == timedelta(0)
+        live.set_now(_wall() + timedelta(days=1))
+        assert timedelta(hours=23) < live.ahead_of_wall_clock <= timedelta(days=1)
+
+        base = live.api_url.removesuffix("/v1") + "/_sandbox"
+        refused = requests.post(base + "/clock", json={"advance_hours": -48}, timeout=10)
+        assert refused.status_code == 400
+        assert "behind" in refused.json()["message"]
+        status = requests.post(base + "/clock", json={"advance_hours": 24}, timeout=10).json()
+        assert status["follows_wall_clock"] is True
+        assert 47 < status["ahead_of_wall_clock_hours"] <= 48
+
+
+def test_follow_wall_clock_may_start_ahead_but_not_behind() -> None:
+    ahead = FakeWebex(now=_wall() + timedelta(days=3), follow_wall_clock=True)
+    assert timedelta(days=2, hours=23) < ahead.ahead_of_wall_clock <= timedelta(days=3)
+    with pytest.raises(ValueError, match="behind"):
+        FakeWebex(now=_wall() - timedelta(days=1), follow_wall_clock=True)
+
+
+def test_frozen_clock_stays_put_and_can_go_back(fake: FakeWebex) -> None:
+    assert not fake.follows_wall_clock
+    time.sleep(0.02)
+    assert fake.now == DEFAULT_NOW
+    fake.advance(timedelta(hours=-1))
+    assert fake.now == DEFAULT_NOW - timedelta(hours=1)
+    assert fake.ahead_of_wall_clock == timedelta(0)
+
+
+def test_expected_meetings_at_a_moment_of_the_clock(fake: FakeWebex) -> None:
+    later = DEFAULT_NOW + timedelta(days=2)
+    asked = fake.expected_meetings(STANDUP, WIDE_START, WIDE_END, at=later)
+    assert fake.now == DEFAULT_NOW
+    fake.set_now(later)
+    assert asked == fake.expected_meetings(STANDUP, WIDE_START, WIDE_END)
+    fake.set_now(DEFAULT_NOW)
+    assert asked != fake.expected_meetings(STANDUP, WIDE_START, WIDE_END)
+
+
+def _cli_status(*args: str) -> tuple[dict[str, Any], list[Item]]:
+    """Start the CLI with ``args``; its status and the Daily Standup's meetings, then stop."""
+    root = Path(tap_webex_meetings.__file__).resolve().parent.parent
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tap_webex_meetings.sandbox", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        api_url = process.stdout.readline().strip().removeprefix("api_url=")
+        assert api_url.startswith("http://127.0.0.1:"), process.stderr
+        status = requests.get(api_url.removesuffix("/v1") + "/_sandbox/status", timeout=10).json()
+        params = {"meetingSeriesId": STANDUP, "max": "100"}
+        params["from"], params["to"] = (_iso(moment) for moment in _LAST_WEEKS)
+        items = requests.get(
+            api_url + "/meetings",
+            params=params,
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=10,
+        ).json()["items"]
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+    return status, items
+
+
+def test_cli_follows_the_wall_clock_unless_now_is_given() -> None:
+    before = _wall()
+    status, _ = _cli_status("--ahead-hours", "24")
+    assert status["follows_wall_clock"] is True
+    assert status["ahead_of_wall_clock_hours"] == 24
+    now = datetime.fromisoformat(status["now"].replace("Z", "+00:00"))
+    assert (
+        before + timedelta(hours=24) - timedelta(seconds=1) <= now <= _wall() + timedelta(hours=24)
+    )
+
+    frozen, _ = _cli_status("--now", "2026-06-15T12:00:00Z")
+    assert frozen["follows_wall_clock"] is False
+    assert frozen["now"] == "2026-06-15T12:00:00Z"
+
+
+def test_cli_anchor_keeps_the_same_meetings_on_a_later_day() -> None:
+    """A restart days later with the first run's anchor serves the same meetings (same
+    instance ids), so a warehouse loaded before is updated, not filled with look-alikes.
+    """
+    anchor = _wall() - timedelta(days=3)
+    _, anchored = _cli_status("--anchor", _iso(anchor))
+    with FakeWebex(series=default_series(anchor), follow_wall_clock=True) as same:
+        truth = same.expected_meetings(STANDUP, *_LAST_WEEKS)
+    _, unanchored = _cli_status()
+
+    def instances(items: list[Item]) -> dict[str, str]:
+        """Scheduled meeting -> id of its (first) instance."""
+        return {m["scheduledMeetingId"]: m["id"] for m in items if m["meetingType"] == "meeting"}
+
+    assert instances(anchored) == instances(truth) != {}
+    moved = instances(unanchored)
+    shared = instances(anchored).keys() & moved.keys()
+    assert shared, "the same weeks have instances"
+    assert all(instances(anchored)[key] != moved[key] for key in shared), "ids follow the anchor"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Three weeks up to a day ago: every meeting there has ended or was missed, whatever the
+# exact clock, and a Daily Standup query fits in one page.
+_LAST_WEEKS = (_wall() - timedelta(days=22), _wall() - timedelta(days=1))

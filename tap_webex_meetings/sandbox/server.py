@@ -53,6 +53,8 @@ DEFAULT_EMAIL = "alice@example.com"
 ADMIN_SCOPE = "meeting:admin_schedule_read"
 LINK_QUIRKS = frozenset({"drop_params", "max_null", "literal_string"})
 DEFAULT_WINDOW = timedelta(days=7)
+# "now" given in whole seconds may be that much behind the wall clock: taken as the wall clock.
+CLOCK_TOLERANCE = timedelta(seconds=1)
 JSON_TYPE = "application/json;charset=UTF-8"
 
 
@@ -295,7 +297,7 @@ class FakeWebex:
         self._host = _loopback_only(host)
         self._port = port
         self._lock = threading.RLock()
-        self.follows_wall_clock = follow_wall_clock
+        self._follows_wall_clock = follow_wall_clock
         self._now = _aware(now or DEFAULT_NOW)  # the frozen clock
         self._offset = timedelta(0)  # ahead of the wall clock, when following it
         if follow_wall_clock:
@@ -376,9 +378,14 @@ class FakeWebex:
     # --- clock, faults, recording ------------------------------------------------------
 
     @property
+    def follows_wall_clock(self) -> bool:
+        """Whether :attr:`now` is the wall clock plus :attr:`ahead_of_wall_clock`."""
+        return self._follows_wall_clock
+
+    @property
     def now(self) -> datetime:
         with self._lock:
-            return _wall_clock() + self._offset if self.follows_wall_clock else self._now
+            return _wall_clock() + self._offset if self._follows_wall_clock else self._now
 
     @property
     def ahead_of_wall_clock(self) -> timedelta:
@@ -389,7 +396,7 @@ class FakeWebex:
     def set_now(self, moment: datetime) -> None:
         """Move the clock to ``moment``; when following the wall clock, not behind it."""
         with self._lock:
-            if self.follows_wall_clock:
+            if self._follows_wall_clock:
                 self._offset = self._checked_offset(_aware(moment) - _wall_clock())
             else:
                 self._now = _aware(moment)
@@ -397,21 +404,22 @@ class FakeWebex:
     def advance(self, delta: timedelta) -> None:
         """Move the clock by ``delta``; when following the wall clock, not behind it."""
         with self._lock:
-            if self.follows_wall_clock:
+            if self._follows_wall_clock:
                 self._offset = self._checked_offset(self._offset + delta)
             else:
                 self._now += delta
 
     @staticmethod
     def _checked_offset(offset: timedelta | None) -> timedelta:
+        """The offset, refused when behind the wall clock by more than a rounding error."""
         if offset is None:
             return timedelta(0)
-        if offset < timedelta(0):
+        if offset < -CLOCK_TOLERANCE:
             raise ValueError(
                 "the sandbox clock follows the wall clock and cannot go behind it "
                 "(a tap would miss state changes); start it with --now for a frozen clock"
             )
-        return offset
+        return max(offset, timedelta(0))
 
     @property
     def faults(self) -> Faults:
@@ -722,7 +730,7 @@ class FakeWebex:
             200,
             {
                 "now": self.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "follows_wall_clock": self.follows_wall_clock,
+                "follows_wall_clock": self._follows_wall_clock,
                 "ahead_of_wall_clock_hours": self.ahead_of_wall_clock.total_seconds() / 3600,
                 "api_url": self.api_url,
                 "series": self.series_ids(),

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# The tap through Meltano into DuckDB, against the bundled fake Webex, on a fresh machine:
+#
+#   bash scripts/demo.sh
+#
+# Installs Meltano into .venv-meltano (its own venv: Meltano gives every plugin a venv of
+# its own anyway, the tap included), `meltano install`s the tap and target-duckdb, starts
+# the sandbox on 127.0.0.1, runs `meltano run tap-webex-meetings target-duckdb` and prints
+# what landed in the warehouse.
+#
+# Run it again for an incremental run: Meltano keeps the state in .meltano/meltano.db, and
+# the sandbox clock starts one more day ahead of the wall clock (never behind what the last
+# run saw), so meetings end or are missed and new instances appear. The demo has its own
+# warehouse (output/demo/warehouse.duckdb) and state id (suffix :demo), so it never touches
+# what `meltano run` loads from the real Webex. Delete output/demo/ to start over.
+# Needs python3 >= 3.10 with venv, and PyPI. Logs: output/demo/*.log.
+set -euo pipefail
+
+MELTANO_VERSION=4.4.1
+STATE_SUFFIX=demo
+STATE_ID=dev:tap-webex-meetings-to-target-duckdb:$STATE_SUFFIX
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+OUT=${DEMO_OUTPUT:-$ROOT/output/demo} # DEMO_OUTPUT: somewhere else (the tests)
+WAREHOUSE=$OUT/warehouse.duckdb
+DEMO_STATE=$OUT/sandbox.env # the sandbox's anchor and clock, kept with the warehouse
+SNAPSHOT=$OUT/snapshot.json # ids and states after the last run, to show what changed
+SANDBOX_LOG=$OUT/sandbox.log
+RUN_LOG=$OUT/meltano-run.log
+INSTALL_LOG=$OUT/install.log
+MELTANO=$ROOT/.venv-meltano/bin/meltano
+PY=${PYTHON:-python3}
+
+export MELTANO_SEND_ANONYMOUS_USAGE_STATS=false
+export MELTANO_ENVIRONMENT=dev
+
+step() { printf '==> %s\n' "$*"; }
+fail() {
+    printf 'demo: %s\n' "$*" >&2
+    exit 1
+}
+# Run quietly; on failure show the end of the log and stop.
+quiet() {
+    local log=$1
+    shift
+    if ! "$@" >>"$log" 2>&1; then
+        tail -n 40 "$log" >&2
+        fail "failed: $* (full log: $log)"
+    fi
+}
+meltano() { "$MELTANO" --log-level=warning "$@"; }
+
+mkdir -p "$OUT" "$ROOT/output" # output/: where meltano.yml's loaders write
+: >"$INSTALL_LOG"
+
+# 1. Meltano, pinned, in its own venv.
+if [ "$("$MELTANO" --version 2>/dev/null || true)" != "meltano, version $MELTANO_VERSION" ]; then
+    step "Installing Meltano $MELTANO_VERSION into .venv-meltano"
+    "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 10))' ||
+        fail "$PY is $("$PY" --version 2>&1); Meltano needs Python >= 3.10 (set PYTHON=...)"
+    [ -x .venv-meltano/bin/python ] || quiet "$INSTALL_LOG" "$PY" -m venv .venv-meltano
+    quiet "$INSTALL_LOG" .venv-meltano/bin/python -m pip install -q "meltano==$MELTANO_VERSION"
+fi
+
+# 2. The plugins this demo needs (quick when they are installed already).
+step "meltano install tap-webex-meetings target-duckdb"
+quiet "$INSTALL_LOG" meltano install tap-webex-meetings target-duckdb
+SANDBOX=$ROOT/.meltano/extractors/tap-webex-meetings/venv/bin/tap-webex-meetings-sandbox
+DUCKDB_PY=$ROOT/.meltano/loaders/target-duckdb/venv/bin/python # the duckdb that writes
+
+# 3. First run or incremental run? Warehouse, state and sandbox clock belong together:
+#    when one of them is missing, start over.
+has_state=no
+if meltano state list 2>/dev/null | grep -qxF "$STATE_ID"; then
+    has_state=yes
+fi
+if [ "$has_state" = yes ] && [ -f "$WAREHOUSE" ] && [ -f "$DEMO_STATE" ]; then
+    # shellcheck source=/dev/null
+    . "$DEMO_STATE"
+    AHEAD_HOURS=$((AHEAD_HOURS + 24))
+    step "Incremental run: state $STATE_ID exists; the sandbox clock moves a day ahead"
+else
+    if [ "$has_state" = yes ]; then
+        quiet "$OUT/state.log" meltano state clear --force "$STATE_ID"
+    fi
+    rm -f "$WAREHOUSE" "$WAREHOUSE.wal" "$SNAPSHOT"
+    read -r ANCHOR START_DATE < <(.venv-meltano/bin/python -c '
+from datetime import datetime, timedelta, timezone
+now = datetime.now(timezone.utc)
+print(now.strftime("%Y-%m-%dT%H:%M:%SZ"), (now - timedelta(days=120)).strftime("%Y-%m-%dT00:00:00Z"))')
+    AHEAD_HOURS=0
+    step "First run: a full extract from $START_DATE"
+fi
+
+# 4. The sandbox, in the background on a free port, stopped whatever happens.
+SANDBOX_PID=
+stop_sandbox() {
+    if [ -n "$SANDBOX_PID" ] && kill -0 "$SANDBOX_PID" 2>/dev/null; then
+        kill "$SANDBOX_PID" 2>/dev/null || true
+        wait "$SANDBOX_PID" 2>/dev/null || true
+    fi
+}
+trap stop_sandbox EXIT
+"$SANDBOX" --port 0 --anchor "$ANCHOR" --ahead-hours "$AHEAD_HOURS" >"$SANDBOX_LOG" 2>&1 &
+SANDBOX_PID=$!
+API_URL=
+for _ in $(seq 150); do
+    API_URL=$(sed -n 's/^api_url=//p' "$SANDBOX_LOG")
+    [ -n "$API_URL" ] && break
+    if ! kill -0 "$SANDBOX_PID" 2>/dev/null; then
+        cat "$SANDBOX_LOG" >&2
+        fail "the sandbox did not start"
+    fi
+    sleep 0.1
+done
+[ -n "$API_URL" ] || fail "the sandbox did not say where it listens (see $SANDBOX_LOG)"
+clock=$(sed -n 's/^Fake Webex Meetings API running (\(.*\))\.$/\1/p' "$SANDBOX_LOG")
+step "Sandbox at $API_URL, $clock"
+printf 'ANCHOR=%s\nSTART_DATE=%s\nAHEAD_HOURS=%s\n' "$ANCHOR" "$START_DATE" "$AHEAD_HOURS" \
+    >"$DEMO_STATE"
+
+# 5. The pipeline. Only the environment points the tap at the sandbox: meltano.yml is the
+#    same one that runs against webexapis.com.
+export TAP_WEBEX_MEETINGS_API_URL=$API_URL
+export TAP_WEBEX_MEETINGS_ACCESS_TOKEN=sandbox-token
+export TAP_WEBEX_MEETINGS_START_DATE=$START_DATE
+export TARGET_DUCKDB_FILEPATH=$WAREHOUSE
+step "meltano run tap-webex-meetings target-duckdb"
+started=$SECONDS
+if ! "$MELTANO" run --state-id-suffix "$STATE_SUFFIX" tap-webex-meetings target-duckdb \
+    >"$RUN_LOG" 2>&1; then
+    grep -iE 'error|exception' "$RUN_LOG" | tail -n 20 >&2 || true
+    fail "meltano run failed (full log: $RUN_LOG)"
+fi
+step "Done in $((SECONDS - started)) s; Meltano saved state $STATE_ID"
+stop_sandbox
+
+# 6. What is in the warehouse now.
+echo
+"$DUCKDB_PY" scripts/show_warehouse.py "$WAREHOUSE" --run-log "$RUN_LOG" \
+    --previous "$SNAPSHOT" --save "$SNAPSHOT"
+echo
+echo "Warehouse: ${WAREHOUSE#"$ROOT"/} (schema webex). Run again for an incremental run."

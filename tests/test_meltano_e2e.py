@@ -1,0 +1,416 @@
+"""End to end through Meltano: `meltano run tap-webex-meetings <loader>`, twice, into DuckDB
+and into a real PostgreSQL, against a fake Webex that follows the wall clock.
+
+What a user of the pipeline relies on, checked row by row in the warehouse: every meeting
+of the range is there exactly once, in the state Webex reports, nothing the tap emitted was
+lost on the way, no secret column was loaded, and a later run adds the new meetings and
+updates the changed ones from Meltano's saved state instead of duplicating them.
+
+The server follows the wall clock because the tap's own clock is the wall clock (its run
+start caps the bookmarks); the server is moved ahead between runs, never behind. A moving
+clock means a meeting may change state while the tap pages, so the truth is taken just
+before and just after each run, and a row must agree with one of the two.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import subprocess
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tap_webex_meetings.sandbox import FakeWebex
+from tap_webex_meetings.webex import SENSITIVE_FIELDS
+from tests.meltano_support import (
+    DEMO,
+    PLUGINS,
+    REPO,
+    Meltano,
+    Postgres,
+    base_env,
+    emitted_records,
+    meltano_executable,
+    pinned_meltano_version,
+    read_duckdb,
+    start_postgres,
+    stop_postgres,
+)
+
+UTC = timezone.utc
+USER = "alice@example.com"  # whom the sandbox token acts as
+LOOKAHEAD = timedelta(days=30)  # the tap's default lookahead_days
+Truth = dict[str, dict[str, Any]]
+# What --about reports that Meltano understands (batch and structured-logging it does not use).
+CAPABILITIES = ("catalog", "discover", "state", "about", "stream-maps", "schema-flattening")
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """One stored row, in the loader-independent shape the checks compare."""
+
+    series_id: str
+    meeting_type: str
+    state: str
+    start: str
+
+
+@dataclass(frozen=True)
+class Tables:
+    """What a loader left: columns, series and meeting rows (ids repeated if duplicated)."""
+
+    columns: dict[str, list[str]]
+    series: list[tuple[str, str]]  # (id, title)
+    meeting_ids: list[str]
+    meetings: dict[str, Meeting]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One `meltano run`: its log, and the truth just before and just after it."""
+
+    log: str
+    before: Truth
+    after: Truth
+
+
+# --- fixtures ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def meltano_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = meltano_executable()
+    system_db = tmp_path_factory.mktemp("meltano-version") / "meltano.db"
+    version = Meltano(path, base_env(system_db))("--version").stdout
+    assert f"version {pinned_meltano_version()}" in version, version
+    return path
+
+
+@pytest.fixture(scope="session")
+def installed(meltano_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`meltano install` once per session; quick when .meltano/ already has the venvs."""
+    system_db = tmp_path_factory.mktemp("meltano-install") / "meltano.db"
+    Meltano(meltano_bin, base_env(system_db))(
+        "install", "tap-webex-meetings", "target-duckdb", "target-postgres", "target-jsonl"
+    )
+    return PLUGINS
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    server, pgdata = start_postgres()
+    try:
+        yield server
+    finally:
+        stop_postgres(pgdata)
+
+
+@pytest.fixture
+def server() -> Iterator[FakeWebex]:
+    with FakeWebex(follow_wall_clock=True) as fake:
+        yield fake
+
+
+# --- reading the warehouses ----------------------------------------------------------------
+
+
+def duckdb_tables(path: Path) -> Tables:
+    data = read_duckdb(path)
+    meetings = data["series_meetings"]
+    return Tables(
+        columns={name: [c.lower() for c in cols] for name, cols in data["columns"].items()},
+        series=[(row["id"], row["title"]) for row in data["meeting_series"]],
+        meeting_ids=[row["id"] for row in meetings],
+        meetings={
+            row["id"]: Meeting(
+                row["meetingSeriesId"], row["meetingType"], row["state"], row["start"]
+            )
+            for row in meetings
+        },
+    )
+
+
+def postgres_tables(database: Postgres, schema: str) -> Tables:
+    series = database.query(f"SELECT id, title FROM {schema}.meeting_series")
+    meetings = database.query(
+        f"""SELECT id, "meetingSeriesId", "meetingType", state,
+                   to_char(start, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+            FROM {schema}.series_meetings"""
+    )
+    return Tables(
+        columns={
+            name: [c.lower() for c in database.columns(schema, name)]
+            for name in ("meeting_series", "series_meetings")
+        },
+        series=[(row[0], row[1]) for row in series],
+        meeting_ids=[row[0] for row in meetings],
+        meetings={row[0]: Meeting(*row[1:]) for row in meetings},
+    )
+
+
+# --- the truth -----------------------------------------------------------------------------
+
+
+def truth(server: FakeWebex, start: datetime) -> Truth:
+    """Every meeting the tap must have now: its series' meetings from ``start`` to the tap's
+    range end (wall clock + lookahead), as the server reports them at its own clock.
+    """
+    server_now = server.now
+    tap_now = server_now - server.ahead_of_wall_clock
+    return {
+        meeting["id"]: meeting
+        for series_id in server.series_ids(USER)
+        for meeting in server.expected_meetings(
+            series_id, start, tap_now + LOOKAHEAD, at=server_now
+        )
+    }
+
+
+def run_pipeline(meltano: Meltano, server: FakeWebex, start: datetime, loader: str) -> Run:
+    before = truth(server, start)
+    completed = meltano("run", "tap-webex-meetings", loader)
+    return Run(completed.stdout + completed.stderr, before, truth(server, start))
+
+
+def as_meeting(record: dict[str, Any]) -> Meeting:
+    return Meeting(
+        record["meetingSeriesId"], record["meetingType"], record["state"], record["start"]
+    )
+
+
+def check_warehouse(tables: Tables, run: Run, server: FakeWebex) -> None:
+    """Exactly the true meetings, once each, as the server reported them during the run."""
+    duplicates = [key for key, count in Counter(tables.meeting_ids).items() if count > 1]
+    assert duplicates == [], f"{len(duplicates)} ids stored twice, e.g. {duplicates[:3]}"
+    stored = set(tables.meetings)
+    missing = set(run.before) - stored
+    assert not missing, f"{len(missing)} meetings missing, e.g. {sorted(missing)[:3]}"
+    unexpected = stored - set(run.after)
+    assert not unexpected, f"{len(unexpected)} unexpected rows, e.g. {sorted(unexpected)[:3]}"
+    wrong = {
+        key: row
+        for key, row in tables.meetings.items()
+        if row not in {as_meeting(run.after[key]), as_meeting(run.before.get(key, run.after[key]))}
+    }
+    assert not wrong, f"{len(wrong)} rows differ from the server, e.g. {list(wrong.items())[:2]}"
+
+    titles = {spec.id: spec.title for spec in server.series}
+    assert sorted(tables.series) == sorted((key, titles[key]) for key in server.series_ids(USER))
+
+    sensitive = {field.lower() for field in SENSITIVE_FIELDS}
+    for name, columns in tables.columns.items():
+        assert columns, f"table {name} has no columns"
+        assert not sensitive & set(columns), f"{name} has secret columns"
+
+
+def check_no_loss(tables: Tables, run: Run) -> None:
+    """A first run stores one row per record the tap emitted: the loader dropped nothing."""
+    emitted = emitted_records(run.log)
+    assert emitted["series_meetings"] == len(tables.meeting_ids) > 300, emitted
+    assert emitted["meeting_series"] == len(tables.series), emitted
+
+
+def check_state(meltano: Meltano, loader: str, server: FakeWebex) -> None:
+    """Meltano saved one bookmark per series, none after the tap's (wall) clock."""
+    state = meltano.state(f"dev:tap-webex-meetings-to-{loader}")
+    partitions = state["bookmarks"]["series_meetings"]["partitions"]
+    assert {p["context"]["meetingSeriesId"] for p in partitions} == set(server.series_ids(USER))
+    for partition in partitions:
+        bookmark = datetime.fromisoformat(partition["replication_key_value"])
+        assert bookmark <= datetime.now(UTC)
+
+
+def check_incremental(first: Tables, second: Tables, run: Run) -> None:
+    """The second run added meetings and moved states, from the saved state, in place."""
+    assert set(first.meetings) <= set(second.meetings), "rows of the first run vanished"
+    new = set(second.meetings) - set(first.meetings)
+    assert any(second.meetings[key].meeting_type == "meeting" for key in new), new
+    moved = {
+        (first.meetings[key].state, row.state)
+        for key, row in second.meetings.items()
+        if key in first.meetings and first.meetings[key].state != row.state
+    }
+    assert moved & {("scheduled", "ended"), ("scheduled", "missed")}, moved
+    emitted = emitted_records(run.log)["series_meetings"]
+    assert 0 < emitted < len(second.meetings) / 3, f"not incremental: {emitted} records"
+
+
+# --- the tests -------------------------------------------------------------------------------
+
+
+def point_tap_at(meltano: Meltano, server: FakeWebex) -> datetime:
+    """Only environment variables point meltano.yml's tap at the fake; its start_date."""
+    start = server.now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=120)
+    meltano.env.update(
+        TAP_WEBEX_MEETINGS_API_URL=server.api_url,
+        TAP_WEBEX_MEETINGS_ACCESS_TOKEN="sandbox-token",
+        TAP_WEBEX_MEETINGS_START_DATE=start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        TAP_WEBEX_MEETINGS_RETRY_MAX_WAIT_SECONDS="5",
+    )
+    return start
+
+
+def pipeline_test(
+    meltano: Meltano,
+    server: FakeWebex,
+    loader: str,
+    read: Callable[[], Tables],
+) -> None:
+    """Full run, checks; the server two days ahead; incremental run, checks."""
+    start = point_tap_at(meltano, server)
+    first_run = run_pipeline(meltano, server, start, loader)
+    first = read()
+    check_warehouse(first, first_run, server)
+    check_no_loss(first, first_run)
+    check_state(meltano, loader, server)
+
+    server.advance(timedelta(days=2))
+    second_run = run_pipeline(meltano, server, start, loader)
+    second = read()
+    check_warehouse(second, second_run, server)
+    check_incremental(first, second, second_run)
+    check_state(meltano, loader, server)
+
+
+def test_meltano_run_into_duckdb_full_then_incremental(
+    installed: Path, meltano_bin: Path, server: FakeWebex, tmp_path: Path
+) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
+    meltano.env["TARGET_DUCKDB_FILEPATH"] = str(warehouse)
+    pipeline_test(meltano, server, "target-duckdb", lambda: duckdb_tables(warehouse))
+
+
+def test_meltano_run_into_postgres_full_then_incremental(
+    installed: Path, meltano_bin: Path, server: FakeWebex, postgres: Postgres, tmp_path: Path
+) -> None:
+    schema = f"webex_{tmp_path.name.lower().replace('-', '_')}"[:60]
+    meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
+    meltano.env.update(postgres.target_env, TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=schema)
+    pipeline_test(meltano, server, "target-postgres", lambda: postgres_tables(postgres, schema))
+
+
+def test_meltano_run_into_jsonl_creates_its_folder_and_loses_nothing(
+    installed: Path, meltano_bin: Path, server: FakeWebex, tmp_path: Path
+) -> None:
+    """target-jsonl appends, so one run: every record once, in a folder it had to create."""
+    folder = tmp_path / "not" / "there" / "yet"
+    meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
+    meltano.env["TARGET_JSONL_DESTINATION_PATH"] = str(folder)
+    run = run_pipeline(meltano, server, point_tap_at(meltano, server), "target-jsonl")
+
+    def read(stream: str) -> list[dict[str, Any]]:
+        lines = (folder / f"{stream}.jsonl").read_text().splitlines()
+        return [json.loads(line) for line in lines]
+
+    series, meetings = read("meeting_series"), read("series_meetings")
+    tables = Tables(
+        columns={
+            name: sorted({key.lower() for record in records for key in record})
+            for name, records in (("meeting_series", series), ("series_meetings", meetings))
+        },
+        series=[(record["id"], record["title"]) for record in series],
+        meeting_ids=[record["id"] for record in meetings],
+        meetings={record["id"]: as_meeting(record) for record in meetings},
+    )
+    check_warehouse(tables, run, server)
+    check_no_loss(tables, run)
+
+
+def test_demo_script_runs_full_then_incremental(
+    installed: Path, meltano_bin: Path, tmp_path: Path
+) -> None:
+    """The README's first command, twice, with its outputs and state moved to tmp_path."""
+    env = base_env(tmp_path / "meltano.db")
+    env["DEMO_OUTPUT"] = str(tmp_path / "demo")
+    outputs = []
+    for _ in range(2):
+        completed = subprocess.run(
+            ["bash", str(DEMO)],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        outputs.append(completed.stdout)
+    first, second = outputs
+    assert "==> First run" in first
+    assert "==> Incremental run" in second
+    for output in outputs:
+        assert re.search(r"series_meetings: (\d+) rows, \1 distinct ids \(one row per id\)", output)
+    moved = re.search(r"this run added (\d+) meetings and changed the state of (\d+)", second)
+    assert moved, second
+    assert int(moved.group(2)) > 0, second
+
+
+def test_meltano_yml_declares_every_tap_setting(
+    installed: Path, meltano_bin: Path, tmp_path: Path
+) -> None:
+    """meltano.yml keeps up with the tap (``--about`` through ``meltano invoke``): every
+    setting with its kind, description and default, secrets marked sensitive, and the
+    sensitive fields deselected in Meltano's own view of the catalog.
+    """
+    meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
+    about = json.loads(
+        meltano(
+            "--log-level=warning", "invoke", "tap-webex-meetings", "--about", "--format=json"
+        ).stdout
+    )
+    yaml = importlib.import_module("yaml")  # PyYAML comes with singer-sdk; no stubs needed
+    project = yaml.safe_load((REPO / "meltano.yml").read_text())
+    (tap,) = [p for p in project["plugins"]["extractors"] if p["name"] == "tap-webex-meetings"]
+    assert set(tap["capabilities"]) == set(CAPABILITIES) <= set(about["capabilities"])
+
+    declared = {setting["name"]: setting for setting in tap["settings"]}
+    properties = {k: v for k, v in about["settings"]["properties"].items() if k != "batch_config"}
+    assert set(declared) == set(properties), "meltano.yml must declare exactly the tap's settings"
+    for name, spec in properties.items():
+        setting = declared[name]
+        assert setting["kind"] == meltano_kind(spec), name
+        assert setting.get("description") == spec.get("description"), name
+        assert setting.get("value") == spec.get("default"), name
+        assert setting.get("sensitive", False) is bool(spec.get("secret")), name
+        if "enum" in spec:
+            assert [o["value"] for o in setting["options"]] == spec["enum"], name
+
+    listing = meltano("--log-level=warning", "select", "tap-webex-meetings", "--list", "--all")
+    status = {
+        match.group(2): match.group(1)
+        for match in re.finditer(r"^\t\[(\w+) *\] (\S+)$", listing.stdout, re.MULTILINE)
+    }
+    sensitive = {
+        f"{s}.{f}" for s in ("meeting_series", "series_meetings") for f in SENSITIVE_FIELDS
+    }
+    assert {key: status.get(key) for key in sensitive} == dict.fromkeys(sensitive, "excluded")
+    others = {value for key, value in status.items() if key not in sensitive}
+    assert others == {"selected", "automatic"}, others
+
+
+def meltano_kind(spec: dict[str, Any]) -> str:
+    """The Meltano setting kind of a JSON schema property."""
+    types = spec.get("type", [])
+    types = {types} if isinstance(types, str) else set(types)
+    if "enum" in spec:
+        return "options"
+    if spec.get("format") == "date-time":
+        return "date_iso8601"
+    for json_type, kind in (
+        ("integer", "integer"),
+        ("number", "integer"),  # not decimal: see meltano.yml (a Meltano 4.4.1 bug)
+        ("boolean", "boolean"),
+        ("array", "array"),
+        ("object", "object"),
+    ):
+        if json_type in types:
+            return kind
+    return "string"
