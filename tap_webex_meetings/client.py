@@ -28,7 +28,12 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext, RESTStream
 
 from tap_webex_meetings import webex
 from tap_webex_meetings.auth import WebexOAuthAuthenticator
-from tap_webex_meetings.errors import SeriesNotFoundError, TokenRefusedError, WebexAPIError
+from tap_webex_meetings.errors import (
+    PagingLoopError,
+    SeriesNotFoundError,
+    TokenRefusedError,
+    WebexAPIError,
+)
 from tap_webex_meetings.prefetch import RateGate
 
 if TYPE_CHECKING:
@@ -60,10 +65,20 @@ class WebexLinkPaginator(BaseAPIPaginator[str | None]):
 
     def __init__(self) -> None:
         super().__init__(None)
+        self._followed: set[str] = set()
 
     def get_next(self, response: requests.Response) -> str | None:
-        """The next page's URL, or None at the end (see :func:`webex.next_page_url`)."""
-        return webex.next_page_url(response)
+        """The next page's URL, or None at the end (see :func:`webex.next_page_url`).
+
+        A link already followed would page forever (the SDK only spots the same link twice
+        in a row): the run stops with a message instead.
+        """
+        url = webex.next_page_url(response)
+        if url is not None:
+            if url in self._followed:
+                raise PagingLoopError(url)
+            self._followed.add(url)
+        return url
 
     def continue_if_empty(self, response: requests.Response) -> bool:
         """An empty page may still link to more: keep following the link, if any."""

@@ -28,3 +28,13 @@ class SeriesNotFoundError(WebexAPIError):
 
 class TokenRefusedError(FatalAPIError):
     """No usable access token: it was refused, or could not be refreshed."""
+
+
+class PagingLoopError(FatalAPIError):
+    """Webex linked back to a page already read: following it would never end."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            f"Webex returned a next-page link that was already followed ({url}); stopping "
+            "instead of paging in a loop. Please report this to Webex support with the link."
+        )

@@ -383,3 +383,55 @@ def test_kill_9_midway_then_restart_from_last_state_loses_nothing() -> None:
         delivered = set(first.ids()) | set(second.ids())
         assert delivered >= expected_ids(server, query_end)
         assert second.duplicate_ids() == []
+
+
+def test_a_link_back_to_a_page_already_read_stops_the_run_instead_of_looping(
+    server: FakeWebex,
+) -> None:
+    series = server.series_ids(ALICE)[0]
+    loop = f"{server.api_url}/meetings?meetingSeriesId={series}&cursor=c2FtZQ"
+    server.inject(
+        200,
+        times=5,
+        body={"items": []},
+        headers={"Link": f'<{loop}>; rel="next"'},
+        match=of_series(series),
+    )
+    output = run_cli(config_for(server, max_workers=1))
+    assert output.exit_code == 1
+    assert any("already followed" in line for line in error_lines(output.stderr)), output.stderr
+    assert len([r for r in server.requests if r.params.get("meetingSeriesId") == [series]]) == 2
+
+
+def test_oauth_token_is_refreshed_before_it_expires(server: FakeWebex) -> None:
+    server.token_lifetime_seconds = 301  # valid for 1 s once the tap's 5-minute margin is taken
+    server.latency_seconds = 0.3
+    output = run_cli(oauth_config(server, page_size=50, max_workers=1))
+    assert output.exit_code == 0, output.stderr
+    assert [r.path for r in server.requests].count("/v1/access_token") >= 2
+    assert {r.status for r in server.requests} == {200}  # refreshed ahead: never a 401
+
+
+def test_a_stalled_server_fails_the_run_and_a_restart_loses_nothing() -> None:
+    now = datetime.now(timezone.utc)
+    with FakeWebex(now=now) as server:
+        server.faults = Faults(stall_after=4, stall_seconds=30)
+        config = config_for(
+            server,
+            request_timeout=0.5,
+            retry_max_tries=2,
+            retry_max_wait_seconds=0.1,
+            max_workers=1,
+        )
+        stalled = run_cli(config, timeout=60)
+        assert stalled.exit_code == 1
+        assert any("giving up" in line for line in error_lines(stalled.stderr)), stalled.stderr
+
+        server.faults = Faults()
+        state = stalled.last_state if stalled.states else None
+        resumed = run_cli(config, state=state)
+        assert resumed.exit_code == 0, resumed.stderr
+        query_end = timeutils.parse_datetime(
+            next(r.params["to"][0] for r in server.requests if is_series_query(r))
+        )
+        assert set(stalled.ids()) | set(resumed.ids()) >= expected_ids(server, query_end)

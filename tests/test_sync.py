@@ -288,3 +288,15 @@ def test_instance_cap_is_passed_with_a_new_window_and_nothing_twice(
         assert set(output.ids()) == expected
         windows = {r.params["from"][0] for r in fake.requests if "meetingSeriesId" in r.params}
         assert len(windows) >= 3
+
+
+@pytest.mark.parametrize(("is_modified", "sent"), [(True, ["true"]), (False, ["false"])])
+def test_is_modified_is_sent_only_when_set(
+    server: FakeWebex, is_modified: bool, sent: list[str]
+) -> None:
+    output = full_sync(server, is_modified=is_modified)
+    queries = [r.params for r in server.requests if "meetingSeriesId" in r.params]
+    assert queries
+    assert all(q["isModified"] == sent for q in queries)
+    assert {r["meetingType"] for r in output.records()} == {"scheduledMeeting"}
+    assert {r["isModified"] for r in output.records()} == {is_modified}
