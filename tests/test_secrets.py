@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tap_webex_meetings.sandbox import FakeWebex, RecordedRequest, Token
 from tests.tap_runner import config_for, run_cli
 
@@ -14,6 +16,17 @@ DEBUG = {"TAP_WEBEX_MEETINGS_LOGLEVEL": "DEBUG", "LOGLEVEL": "DEBUG"}
 
 def is_series_query(request: RecordedRequest) -> bool:
     return "meetingSeriesId" in request.params
+
+
+def oauth_config(server: FakeWebex) -> dict[str, Any]:
+    return config_for(
+        server,
+        access_token=None,
+        client_id="sandbox-client",
+        client_secret=CLIENT_SECRET,
+        refresh_token=REFRESH_TOKEN,
+        end_date="2026-06-20T00:00:00Z",
+    )
 
 
 def assert_never_printed(printed: str, secrets: list[str]) -> None:
@@ -45,17 +58,7 @@ def test_oauth_secrets_and_issued_tokens_never_printed_at_debug(server: FakeWebe
     server.oauth_clients["sandbox-client"] = CLIENT_SECRET
     server.rotate_refresh_tokens = True
     server.inject(401, match=is_series_query)
-    output = run_cli(
-        config_for(
-            server,
-            access_token=None,
-            client_id="sandbox-client",
-            client_secret=CLIENT_SECRET,
-            refresh_token=REFRESH_TOKEN,
-            end_date="2026-06-20T00:00:00Z",
-        ),
-        env=DEBUG,
-    )
+    output = run_cli(oauth_config(server), env=DEBUG)
 
     assert output.exit_code == 0, output.stderr[-2000:]
     issued = [token for token in server.tokens if token != "sandbox-token"]
@@ -68,16 +71,7 @@ def test_oauth_secrets_and_issued_tokens_never_printed_at_debug(server: FakeWebe
 
 
 def test_bad_credentials_errors_do_not_echo_them(server: FakeWebex) -> None:
-    output = run_cli(
-        config_for(
-            server,
-            access_token=None,
-            client_id="sandbox-client",
-            client_secret=CLIENT_SECRET,
-            refresh_token=REFRESH_TOKEN,
-        ),
-        env=DEBUG,
-    )
+    output = run_cli(oauth_config(server), env=DEBUG)
     assert output.exit_code == 1
     assert_never_printed(output.stdout + output.stderr, [CLIENT_SECRET, REFRESH_TOKEN])
 

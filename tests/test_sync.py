@@ -24,6 +24,23 @@ def expected_ids(server: FakeWebex, start: datetime, end: datetime, series: list
     return {m["id"] for s in series for m in server.expected_meetings(s, start, end)}
 
 
+def daily_series(
+    series_id: str, first: datetime, *, count: int, restarted_every: int = 0
+) -> SeriesSpec:
+    return SeriesSpec(
+        id=series_id,
+        title="Daily",
+        host_email="alice@example.com",
+        host_name="Alice",
+        first_start=first,
+        interval=timedelta(days=1),
+        count=count,
+        duration=timedelta(minutes=30),
+        restarted_every=restarted_every,
+        password="pw",
+    )
+
+
 def full_sync(server: FakeWebex, **overrides: Any) -> TapOutput:
     return sync(config_for(server, **overrides), run_start=server.now)
 
@@ -237,17 +254,7 @@ def test_requests_are_one_per_page_and_never_repeated(server: FakeWebex) -> None
 
 def test_a_daily_series_over_a_year_takes_a_handful_of_requests() -> None:
     now = datetime(2026, 6, 15, 12, tzinfo=timezone.utc)
-    daily = SeriesSpec(
-        id="d" * 32,
-        title="Daily",
-        host_email="alice@example.com",
-        host_name="Alice",
-        first_start=now - timedelta(days=365),
-        interval=timedelta(days=1),
-        count=395,
-        duration=timedelta(minutes=30),
-        password="pw",
-    )
+    daily = daily_series("d" * 32, now - timedelta(days=365), count=395)
     with FakeWebex(series=[daily], now=now) as fake:
         output = sync(config_for(fake, start_date="2025-06-01T00:00:00Z"), run_start=now)
         meetings = len(output.ids())
@@ -262,18 +269,7 @@ def test_instance_cap_is_passed_with_a_new_window_and_nothing_twice(
     monkeypatch.setattr(SeriesMeetingsStream, "instance_cap", 120)
 
     now = datetime(2026, 6, 15, 12, tzinfo=timezone.utc)
-    daily = SeriesSpec(
-        id="c" * 32,
-        title="Busy",
-        host_email="alice@example.com",
-        host_name="Alice",
-        first_start=now - timedelta(days=300),
-        interval=timedelta(days=1),
-        count=310,
-        duration=timedelta(minutes=30),
-        restarted_every=3,
-        password="pw",
-    )
+    daily = daily_series("c" * 32, now - timedelta(days=300), count=310, restarted_every=3)
     with FakeWebex(series=[daily], now=now) as fake:
         fake.instance_cap = 120
         output = sync(config_for(fake, start_date="2025-06-01T00:00:00Z"), run_start=now)
