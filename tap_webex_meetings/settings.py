@@ -4,7 +4,8 @@ The schema is what ``--about`` and Meltano show. :func:`problems` adds the check
 cannot express (dates that parse, ``end_date`` after ``start_date``, a token or a complete
 OAuth triple, ``https``), so that a bad value stops the tap before its first request with
 a message that names the setting. :class:`Settings` is the validated, typed view the
-streams read; credentials stay out of it on purpose (only ``auth.py`` reads them).
+streams read; credentials stay out of it on purpose (``auth.py`` reads the tokens, the
+client only turns ``meeting_password`` into its header).
 """
 
 from __future__ import annotations
