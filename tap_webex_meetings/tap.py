@@ -100,7 +100,3 @@ class TapWebexMeetings(Tap):
             logger.error("%s", message)
             logger.debug("Traceback of the failure above", exc_info=exc)
             sys.exit(1)
-
-
-if __name__ == "__main__":
-    TapWebexMeetings.cli()
