@@ -8,6 +8,7 @@ from ``Retry-After`` when Webex gives a usable one.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import weakref
@@ -103,6 +104,16 @@ class WebexStream(RESTStream[str | None]):
             weakref.WeakKeyDictionary()
         )
         self._payloads_lock = threading.Lock()
+
+    def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
+        """Demote the SDK's "An unhandled error occurred" lines to DEBUG.
+
+        They repeat once per stream level without saying why; ``tap.py`` prints the reason
+        as the one ERROR line a user reads (unexpected errors still get their traceback).
+        """
+        if message.startswith("An unhandled error occurred"):
+            level = logging.DEBUG
+        super().log(message, *args, level=level, **kwargs)
 
     @property
     def webex_tap(self) -> WebexTap:
