@@ -18,6 +18,7 @@ from singer_sdk.authenticators import BearerTokenAuthenticator, OAuthAuthenticat
 
 from tap_webex_meetings import webex
 from tap_webex_meetings.errors import TokenRefusedError
+from tap_webex_meetings.settings import OAUTH_SETTINGS
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ def authenticator_for(
     config: Mapping[str, Any], *, api_url: str, timeout: float
 ) -> WebexOAuthAuthenticator | BearerTokenAuthenticator:
     """The OAuth flow when a complete OAuth triple is set, else the fixed token."""
-    if all(config.get(name) for name in ("client_id", "client_secret", "refresh_token")):
+    if all(config.get(name) for name in OAUTH_SETTINGS):
         return WebexOAuthAuthenticator(
             api_url=api_url,
             client_id=config["client_id"],

@@ -114,11 +114,7 @@ class MeetingSeriesStream(WebexStream):
         try:
             yield from self.request_records({"meetingId": series_id})
         except SeriesNotFoundError as exc:
-            self.logger.warning(
-                "Meeting series %s was not found; extracting the other series. %s",
-                series_id,
-                exc,
-            )
+            _warn_series_not_found(self, series_id, exc)
 
     def _discovered_series(self) -> Iterator[dict[str, Any]]:
         seen: set[str] = set()
@@ -187,9 +183,7 @@ class SeriesMeetingsStream(WebexStream):
                 records = self._meetings_from(*query)
             yield from records or ()
         except SeriesNotFoundError as exc:
-            self.logger.warning(
-                "Meeting series %s was not found; extracting the other series. %s", series_id, exc
-            )
+            _warn_series_not_found(self, series_id, exc)
 
     def _query(self, context: Context) -> tuple[datetime, dict[str, str]] | None:
         """Where the series' query starts, and its other parameters; None if the range is empty.
@@ -293,6 +287,12 @@ class SeriesMeetingsStream(WebexStream):
         if value > markers.get("replication_key_value", ""):
             markers["replication_key"] = self.replication_key
             markers["replication_key_value"] = value
+
+
+def _warn_series_not_found(stream: WebexStream, series_id: str, exc: SeriesNotFoundError) -> None:
+    stream.logger.warning(
+        "Meeting series %s was not found; extracting the other series. %s", series_id, exc
+    )
 
 
 def _partition_key(context: Context) -> tuple[tuple[str, Any], ...]:

@@ -668,19 +668,24 @@ def test_bulk_series_record_counts_are_exact() -> None:
 # --- the command line --------------------------------------------------------------------
 
 
-def test_cli_prints_where_it_listens_and_stops_on_sigterm() -> None:
+def _start_cli(*args: str) -> subprocess.Popen[str]:
+    """``python -m tap_webex_meetings.sandbox --port 0 ARGS``, importing this checkout."""
     root = Path(tap_webex_meetings.__file__).resolve().parent.parent
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tap_webex_meetings.sandbox", "--port", "0", "--seed", "1"],
+    return subprocess.Popen(
+        [sys.executable, "-m", "tap_webex_meetings.sandbox", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     )
+
+
+def test_cli_prints_where_it_listens_and_stops_on_sigterm() -> None:
+    process = _start_cli("--seed", "1")
     try:
         assert process.stdout is not None
         api_line, token_line = process.stdout.readline(), process.stdout.readline()
@@ -770,18 +775,7 @@ def test_expected_meetings_at_a_moment_of_the_clock(fake: FakeWebex) -> None:
 
 def _cli_status(*args: str) -> tuple[dict[str, Any], list[Item]]:
     """Start the CLI with ``args``; its status and the Daily Standup's meetings, then stop."""
-    root = Path(tap_webex_meetings.__file__).resolve().parent.parent
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tap_webex_meetings.sandbox", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    process = _start_cli(*args)
     try:
         assert process.stdout is not None
         api_url = process.stdout.readline().strip().removeprefix("api_url=")
