@@ -2,28 +2,33 @@
 
 ``meeting_series`` finds the series (configured ids, or discovery); for each one,
 ``series_meetings`` lists its scheduled meetings and meeting instances between the series'
-bookmark (minus ``lookback_days``) and ``end_date`` / run start + ``lookahead_days``.
+bookmark (minus ``lookback_days``) and ``end_date`` / run start + ``lookahead_days``, and
+emits a tombstone for each meeting it emitted as upcoming before that Webex no longer has
+(see :mod:`deletions`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import cached_property, partial
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.helpers._state import PROGRESS_MARKERS
+from typing_extensions import override
 
-from tap_webex_meetings import timeutils, webex
+from tap_webex_meetings import deletions, timeutils, webex
 from tap_webex_meetings.client import WebexStream, query_params
+from tap_webex_meetings.deletions import Meeting
 from tap_webex_meetings.errors import SeriesNotFoundError
 from tap_webex_meetings.prefetch import Prefetcher
 from tap_webex_meetings.sharding import shard_of
+from tap_webex_meetings.state import IndexedStateManager
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
@@ -56,18 +61,9 @@ class MeetingSeriesStream(WebexStream):
         # Series found through hostEmail must be listed through the same hostEmail.
         self._host_of: dict[str, str] = {}
 
-    def get_url(self, context: Context | None) -> str:
-        """``/meetings/{id}`` to look up one configured series, else ``/meetings``."""
-        if context and "meetingId" in context:
-            return f"{self.url_base}{self.path}/{quote(context['meetingId'], safe='')}"
-        return super().get_url(context)
-
-    def get_url_params(
-        self, context: Context | None, next_page_token: str | None
-    ) -> dict[str, Any]:
+    @override
+    def list_params(self, context: Context | None) -> dict[str, str]:
         """Discovery: ``meetingType=meetingSeries`` over the whole configured range."""
-        if context and "meetingId" in context:
-            return {}
         settings = self.settings
         return query_params(
             {
@@ -79,42 +75,54 @@ class MeetingSeriesStream(WebexStream):
             }
         )
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Each series of this shard once, however many ways it was found.
+        """Each series of this shard once, however many ways it was found, then the gone.
 
         The whole list comes first (series are few next to their meetings), so that the
         child stream can start fetching the next series' meetings while one is written.
+        A series extracted before that Webex no longer has comes last, as a tombstone; its
+        meetings' tombstones follow from the child stream.
         """
         settings = self.settings
+        _ = self._known_series  # read from the state here, not on a lookup's worker thread
         found = (
             self._configured_series() if settings.meeting_series_ids else self._discovered_series()
         )
-        series = [
-            record
-            for record in found
-            if shard_of(record["id"], settings.shard_count) == settings.shard_index
-        ]
+        series = [record for record in found if self._in_shard(record["id"])]
+        series += self._gone_series({record["id"] for record in series})
+        child = self._meetings_stream
+        if child is not None:
+            child.prefetch([self.get_child_context(record, context) for record in series])
+        yield from series
+
+    @property
+    def _meetings_stream(self) -> SeriesMeetingsStream | None:
         for child in self.child_streams:
             if isinstance(child, SeriesMeetingsStream) and (
                 child.selected or child.has_selected_descendents
             ):
-                child.prefetch([self.get_child_context(record, context) for record in series])
-        yield from series
+                return child
+        return None
+
+    def _in_shard(self, series_id: str) -> bool:
+        return shard_of(series_id, self.settings.shard_count) == self.settings.shard_index
 
     def _configured_series(self) -> Iterator[dict[str, Any]]:
         """Look the configured ids up, several at a time; an unknown id is a warning."""
         lookups: Prefetcher[dict[str, Any]] = Prefetcher(self.settings.max_workers)
         ids = self.settings.meeting_series_ids
         for series_id in ids:
-            lookups.submit(series_id, partial(self._look_up, series_id))
+            lookups.submit(series_id, partial(self._look_up_series, series_id))
         for series_id in ids:
             yield from lookups.take(series_id) or ()
 
-    def _look_up(self, series_id: str) -> Iterator[dict[str, Any]]:
+    def _look_up_series(self, series_id: str) -> Iterator[dict[str, Any]]:
         try:
-            yield from self.request_records({"meetingId": series_id})
+            yield from self.request_records(self.lookup_context(series_id))
         except SeriesNotFoundError as exc:
-            _warn_series_not_found(self, series_id, exc)
+            if self._known_series.get(series_id) is None:
+                _warn_series_not_found(self, series_id, exc)
 
     def _discovered_series(self) -> Iterator[dict[str, Any]]:
         seen: set[str] = set()
@@ -127,12 +135,97 @@ class MeetingSeriesStream(WebexStream):
                     self._host_of[record["id"]] = host
                 yield record
 
+    @cached_property
+    def _known_series(self) -> dict[str, Context]:
+        """Series of this shard that an earlier run extracted and that were not found gone."""
+        child = self._meetings_stream
+        if child is None:
+            return {}
+        return {
+            partition["context"]["meetingSeriesId"]: partition["context"]
+            for partition in child.state_manager.partitions()
+            if deletions.SERIES_DELETED_AT not in partition
+            and self._in_shard(partition["context"].get("meetingSeriesId", ""))
+        }
+
+    def _gone_series(self, found: set[str]) -> list[dict[str, Any]]:
+        """Tombstones of known series missing now, once Webex confirms each with a 404.
+
+        With configured ids, a known id that answered 404 is gone. With discovery, a known
+        series no longer discovered is looked up (it may only have left the range); only
+        series found through the token's user or a ``host_emails`` entry still configured
+        are asked about.
+        """
+        settings = self.settings
+        hosts = {None, *settings.host_emails}
+        missing: dict[str, Context] = {
+            series_id: context
+            for series_id, context in self._known_series.items()
+            if series_id not in found
+            and (
+                series_id in settings.meeting_series_ids
+                if settings.meeting_series_ids
+                else context.get("hostEmail") in hosts
+            )
+        }
+        gone = []
+        for series_id, context in missing.items():
+            host = context.get("hostEmail")
+            if settings.meeting_series_ids or self.look_up(series_id, host) is None:
+                self.logger.warning(
+                    "Meeting series %s was deleted in Webex; emitting tombstones for it and "
+                    "its upcoming meetings.",
+                    series_id,
+                )
+                if host:
+                    self._host_of[series_id] = host
+                gone.append(deletions.series_tombstone(series_id, datetime.now(timezone.utc)))
+        return gone
+
+    @override
     def get_child_context(self, record: Record, context: Context | None) -> dict[str, Any]:
         """One state partition per series: ``{"meetingSeriesId": ...}`` (+ ``hostEmail``)."""
         child = {"meetingSeriesId": record["id"]}
         if host := self._host_of.get(record["id"]):
             child["hostEmail"] = host
         return child
+
+    @override
+    def finalize_state_progress_markers(self, state: dict[str, Any] | None = None) -> None:
+        """The end of the run: the last STATE message goes out whatever the interval."""
+        super().finalize_state_progress_markers(state)
+        self.webex_tap.state_writer.flush()
+
+
+@dataclass(frozen=True)
+class _SeriesQuery:
+    """One series' listing: its window, its other parameters, what the state remembers."""
+
+    series_id: str
+    start: datetime
+    end: datetime
+    params: dict[str, str]
+    remembered: dict[str, Meeting]
+    known: bool  # extracted by an earlier run
+
+
+@dataclass(frozen=True)
+class _StillThere:
+    """A remembered meeting missing from the listing that Webex still has (moved, filtered)."""
+
+    meeting: Meeting
+
+
+@dataclass
+class _SeriesProgress:
+    """The series being written: its partition state and the upcoming meetings emitted."""
+
+    context: Context
+    partition: dict[str, Any]
+    upcoming: dict[str, Meeting] = field(default_factory=dict)
+
+
+_SERIES_GONE = object()  # the listing answered 404: the whole series was deleted
 
 
 class SeriesMeetingsStream(WebexStream):
@@ -152,52 +245,107 @@ class SeriesMeetingsStream(WebexStream):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._partition: tuple[Context | None, dict[str, Any]] | None = None
+        self._series: _SeriesProgress | None = None
 
     @cached_property
-    def _prefetcher(self) -> Prefetcher[dict[str, Any]]:
+    def _prefetcher(self) -> Prefetcher[Any]:
         """Made on first use: discovery (``--discover``) needs no settings."""
         return Prefetcher(self.settings.max_workers)
 
-    def get_url_params(
-        self, context: Context | None, next_page_token: str | None
-    ) -> dict[str, Any]:
-        """The first page's query is the context built by :meth:`get_records`, plus ``max``."""
-        return {**(context or {}), "max": self.settings.page_size}
+    @cached_property
+    def _indexed_state_manager(self) -> IndexedStateManager:
+        return IndexedStateManager(
+            tap_name=self.tap_name,
+            stream_name=self.name,
+            tap_state=self.tap_state,
+            state_partitioning_keys=self.state_partitioning_keys,
+            is_sorted=self.is_sorted,
+            check_sorted=self.check_sorted,
+        )
+
+    @property
+    @override
+    def state_manager(self) -> IndexedStateManager:
+        """The SDK's manager finds a series' partition by scanning all of them, per call."""
+        return self._indexed_state_manager
+
+    @override
+    def list_params(self, context: Context | None) -> dict[str, str]:
+        """The first page's query is the context built by :meth:`_query`, plus ``max``."""
+        return {**(context or {}), "max": str(self.settings.page_size)}
 
     def prefetch(self, contexts: list[dict[str, Any]]) -> None:
         """Start fetching these series' meetings, ``max_workers`` series at a time."""
         for context in contexts:
             if (query := self._query(context)) is not None:
-                self._prefetcher.submit(
-                    context["meetingSeriesId"], partial(self._meetings_from, *query)
-                )
+                self._prefetcher.submit(query.series_id, partial(self._meetings_from, query))
 
+    @override
+    def generate_child_contexts(
+        self, record: Record, context: Context | None
+    ) -> Iterable[Context | None]:
+        """No child streams: skip the SDK's per-record child context and filter check."""
+        return ()
+
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Every meeting of the series in range; a series Webex does not know is skipped."""
+        """Every meeting of the series in range, then tombstones of the deleted ones."""
         assert context is not None, "series_meetings runs once per meeting series"
         series_id = context["meetingSeriesId"]
+        items = self._prefetcher.take(series_id)
+        query = None
+        if items is None and (query := self._query(context)) is not None:
+            items = self._meetings_from(query)
+        if items is None:
+            return  # an empty range: nothing to list, nothing to forget
+        progress = self._series = _SeriesProgress(context, self.get_context_state(context))
+        still_there: list[Meeting] = []
+        gone = False
         try:
-            records = self._prefetcher.take(series_id)
-            if records is None and (query := self._query(context)) is not None:
-                records = self._meetings_from(*query)
-            yield from records or ()
-        except SeriesNotFoundError as exc:
-            _warn_series_not_found(self, series_id, exc)
+            for item in items:
+                if isinstance(item, dict):
+                    yield item
+                elif isinstance(item, _StillThere):
+                    still_there.append(item.meeting)
+                elif item is _SERIES_GONE:
+                    gone = True
+        except Exception:
+            # Whatever finished before this series must not wait for the next interval.
+            self.webex_tap.state_writer.flush()
+            raise
+        self._remember(progress, still_there, gone=gone)
 
-    def _query(self, context: Context) -> tuple[datetime, dict[str, str]] | None:
-        """Where the series' query starts, and its other parameters; None if the range is empty.
+    def _remember(
+        self, progress: _SeriesProgress, still_there: list[Meeting], *, gone: bool
+    ) -> None:
+        """Keep the series' upcoming meetings in its partition state, for the next run."""
+        run_start = self.webex_tap.run_start
+        upcoming = {**progress.upcoming, **{m.id: m for m in still_there if m.start >= run_start}}
+        series_id = progress.context["meetingSeriesId"]
+        encoded = deletions.encode(series_id, upcoming.values())
+        if encoded:
+            progress.partition[deletions.UPCOMING] = encoded
+        else:
+            progress.partition.pop(deletions.UPCOMING, None)
+        if gone:
+            progress.partition[deletions.SERIES_DELETED_AT] = timeutils.isoformat_utc(run_start)
+        self._series = None
+
+    def _query(self, context: Context) -> _SeriesQuery | None:
+        """The series' window and parameters, and what it remembers; None if the range is empty.
 
         Runs on the main thread (it reads the state), before any worker fetches.
         """
         settings = self.settings
-        start = self._query_start(context)
+        partition = self.state_manager.find(context)
+        start = self._query_start(partition)
         end = settings.range_end(self.webex_tap.run_start)
         if start >= end:
             return None
-        return start, query_params(
+        series_id = context["meetingSeriesId"]
+        params = query_params(
             {
-                "meetingSeriesId": context["meetingSeriesId"],
+                "meetingSeriesId": series_id,
                 "hostEmail": context.get("hostEmail"),
                 "meetingType": settings.meeting_type,
                 "state": settings.state,
@@ -205,43 +353,73 @@ class SeriesMeetingsStream(WebexStream):
                 "to": timeutils.query_format(end),
             }
         )
+        remembered = deletions.remembered(partition, series_id)
+        return _SeriesQuery(series_id, start, end, params, remembered, known=partition is not None)
 
-    def _query_start(self, context: Context) -> datetime:
+    def _query_start(self, partition: dict[str, Any] | None) -> datetime:
         """``start_date`` on the first run; later the bookmark minus ``lookback_days``."""
         start_date = self.settings.start_date
-        bookmark = self._bookmark(context)
+        value = (partition or {}).get("replication_key_value")
+        bookmark = timeutils.parse_datetime(value) if value else None
         if bookmark is None or bookmark <= start_date:
             return start_date
         return max(start_date, bookmark - self.settings.lookback)
 
-    def _bookmark(self, context: Context) -> datetime | None:
-        """The series' bookmark from the state the run started with (None on a first run)."""
-        value = self._bookmarks_at_start.get(_partition_key(context))
-        return timeutils.parse_datetime(value) if value else None
+    def _meetings_from(self, query: _SeriesQuery) -> Iterator[Any]:
+        """The listing, then what became of remembered meetings it lacks (on a worker)."""
+        listed: set[str] = set()
+        try:
+            for record in self._listing(query):
+                listed.add(record["id"])
+                yield record
+        except SeriesNotFoundError as exc:
+            if not query.known:
+                _warn_series_not_found(self, query.series_id, exc)
+                return
+            yield _SERIES_GONE
+            deleted_at = datetime.now(timezone.utc)
+            for meeting in query.remembered.values():
+                yield deletions.tombstone(meeting, query.series_id, deleted_at)
+            return
+        yield from self._deleted_or_still_there(query, listed)
 
-    @cached_property
-    def _bookmarks_at_start(self) -> dict[tuple[tuple[str, Any], ...], str]:
-        """Every series' bookmark, indexed once (a lookup per series must not scan them all)."""
-        return {
-            _partition_key(partition["context"]): partition["replication_key_value"]
-            for partition in self.stream_state.get("partitions", [])
-            if partition.get("replication_key") == self.replication_key
-            and partition.get("replication_key_value")
-        }
+    def _deleted_or_still_there(self, query: _SeriesQuery, listed: set[str]) -> Iterator[Any]:
+        """Remembered meetings the listing lacks: a tombstone when Webex answers 404.
 
-    def _meetings_from(self, start: datetime, query: dict[str, str]) -> Iterator[dict[str, Any]]:
+        A meeting beyond the window (a shortened ``end_date``) is not asked about; one Webex
+        still has (it moved, or left a ``meeting_type``/``state``/``is_modified`` filter) is
+        remembered with its current start while it is upcoming.
+        """
+        host = query.params.get("hostEmail")
+        for meeting in query.remembered.values():
+            if meeting.id in listed:
+                continue
+            if not query.start <= meeting.start < query.end:
+                yield _StillThere(meeting)
+                continue
+            found = self.look_up(meeting.id, host)
+            if found is None:
+                yield deletions.tombstone(meeting, query.series_id, datetime.now(timezone.utc))
+            elif start := found.get("start"):
+                moved = Meeting(
+                    meeting.id, meeting.meeting_type, timeutils.parse_api_timestamp(start)
+                )
+                yield _StillThere(moved)
+
+    def _listing(self, query: _SeriesQuery) -> Iterator[dict[str, Any]]:
         """All pages of the query; past Webex's 10,000-instance cap, continue in a new window.
 
         Small series cost one query. Only when a query listed the cap's worth of instances
         does a new query start at the last instance listed (inclusive, its ids skipped), for
         instances only: scheduled meetings were all listed by the first one.
         """
+        start, params = query.start, query.params
         already_listed: set[str] = set()
         while True:
             instances = 0
             last_start: datetime | None = None
             at_last_start: set[str] = set()
-            for record in self.request_records({**query, "from": timeutils.query_format(start)}):
+            for record in self.request_records({**params, "from": timeutils.query_format(start)}):
                 if record.get("meetingType") == webex.INSTANCE_TYPE and record.get("start"):
                     instances += 1
                     record_start = timeutils.parse_api_timestamp(record["start"])
@@ -254,46 +432,49 @@ class SeriesMeetingsStream(WebexStream):
                 return
             self.logger.info(
                 "Series %s: Webex listed %d instances, its cap; listing the rest from %s",
-                query["meetingSeriesId"],
+                query.series_id,
                 instances,
                 last_start.isoformat(),
             )
             start, already_listed = last_start, at_last_start
-            query = {**query, "meetingType": webex.INSTANCE_TYPE}
+            params = {**params, "meetingType": webex.INSTANCE_TYPE}
 
+    @override
     def get_replication_key_signpost(self, context: Context | None = None) -> datetime:
         """No bookmark passes the run's start, though upcoming meetings are emitted."""
         return self.webex_tap.run_start
 
+    @override
     def _increment_stream_state(
         self, latest_record: Record, *, context: Context | None = None
     ) -> None:
-        """Keep the series' latest ``start``, as a UTC instant, in its progress markers.
+        """Keep the series' latest ``start`` as a UTC instant, and note upcoming meetings.
 
         singer-sdk turns the progress markers into the bookmark when the series is complete,
         capped at the signpost. It compares bookmarks as strings, and Webex writes ``start``
         in the offset of the ``timezone`` header: the record keeps that offset, the bookmark
-        gets UTC. Overridden also because the SDK scans every partition of the state for each
-        record, and warns once per series that unsorted progress is not resumable (a series
-        is resumed from its last bookmark, which is what we want).
+        gets UTC. Overridden also because the SDK warns once per series that unsorted
+        progress is not resumable (a series is resumed from its last bookmark, which is what
+        we want). Tombstones move the bookmark like any record but are not upcoming.
         """
         start = latest_record.get("start")
-        if not start:
+        progress = self._series
+        if not start or progress is None:
             return
-        if self._partition is None or self._partition[0] is not context:
-            self._partition = (context, self.get_context_state(context))
-        markers = self._partition[1].setdefault(PROGRESS_MARKERS, {})
-        value = timeutils.isoformat_utc(timeutils.parse_api_timestamp(start))
+        moment = timeutils.parse_api_timestamp(start)
+        markers = progress.partition.setdefault(PROGRESS_MARKERS, {})
+        value = timeutils.isoformat_utc(moment)
         if value > markers.get("replication_key_value", ""):
             markers["replication_key"] = self.replication_key
             markers["replication_key_value"] = value
+        if moment >= self.webex_tap.run_start and deletions.DELETED_AT not in latest_record:
+            meeting_id = latest_record["id"]
+            progress.upcoming[meeting_id] = Meeting(
+                meeting_id, latest_record.get("meetingType") or webex.SCHEDULED_TYPE, moment
+            )
 
 
 def _warn_series_not_found(stream: WebexStream, series_id: str, exc: SeriesNotFoundError) -> None:
     stream.logger.warning(
         "Meeting series %s was not found; extracting the other series. %s", series_id, exc
     )
-
-
-def _partition_key(context: Context) -> tuple[tuple[str, Any], ...]:
-    return tuple(sorted(context.items()))

@@ -13,11 +13,13 @@ from singer_sdk import Stream, Tap
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+from typing_extensions import override
 
 from tap_webex_meetings import settings as settings_module
 from tap_webex_meetings.auth import WebexOAuthAuthenticator, authenticator_for
 from tap_webex_meetings.prefetch import RateGate
 from tap_webex_meetings.settings import Settings
+from tap_webex_meetings.state import ThrottledStateWriter
 from tap_webex_meetings.streams import MeetingSeriesStream, SeriesMeetingsStream
 
 
@@ -58,6 +60,16 @@ class TapWebexMeetings(Tap):
         return authenticator_for(
             self.config, api_url=self.settings.api_url, timeout=self.settings.request_timeout
         )
+
+    @cached_property
+    def _throttled_state_writer(self) -> ThrottledStateWriter:
+        return ThrottledStateWriter(self.message_writer)
+
+    @property
+    @override
+    def state_writer(self) -> ThrottledStateWriter:
+        """STATE at a bounded rate: the SDK writes (and copies) the whole state per series."""
+        return self._throttled_state_writer
 
     @cached_property
     def rate_gate(self) -> RateGate:

@@ -30,6 +30,7 @@ MEETING_STATES = (
     "expired",
 )
 SERIES_TYPE = "meetingSeries"
+SCHEDULED_TYPE = "scheduledMeeting"
 INSTANCE_TYPE = "meeting"
 
 MAX_PAGE_SIZE = 100
