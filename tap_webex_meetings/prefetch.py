@@ -5,7 +5,8 @@ most of that time is spent waiting for responses, so :class:`Prefetcher` runs th
 of the next few series on worker threads while the main thread writes the current one. The
 main thread still sees each series' records together and in order, and it alone touches
 the state, so bookmarks stay exactly as in a sequential run. Each series buffers a few
-chunks at most: memory does not grow with the number of records.
+chunks at most, and workers start at most ``2 x workers`` series ahead of the one being
+written: memory grows neither with the number of records nor with the number of series.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class _Job(Generic[R]):
     produce: Callable[[], Iterable[R]]
     output: queue.Queue[list[R] | BaseException | _End]
     abandoned: threading.Event = field(default_factory=threading.Event)
+    holds_permit: bool = False  # started, and counted against the jobs allowed ahead
 
 
 class Prefetcher(Generic[R]):
@@ -46,6 +48,10 @@ class Prefetcher(Generic[R]):
         self._order: list[str] = []
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        # A worker takes a permit before it takes a job; the job gives it back when its
+        # consumer is done with it (or abandons it). Jobs are taken in submission order,
+        # so the job the consumer waits for always started before any later one.
+        self._permits = threading.Semaphore(2 * workers)
 
     def submit(self, key: str, produce: Callable[[], Iterable[R]]) -> None:
         """Start fetching ``produce()`` for ``key`` as soon as a worker is free."""
@@ -73,20 +79,31 @@ class Prefetcher(Generic[R]):
                 return None
             position = self._order.index(key)
             skipped, self._order = self._order[:position], self._order[position + 1 :]
-            for earlier in skipped:
-                self._jobs.pop(earlier).abandoned.set()
+            abandoned = [self._jobs.pop(earlier) for earlier in skipped]
+        for earlier_job in abandoned:
+            earlier_job.abandoned.set()
+            self._release(earlier_job)
         return self._drain(job)
 
     def close(self) -> None:
         """Abandon every job not taken yet; workers stop at their next step."""
         with self._lock:
-            for job in self._jobs.values():
-                job.abandoned.set()
+            jobs = list(self._jobs.values())
             self._jobs.clear()
             self._order.clear()
+        for job in jobs:
+            job.abandoned.set()
+            self._release(job)
 
-    @staticmethod
-    def _drain(job: _Job[R]) -> Iterator[R]:
+    def _release(self, job: _Job[R]) -> None:
+        """Give the job's permit back, once, whoever is done with it first."""
+        with self._lock:
+            if not job.holds_permit:
+                return
+            job.holds_permit = False
+        self._permits.release()
+
+    def _drain(self, job: _Job[R]) -> Iterator[R]:
         try:
             while True:
                 item = job.output.get()
@@ -96,17 +113,24 @@ class Prefetcher(Generic[R]):
                     raise item
                 yield from item
         finally:
-            job.abandoned.set()  # consumer stopped early or failed: free the worker
+            job.abandoned.set()  # consumer done, stopped early or failed: free the worker
+            self._release(job)
 
     def _work(self) -> None:
         while True:
+            self._permits.acquire()
             job = self._pending.get()
+            with self._lock:
+                job.holds_permit = True
             if job.abandoned.is_set():
+                self._release(job)
                 continue
             try:
                 self._run(job)
             except Exception as exc:  # handed to the consumer, raised there
                 self._put(job, exc)
+            if job.abandoned.is_set():
+                self._release(job)
 
     def _run(self, job: _Job[R]) -> None:
         chunk: list[R] = []

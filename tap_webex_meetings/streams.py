@@ -9,6 +9,7 @@ emits a tombstone for each meeting it emitted as upcoming before that Webex no l
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -268,6 +269,13 @@ class SeriesMeetingsStream(WebexStream):
     def state_manager(self) -> IndexedStateManager:
         """The SDK's manager finds a series' partition by scanning all of them, per call."""
         return self._indexed_state_manager
+
+    @override
+    def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
+        """The SDK narrates every series ("Beginning sync of ..."): DEBUG, so INFO stays short."""
+        super().log(
+            message, *args, level=logging.DEBUG if level == logging.INFO else level, **kwargs
+        )
 
     @override
     def list_params(self, context: Context | None) -> dict[str, str]:

@@ -32,6 +32,14 @@ class TapWebexMeetings(Tap):
     # msgspec serialises RECORD lines several times faster than the default simplejson.
     message_writer_class = MsgSpecWriter
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # singer-sdk logs several METRIC lines per series at INFO: thousands of 300-character
+        # lines at organisation scale, and the main thread's largest cost after the records.
+        # They show with the DEBUG log level (TAP_WEBEX_MEETINGS_LOGLEVEL=DEBUG).
+        if not self.metrics_logger.isEnabledFor(logging.DEBUG):
+            self.metrics_logger.setLevel(logging.WARNING)
+
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Report every bad setting at once, before any request.
 
