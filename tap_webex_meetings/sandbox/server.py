@@ -269,7 +269,9 @@ class FakeWebex:
     (subset of LINK_QUIRKS), :attr:`instance_cap` (instances one query may list),
     :attr:`tokens`, :attr:`refresh_tokens` (remove one to make it "expired"),
     :attr:`rotate_refresh_tokens`, :attr:`token_lifetime_seconds`, :attr:`latency_seconds`,
-    and the clock (:meth:`set_now`, :meth:`advance`).
+    and the clock (:meth:`set_now`, :meth:`advance`). Meetings can be deleted and moved
+    (:meth:`delete`, :meth:`move`, or over HTTP); :attr:`series` keeps every series it was
+    built with, :meth:`series_ids` only those not deleted.
 
     The clock is frozen at ``now`` (default :data:`DEFAULT_NOW`), so tests are repeatable.
     With ``follow_wall_clock=True`` it is the wall clock plus an offset that only
