@@ -34,6 +34,11 @@ Fake Webex Meetings API running (clock: {now}, {clock}).
                   '{api}/meetings?meetingType=meetingSeries&from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z'
   Move clock:   curl -X POST {base}/_sandbox/clock -d '{{"advance_hours": 24}}'
                 (or -d '{{"now": "{later}"}}'; meetings end, instances appear)
+  Delete:       curl -X DELETE -H 'Authorization: Bearer {token}' {api}/meetings/<meetingId>
+                (a series id deletes the series, a scheduled meeting id one meeting)
+  Move one:     curl -X PUT -H 'Authorization: Bearer {token}' \\
+                  -H 'Content-Type: application/json' {api}/meetings/<scheduledMeetingId> \\
+                  -d '{{"start": "{later}", "end": "{later_end}"}}'
   Faults:       curl -X POST {base}/_sandbox/faults -d '{{"rate_429": 0.2, "retry_after": "mixed"}}'
   Status:       curl {base}/_sandbox/status
   OAuth:        POST {api}/access_token with client_id=sandbox-client
@@ -166,6 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 now=server.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 clock=_clock_kind(server),
                 later=(server.now + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                later_end=(server.now + timedelta(days=7, hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 token=DEFAULT_TOKEN,
                 email=token.email,
                 series=len(server.series_ids(token.email)),

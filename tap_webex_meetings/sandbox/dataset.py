@@ -10,14 +10,20 @@ query always returns the same records for the same fake clock.
 from __future__ import annotations
 
 import base64
+import bisect
 import functools
 import hashlib
+import heapq
+import itertools
+import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from .changes import NO_CHANGES, Changes
 
 UTC = timezone.utc
 Record = dict[str, Any]
@@ -141,14 +147,20 @@ class SeriesSpec:
     def is_modified(self, k: int) -> bool:
         return self.modified_every > 0 and (k + 1) % self.modified_every == 0
 
-    def instance_times(self, k: int) -> list[tuple[datetime, datetime]]:
-        """Actual (start, end) of each instance of occurrence k, whatever the clock says."""
+    def instance_times(
+        self, k: int, start: datetime | None = None, duration: timedelta | None = None
+    ) -> list[tuple[datetime, datetime]]:
+        """Actual (start, end) of each instance of occurrence k, whatever the clock says.
+
+        ``start`` and ``duration`` are those of a moved occurrence (default: the series').
+        """
         if self.is_missed(k):
             return []
+        slot = self.duration if duration is None else duration
         late = timedelta(seconds=_hash(self.id, k, "late") % (MAX_LATE_START.seconds + 1))
         share = 80 + _hash(self.id, k, "length") % 21  # the meeting lasts 80..100 % of its slot
-        length = timedelta(seconds=int(self.duration.total_seconds() * share / 100))
-        start = self.start_of(k) + late
+        length = timedelta(seconds=int(slot.total_seconds() * share / 100))
+        start = (self.start_of(k) if start is None else start) + late
         restarted = self.restarted_every > 0 and (k + 1) % self.restarted_every == 0
         if not restarted:
             return [(start, start + length)]
@@ -203,27 +215,104 @@ class _Entry:
     start: datetime
     end: datetime | None
     modified: bool | None
+    moved: bool = False  # a scheduled meeting moved away from the series' pattern
 
 
-def _scheduled_state(spec: SeriesSpec, k: int, now: datetime) -> str:
+@dataclass(frozen=True)
+class _Occurrence:
+    """Occurrence k as it is scheduled now: where the series puts it, or where it was moved."""
+
+    k: int
+    start: datetime
+    end: datetime
+    moved: bool = False
+
+
+def _occurrence(spec: SeriesSpec, changes: Changes, k: int) -> _Occurrence:
+    moved = changes.moved.get(k)
+    if moved is not None:
+        return _Occurrence(k, *moved, moved=True)
     start = spec.start_of(k)
-    if now < start - READY_LEAD:
+    return _Occurrence(k, start, start + spec.duration)
+
+
+def _scheduled_state(spec: SeriesSpec, occurrence: _Occurrence, now: datetime) -> str:
+    if now < occurrence.start - READY_LEAD:
         return "scheduled"
-    if now < start + spec.duration:
+    if now < occurrence.end:
         return "ready"
-    return "missed" if spec.is_missed(k) else "ended"
+    return "missed" if spec.is_missed(occurrence.k) else "ended"
 
 
-def _entries(spec: SeriesSpec, now: datetime, begin: Position) -> Iterator[_Entry]:
-    """Every record of the series from ``begin`` on, in API order, as the clock shows them."""
-    for k in range(begin.occurrence, spec.count):
-        first_slot = begin.slot if k == begin.occurrence else 0
-        start = spec.start_of(k)
+def _occurrences(
+    spec: SeriesSpec, changes: Changes, start: datetime, resume: Position | None
+) -> Iterator[_Occurrence]:
+    """Occurrences not deleted, in API order (by start, then index): from ``resume``, or
+    from the first that can have a record starting at or after ``start``.
+
+    Without moves, index order is start order (occurrences never overlap): that fast path
+    costs what the page costs. Moved occurrences are merged in at their new start.
+    """
+    if resume is not None and resume.occurrence >= spec.count:
+        return
+    if not changes.moved:
+        first = spec.first_index_from(start) if resume is None else resume.occurrence
+        for k in range(first, spec.count):
+            if k not in changes.deleted:
+                yield _occurrence(spec, changes, k)
+        return
+    if resume is None:
+        plain_from = spec.first_index_from(start)
+        lookback = _earlier(start, changes.longest_move + MIN_GAP)
+        key = (min(lookback, spec.start_of(plain_from)), -1)
+    else:
+        key = (_occurrence(spec, changes, resume.occurrence).start, resume.occurrence)
+        plain_from = spec.first_index_from(key[0])
+    plain = (
+        (spec.start_of(k), k)
+        for k in range(plain_from, spec.count)
+        if k not in changes.deleted and k not in changes.moved
+    )
+    moved = itertools.islice(changes.by_start, bisect.bisect_left(changes.by_start, key), None)
+    for at, k in heapq.merge(plain, moved):
+        if (at, k) >= key:
+            yield _occurrence(spec, changes, k)
+
+
+def _earlier(moment: datetime, delta: timedelta) -> datetime:
+    """``moment - delta``, or the earliest datetime when that is out of range."""
+    try:
+        return moment - delta
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)
+
+
+def _entries(
+    spec: SeriesSpec, now: datetime, occurrences: Iterable[_Occurrence], resume: Position | None
+) -> Iterator[_Entry]:
+    """Every record of these occurrences, in API order, as the clock shows them; the
+    occurrence ``resume`` points at starts at its slot.
+    """
+    for occurrence in occurrences:
+        k = occurrence.k
+        first_slot = resume.slot if resume is not None and k == resume.occurrence else 0
         if first_slot == 0:
-            state = _scheduled_state(spec, k, now)
-            end = start + spec.duration
-            yield _Entry(k, 0, "scheduledMeeting", state, start, end, spec.is_modified(k))
-        for j, (actual_start, actual_end) in enumerate(spec.instance_times(k)):
+            state = _scheduled_state(spec, occurrence, now)
+            modified = occurrence.moved or spec.is_modified(k)
+            yield _Entry(
+                k,
+                0,
+                "scheduledMeeting",
+                state,
+                occurrence.start,
+                occurrence.end,
+                modified,
+                occurrence.moved,
+            )
+        duration = occurrence.end - occurrence.start
+        for j, (actual_start, actual_end) in enumerate(
+            spec.instance_times(k, occurrence.start, duration)
+        ):
             if j + 1 < first_slot or now < actual_start + DETAILS_DELAY:
                 continue
             done = now >= actual_end + DETAILS_DELAY
@@ -242,25 +331,28 @@ def series_page(
     limit: int | None = None,
     cap: int = 10_000,
     tz_name: str = "UTC",
+    changes: Changes = NO_CHANGES,
 ) -> tuple[list[Record], Position | None]:
     """One page of a series query and where the next page starts (None: nothing left).
 
     ``cap`` limits the instances one query lists across all its pages, like Webex does;
     the count travels inside the returned position. Records of one series share their
-    nested objects (serialise them, or copy before changing them).
+    nested objects (serialise them, or copy before changing them). ``changes``: the
+    series' deleted and moved occurrences.
     """
     if filters.meeting_type == "meetingSeries":
-        wanted = _overlaps(spec, start, end) and filters.is_modified is None
+        wanted = _overlaps(spec, start, end, changes) and filters.is_modified is None
         record = series_record(spec, now, tz_name)
         return ([record] if wanted and filters.state in (None, record["state"]) else []), None
-    begin = after or Position(spec.first_index_from(start))
-    listed = begin.instances
+    listed = after.instances if after else 0
     items: list[Record] = []
-    for entry in _entries(spec, now, begin):
-        if entry.start >= end:
-            break
+    # Occurrences come by start, so none after the first one at or past `end` is wanted.
+    occurrences = itertools.takewhile(
+        lambda occurrence: occurrence.start < end, _occurrences(spec, changes, start, after)
+    )
+    for entry in _entries(spec, now, occurrences, after):
         is_instance = entry.meeting_type == "meeting"
-        if entry.start < start or not filters.accepts(
+        if not start <= entry.start < end or not filters.accepts(
             entry.meeting_type, entry.state, entry.modified
         ):
             continue
@@ -268,13 +360,24 @@ def series_page(
             continue
         if limit is not None and len(items) >= limit:
             return items, Position(entry.k, entry.slot, listed)
-        items.append(_render(spec, entry, tz_name))
+        items.append(_rendered(spec, entry, tz_name))
         listed += is_instance
     return items, None
 
 
-def _overlaps(spec: SeriesSpec, start: datetime, end: datetime) -> bool:
-    return spec.first_start < end and spec.last_end > start
+def _rendered(spec: SeriesSpec, entry: _Entry, tz_name: str) -> Record:
+    """The record of an entry; a moved occurrence keeps its id but has its own times."""
+    record = _render(spec, entry, tz_name)
+    if entry.moved and entry.end is not None:
+        record.update(isModified=True, end=format_time(entry.end, tz_name))
+    return record
+
+
+def _overlaps(
+    spec: SeriesSpec, start: datetime, end: datetime, changes: Changes = NO_CHANGES
+) -> bool:
+    in_pattern = spec.first_start < end and spec.last_end > start
+    return in_pattern or changes.moved_into(start, end)
 
 
 # --- rendering -------------------------------------------------------------------------
@@ -434,11 +537,12 @@ def instance_id(spec: SeriesSpec, k: int, j: int) -> str:
     return f"{spec.id}_I_{10**17 + _hash(spec.id, k, j, 'instance') % (9 * 10**17)}"
 
 
-def scheduled_record(spec: SeriesSpec, k: int, now: datetime, tz_name: str = "UTC") -> Record:
+def scheduled_record(
+    spec: SeriesSpec, k: int, now: datetime, tz_name: str = "UTC", changes: Changes = NO_CHANGES
+) -> Record:
     """Scheduled occurrence k (also used for `GET /meetings/{scheduledId}`)."""
-    start = spec.start_of(k)
-    entry = _Entry(k, 0, "scheduledMeeting", _scheduled_state(spec, k, now), start, None, None)
-    return _render(spec, entry, tz_name)
+    entry = next(_entries(spec, now, [_occurrence(spec, changes, k)], None))  # scheduled first
+    return _rendered(spec, entry, tz_name)
 
 
 @functools.lru_cache(maxsize=256)
@@ -505,28 +609,57 @@ def _fields(spec: SeriesSpec, entry: _Entry, tz_name: str) -> Record:
 
 
 class Dataset:
-    """All series of a fake Webex, looked up by id or by who may see them."""
+    """All series of a fake Webex, looked up by id or by who may see them, and what was
+    deleted or moved since.
+
+    Changes are copy-on-write (a new set, a new dict, new :class:`Changes`), so readers
+    on other server threads need no lock and see each change whole.
+    """
 
     def __init__(self, series: Sequence[SeriesSpec]) -> None:
         self._by_id = {spec.id: spec for spec in series}
         if len(self._by_id) != len(series):
             raise ValueError("series ids must be unique")
+        self._lock = threading.Lock()  # one writer at a time
+        self._gone: frozenset[str] = frozenset()  # deleted series
+        self._changes: dict[str, Changes] = {}
 
     def get(self, series_id: str) -> SeriesSpec | None:
-        return self._by_id.get(series_id)
+        """The series, unless it is unknown or was deleted."""
+        return None if series_id in self._gone else self._by_id.get(series_id)
+
+    def changes(self, series_id: str) -> Changes:
+        return self._changes.get(series_id, NO_CHANGES)
 
     def ids(self, for_email: str | None = None) -> list[str]:
-        return [s.id for s in self._by_id.values() if for_email is None or s.visible_to(for_email)]
+        gone = self._gone
+        return [
+            s.id
+            for s in self._by_id.values()
+            if s.id not in gone and (for_email is None or s.visible_to(for_email))
+        ]
 
     def overlapping(self, email: str, start: datetime, end: datetime) -> list[SeriesSpec]:
         """Series the user hosts or is invited to with an occurrence in [start, end)."""
+        gone, changes = self._gone, self._changes
         found = [
-            s for s in self._by_id.values() if s.visible_to(email) and _overlaps(s, start, end)
+            s
+            for s in self._by_id.values()
+            if s.visible_to(email)
+            and s.id not in gone
+            and _overlaps(s, start, end, changes.get(s.id, NO_CHANGES))
         ]
         return sorted(found, key=lambda s: (s.first_start, s.id))
 
+    def series_of(self, meeting_id: str) -> SeriesSpec | None:
+        """The series a series, scheduled meeting or instance id belongs to, if it exists."""
+        return self.get(meeting_id.partition("_")[0])
+
     def find_scheduled(self, meeting_id: str) -> tuple[SeriesSpec, int] | None:
-        """Map ``<seriesId>_<YYYYMMDDTHHMMSSZ>`` back to its occurrence, by arithmetic."""
+        """Map ``<seriesId>_<YYYYMMDDTHHMMSSZ>`` back to its occurrence, by arithmetic.
+
+        The id keeps naming the original start after a move; deleted ones are not found.
+        """
         series_id, _, stamp = meeting_id.partition("_")
         spec = self.get(series_id)
         try:
@@ -536,7 +669,79 @@ class Dataset:
         if spec is None:
             return None
         k = spec.first_index_from(moment)
-        return (spec, k) if k < spec.count and spec.start_of(k) == moment else None
+        if k >= spec.count or spec.start_of(k) != moment or k in self.changes(spec.id).deleted:
+            return None
+        return spec, k
+
+    def delete(self, meeting_id: str) -> None:
+        """Delete a series (all of it) or one scheduled meeting (with its instances).
+
+        LookupError: unknown or already deleted; ValueError: an instance id.
+        """
+        with self._lock:
+            if self.get(meeting_id) is not None:
+                self._gone = self._gone | {meeting_id}
+                return
+            spec, k = self._scheduled(meeting_id, "deleted")
+            self._changes = {**self._changes, spec.id: self.changes(spec.id).deleting(k)}
+
+    def move(
+        self, meeting_id: str, start: datetime, end: datetime | None, now: datetime
+    ) -> tuple[SeriesSpec, int]:
+        """Give a scheduled meeting a new start and end (default: its current duration),
+        as Webex's "Update a Meeting" does; it keeps its id.
+
+        LookupError: unknown or deleted; ValueError: not a scheduled meeting, already
+        started, new start in the past or end not after start.
+        """
+        with self._lock:
+            spec, k = self._scheduled(meeting_id, "updated")
+            changes = self.changes(spec.id)
+            current = _occurrence(spec, changes, k)
+            if now >= current.start:
+                raise ValueError("A meeting that has started or ended cannot be updated.")
+            if start < now:
+                raise ValueError("start cannot be in the past.")
+            new_end = start + (current.end - current.start) if end is None else end
+            if new_end <= start:
+                raise ValueError("end must be after start.")
+            self._changes = {**self._changes, spec.id: changes.moving(k, start, new_end)}
+            return spec, k
+
+    def _scheduled(self, meeting_id: str, verb: str) -> tuple[SeriesSpec, int]:
+        found = self.find_scheduled(meeting_id)
+        if found is not None:
+            return found
+        series_id, _, rest = meeting_id.partition("_")
+        if self.get(series_id) is not None and rest.startswith("I_"):
+            raise ValueError(
+                f"A meeting instance cannot be {verb}: it has happened. "
+                "Use its scheduled meeting or meeting series id."
+            )
+        if verb == "updated" and self.get(meeting_id) is not None:
+            raise ValueError("The sandbox updates scheduled meetings only, not a whole series.")
+        raise LookupError(meeting_id)
+
+    def deleted_ids(self) -> list[str]:
+        """Deleted series, then deleted scheduled meetings of the series that remain."""
+        gone, changes = self._gone, self._changes
+        occurrences = [
+            scheduled_id(self._by_id[series_id], k)
+            for series_id, change in changes.items()
+            if series_id not in gone
+            for k in sorted(change.deleted)
+        ]
+        return sorted(gone) + occurrences
+
+    def moved(self) -> dict[str, tuple[datetime, datetime]]:
+        """Moved scheduled meetings (of series that remain): id -> new (start, end)."""
+        gone, changes = self._gone, self._changes
+        return {
+            scheduled_id(self._by_id[series_id], k): times
+            for series_id, change in changes.items()
+            if series_id not in gone
+            for k, times in sorted(change.moved.items())
+        }
 
 
 # --- ready-made datasets -----------------------------------------------------------------

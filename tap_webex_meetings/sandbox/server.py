@@ -1,8 +1,10 @@
 """A local fake of the Webex Meetings API, for tests, a user sandbox and benchmarks.
 
 It serves ``GET /v1/meetings`` (series queries and series discovery), ``GET
-/v1/meetings/{id}``, the OAuth refresh ``POST /v1/access_token`` and a few unauthenticated
-``/_sandbox/*`` control endpoints, from a lazily generated dataset and a fake clock.
+/v1/meetings/{id}``, ``DELETE /v1/meetings/{id}`` (a series or one scheduled meeting),
+``PUT /v1/meetings/{scheduledMeetingId}`` (a new start and end), the OAuth refresh ``POST
+/v1/access_token`` and a few unauthenticated ``/_sandbox/*`` control endpoints, from a
+lazily generated dataset and a fake clock.
 Everything a client did is kept in :attr:`FakeWebex.requests`, so tests can check how it
 behaved (retries, waits, parameters), not only what it returned.
 """
@@ -28,7 +30,7 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -47,6 +49,8 @@ from .dataset import (
 )
 from .faults import Decision, FaultInjector, Faults, parse_faults
 
+T = TypeVar("T")
+
 DEFAULT_NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 DEFAULT_TOKEN = "sandbox-token"
 DEFAULT_EMAIL = "alice@example.com"
@@ -56,6 +60,7 @@ DEFAULT_WINDOW = timedelta(days=7)
 # "now" given in whole seconds may be that much behind the wall clock: taken as the wall clock.
 CLOCK_TOLERANCE = timedelta(seconds=1)
 JSON_TYPE = "application/json;charset=UTF-8"
+MEETING_NOT_FOUND = "The requested meeting could not be found."
 
 
 @dataclass(frozen=True)
@@ -267,7 +272,9 @@ class FakeWebex:
     (subset of LINK_QUIRKS), :attr:`instance_cap` (instances one query may list),
     :attr:`tokens`, :attr:`refresh_tokens` (remove one to make it "expired"),
     :attr:`rotate_refresh_tokens`, :attr:`token_lifetime_seconds`, :attr:`latency_seconds`,
-    and the clock (:meth:`set_now`, :meth:`advance`).
+    and the clock (:meth:`set_now`, :meth:`advance`). Meetings can be deleted and moved
+    (:meth:`delete`, :meth:`move`, or over HTTP); :attr:`series` keeps every series it was
+    built with, :meth:`series_ids` only those not deleted.
 
     The clock is frozen at ``now`` (default :data:`DEFAULT_NOW`), so tests are repeatable.
     With ``follow_wall_clock=True`` it is the wall clock plus an offset that only
@@ -473,7 +480,33 @@ class FakeWebex:
     # --- dataset views -----------------------------------------------------------------
 
     def series_ids(self, for_email: str | None = None) -> list[str]:
+        """Series that exist (deleted ones are left out; :attr:`series` has them all)."""
         return self._dataset.ids(for_email)
+
+    def delete(self, meeting_id: str) -> None:
+        """What ``DELETE /v1/meetings/{meetingId}`` does, without HTTP, auth or recording.
+
+        A series id deletes the whole series; a scheduled meeting id only that occurrence,
+        with the instances it had or would have. Raises LookupError for an unknown or
+        already deleted id (HTTP: 404) and ValueError for an instance id (HTTP: 400).
+        """
+        self._dataset.delete(meeting_id)
+
+    def move(self, meeting_id: str, start: datetime, end: datetime | None = None) -> Record:
+        """What ``PUT /v1/meetings/{scheduledMeetingId}`` with a new start and end does,
+        without HTTP, auth or recording; returns the updated record (UTC times).
+
+        The occurrence keeps its id, gets ``isModified: true`` and is listed by its new
+        start. ``end`` defaults to the new start plus the occurrence's current duration.
+        Raises LookupError for an unknown or deleted id (HTTP: 404) and ValueError when it
+        is not a scheduled meeting, has started, or the new times are in the past or
+        reversed (HTTP: 400).
+        """
+        return self._move(meeting_id, _aware(start), None if end is None else _aware(end))
+
+    def deleted_ids(self) -> list[str]:
+        """Deleted series ids, then deleted scheduled meeting ids of remaining series."""
+        return self._dataset.deleted_ids()
 
     def expected_meetings(
         self,
@@ -499,8 +532,8 @@ class FakeWebex:
         (a clock that follows the wall clock moves while a client pages).
         """
         spec = self._dataset.get(series_id)
-        if spec is None:
-            raise LookupError(f"unknown series {series_id}")
+        if spec is None:  # the API answers 404 for it
+            raise LookupError(f"unknown or deleted series {series_id}")
         if host_email is not None and not spec.visible_to(host_email):
             raise LookupError(f"{host_email} cannot see series {series_id}")
         if _aware(start) > _aware(end):
@@ -508,7 +541,10 @@ class FakeWebex:
         filters = Filters(meeting_type, state, is_modified)
         cap = self.instance_cap if apply_cap else sys.maxsize
         moment = self.now if at is None else _aware(at)
-        items, _ = series_page(spec, moment, _aware(start), _aware(end), filters, cap=cap)
+        changes = self._dataset.changes(spec.id)
+        items, _ = series_page(
+            spec, moment, _aware(start), _aware(end), filters, cap=cap, changes=changes
+        )
         return cast(list[Record], json.loads(json.dumps(items)))  # records share nested parts
 
     # --- request handling --------------------------------------------------------------
@@ -524,7 +560,7 @@ class FakeWebex:
         self._pause(self.latency_seconds)
         if request.path.startswith("/_sandbox/"):
             return self._control(request, body)
-        reply = self._scripted(request) or self._route(request)
+        reply = self._scripted(request) or self._route(request, body)
         status = 0 if reply.action == "reset" else reply.status
         items = 0 if reply.action == "truncate" else reply.items
         done = replace(request, status=status, items=items, retry_after=reply.retry_after)
@@ -546,21 +582,22 @@ class FakeWebex:
             self._injections = [i for i in self._injections if i.times > 0]
         return _scripted_reply(injection)
 
-    def _route(self, request: RecordedRequest) -> Reply:
+    def _route(self, request: RecordedRequest, body: bytes) -> Reply:
         if request.path == "/v1/access_token":
             if request.method != "POST":
                 return error_reply(405, "Method not allowed.")
             return self._oauth(request)
         if not _is_meetings_request(request):
             return error_reply(404, "The requested resource could not be found.")
-        if request.method != "GET":
+        one_meeting = request.path != "/v1/meetings"
+        if request.method != "GET" and not (one_meeting and request.method in ("DELETE", "PUT")):
             return error_reply(405, "Method not allowed.")
         decision = Decision()
         try:
             token = self._authenticate(request)
             decision = self._injector.decide(_lenient_int(request.params.get("max")))
             self._pause(decision.delay)
-            reply = _fault_reply(decision) or self._meetings(request, token)
+            reply = _fault_reply(decision) or self._meetings(request, token, body)
         except ApiError as exc:
             reply = error_reply(exc.status, exc.message)
         if decision.kind == "non_json":
@@ -593,21 +630,39 @@ class FakeWebex:
             )
         return token
 
-    def _meetings(self, request: RecordedRequest, token: Token) -> Reply:
+    def _meetings(self, request: RecordedRequest, token: Token, body: bytes) -> Reply:
         params = {name: values[-1] for name, values in request.params.items()}
         tz_name = _timezone(request.headers.get("timezone"))
         user = params.get("hostEmail") or token.email
         if request.path == "/v1/meetings":
             return self._list(request, params, user, tz_name)
         meeting_id = unquote(request.path.removeprefix("/v1/meetings/"))
+        if request.method != "GET":
+            owner = self._dataset.series_of(meeting_id)
+            if owner is None or not (owner.visible_to(user) or token.admin):
+                raise ApiError(404, MEETING_NOT_FOUND)
+            if request.method == "DELETE":
+                _as_api_error(self._dataset.delete, meeting_id)
+                return Reply(204, headers={"TrackingID": _tracking_id()})
+            start, end = _new_times(body)
+            record = _as_api_error(self._move, meeting_id, start, end, tz_name)
+            return _json_reply(200, record, records=1)
         spec = self._dataset.get(meeting_id)
         if spec is not None and (spec.visible_to(user) or token.admin):
             return _json_reply(200, series_record(spec, self.now, tz_name), records=1)
         found = self._dataset.find_scheduled(meeting_id)
         if found is not None and (found[0].visible_to(user) or token.admin):
-            record = scheduled_record(found[0], found[1], self.now, tz_name)
+            changes = self._dataset.changes(found[0].id)
+            record = scheduled_record(found[0], found[1], self.now, tz_name, changes)
             return _json_reply(200, record, records=1)
-        raise ApiError(404, "The requested meeting could not be found.")
+        raise ApiError(404, MEETING_NOT_FOUND)
+
+    def _move(
+        self, meeting_id: str, start: datetime, end: datetime | None, tz_name: str = "UTC"
+    ) -> Record:
+        now = self.now
+        spec, k = self._dataset.move(meeting_id, start, end, now)
+        return scheduled_record(spec, k, now, tz_name, self._dataset.changes(spec.id))
 
     def _list(
         self, request: RecordedRequest, params: dict[str, str], user: str, tz_name: str
@@ -635,6 +690,7 @@ class FakeWebex:
                 limit=limit,
                 cap=self.instance_cap,
                 tz_name=tz_name,
+                changes=self._dataset.changes(spec.id),
             )
         else:
             if filters.meeting_type not in (None, "meetingSeries"):
@@ -732,11 +788,16 @@ class FakeWebex:
         return _json_reply(
             200,
             {
-                "now": self.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "now": _iso(self.now),
                 "follows_wall_clock": self._follows_wall_clock,
                 "ahead_of_wall_clock_hours": self.ahead_of_wall_clock.total_seconds() / 3600,
                 "api_url": self.api_url,
                 "series": self.series_ids(),
+                "deleted": self.deleted_ids(),
+                "moved": {
+                    meeting_id: [_iso(start), _iso(end)]
+                    for meeting_id, (start, end) in self._dataset.moved().items()
+                },
                 "requests": len(self.requests),
             },
         )
@@ -753,6 +814,33 @@ def _aware(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("datetimes given to FakeWebex must be timezone-aware")
     return moment.astimezone(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _as_api_error(action: Callable[..., T], *args: Any) -> T:
+    """Run a dataset change; its LookupError is Webex's 404, its ValueError a 400."""
+    try:
+        return action(*args)
+    except LookupError:
+        raise ApiError(404, MEETING_NOT_FOUND) from None
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def _new_times(body: bytes) -> tuple[datetime, datetime]:
+    """``start`` and ``end`` of an "Update a Meeting" body (other fields are ignored)."""
+    try:
+        data = json.loads(body or b"null")
+    except ValueError:
+        raise ApiError(400, "The request body is not valid JSON.") from None
+    fields = data if isinstance(data, dict) else {}
+    times = [_parse_param(name, str(fields.get(name) or "")) for name in ("start", "end")]
+    if times[0] is None or times[1] is None:
+        raise ApiError(400, "start and end are required: ISO 8601 date-times.")
+    return times[0], times[1]
 
 
 def _is_meetings_request(request: RecordedRequest) -> bool:
