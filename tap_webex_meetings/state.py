@@ -117,12 +117,12 @@ class ThrottledStateWriter(StateWriter):
         self,
         message_writer: GenericSingerWriter[Any, Any],
         *,
-        interval: float = STATE_INTERVAL_SECONDS,
+        interval: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(message_writer)
         self._writer = message_writer
-        self._interval = interval
+        self._interval = STATE_INTERVAL_SECONDS if interval is None else interval
         self._clock = clock
         self._last_written: float | None = None
         self._waiting: TapState | None = None
