@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     from tap_webex_meetings.settings import Settings
     from tap_webex_meetings.state import ThrottledStateWriter
+    from tap_webex_meetings.summary import RunSummary
 
 RETRY_STATUSES = (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.LOCKED)
 # Context key of a ``GET /meetings/{meetingId}`` lookup (a series, or one meeting).
@@ -61,6 +62,7 @@ class WebexTap(Protocol):
     authenticator: WebexOAuthAuthenticator | BearerTokenAuthenticator
     rate_gate: RateGate
     state_writer: ThrottledStateWriter
+    summary: RunSummary
 
 
 class AccessTokenExpiredError(RetriableAPIError):
@@ -284,6 +286,7 @@ class WebexStream(RESTStream[str | None]):
 
     def validate_response(self, response: requests.Response) -> None:
         """Sort Webex's answer into success, retry, skip or stop, with a readable reason."""
+        self.webex_tap.summary.count_request()
         status = response.status_code
         if status < HTTPStatus.BAD_REQUEST:
             self._accept(response)
@@ -373,6 +376,7 @@ class WebexStream(RESTStream[str | None]):
 
     def backoff_handler(self, details: Details) -> None:
         """Log the retry as a WARNING; after repeated 504s, ask for smaller pages."""
+        self.webex_tap.summary.count_retry()
         exception = details.get("exception")
         response = getattr(exception, "response", None)
         if isinstance(exception, RetriableAPIError) and response is not None:

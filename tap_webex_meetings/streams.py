@@ -30,6 +30,7 @@ from tap_webex_meetings.errors import SeriesNotFoundError
 from tap_webex_meetings.prefetch import Prefetcher
 from tap_webex_meetings.sharding import shard_of
 from tap_webex_meetings.state import IndexedStateManager
+from tap_webex_meetings.summary import bookmarks_of
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
@@ -91,7 +92,10 @@ class MeetingSeriesStream(WebexStream):
             self._configured_series() if settings.meeting_series_ids else self._discovered_series()
         )
         series = [record for record in found if self._in_shard(record["id"])]
-        series += self._gone_series({record["id"] for record in series})
+        gone = self._gone_series({record["id"] for record in series})
+        self.webex_tap.summary.series += len(series)
+        self.webex_tap.summary.series_deleted += len(gone)
+        series += gone
         child = self._meetings_stream
         if child is not None:
             child.prefetch([self.get_child_context(record, context) for record in series])
@@ -193,9 +197,14 @@ class MeetingSeriesStream(WebexStream):
 
     @override
     def finalize_state_progress_markers(self, state: dict[str, Any] | None = None) -> None:
-        """The end of the run: the last STATE message goes out whatever the interval."""
+        """The end of the run: the last STATE message goes out, and the run's summary."""
         super().finalize_state_progress_markers(state)
         self.webex_tap.state_writer.flush()
+        child = self._meetings_stream
+        partitions = child.state_manager.partitions() if child is not None else []
+        logging.getLogger(self.tap_name).info(
+            "%s", self.webex_tap.summary.line(bookmarks_of(partitions))
+        )
 
 
 @dataclass(frozen=True)
@@ -208,6 +217,7 @@ class _SeriesQuery:
     params: dict[str, str]
     remembered: dict[str, Meeting]
     known: bool  # extracted by an earlier run
+    bookmark: datetime | None  # where the last run left the series
 
 
 @dataclass(frozen=True)
@@ -221,7 +231,7 @@ class _StillThere:
 class _SeriesProgress:
     """The series being written: its partition state and the upcoming meetings emitted."""
 
-    context: Context
+    query: _SeriesQuery
     partition: dict[str, Any]
     upcoming: dict[str, Meeting] = field(default_factory=dict)
 
@@ -299,14 +309,11 @@ class SeriesMeetingsStream(WebexStream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Every meeting of the series in range, then tombstones of the deleted ones."""
         assert context is not None, "series_meetings runs once per meeting series"
-        series_id = context["meetingSeriesId"]
-        items = self._prefetcher.take(series_id)
-        query = None
-        if items is None and (query := self._query(context)) is not None:
-            items = self._meetings_from(query)
-        if items is None:
+        query = self._query(context)  # as when it was prefetched: only this series changes it
+        if query is None:
             return  # an empty range: nothing to list, nothing to forget
-        progress = self._series = _SeriesProgress(context, self.get_context_state(context))
+        items = self._prefetcher.take(query.series_id) or self._meetings_from(query)
+        progress = self._series = _SeriesProgress(query, self.get_context_state(context))
         still_there: list[Meeting] = []
         gone = False
         try:
@@ -329,8 +336,7 @@ class SeriesMeetingsStream(WebexStream):
         """Keep the series' upcoming meetings in its partition state, for the next run."""
         run_start = self.webex_tap.run_start
         upcoming = {**progress.upcoming, **{m.id: m for m in still_there if m.start >= run_start}}
-        series_id = progress.context["meetingSeriesId"]
-        encoded = deletions.encode(series_id, upcoming.values())
+        encoded = deletions.encode(progress.query.series_id, upcoming.values())
         if encoded:
             progress.partition[deletions.UPCOMING] = encoded
         else:
@@ -346,7 +352,9 @@ class SeriesMeetingsStream(WebexStream):
         """
         settings = self.settings
         partition = self.state_manager.find(context)
-        start = self._query_start(partition)
+        value = (partition or {}).get("replication_key_value")
+        bookmark = timeutils.parse_datetime(value) if value else None
+        start = self._query_start(bookmark)
         end = settings.range_end(self.webex_tap.run_start)
         if start >= end:
             return None
@@ -362,13 +370,19 @@ class SeriesMeetingsStream(WebexStream):
             }
         )
         remembered = deletions.remembered(partition, series_id)
-        return _SeriesQuery(series_id, start, end, params, remembered, known=partition is not None)
+        return _SeriesQuery(
+            series_id,
+            start,
+            end,
+            params,
+            remembered,
+            known=partition is not None,
+            bookmark=bookmark,
+        )
 
-    def _query_start(self, partition: dict[str, Any] | None) -> datetime:
+    def _query_start(self, bookmark: datetime | None) -> datetime:
         """``start_date`` on the first run; later the bookmark minus ``lookback_days``."""
         start_date = self.settings.start_date
-        value = (partition or {}).get("replication_key_value")
-        bookmark = timeutils.parse_datetime(value) if value else None
         if bookmark is None or bookmark <= start_date:
             return start_date
         return max(start_date, bookmark - self.settings.lookback)
@@ -465,21 +479,41 @@ class SeriesMeetingsStream(WebexStream):
         progress is not resumable (a series is resumed from its last bookmark, which is what
         we want). Tombstones move the bookmark like any record but are not upcoming.
         """
-        start = latest_record.get("start")
         progress = self._series
-        if not start or progress is None:
+        if progress is None:
             return
-        moment = timeutils.parse_api_timestamp(start)
+        moment = self._note_record(progress, latest_record)
+        if moment is None:
+            return
         markers = progress.partition.setdefault(PROGRESS_MARKERS, {})
         value = timeutils.isoformat_utc(moment)
         if value > markers.get("replication_key_value", ""):
             markers["replication_key"] = self.replication_key
             markers["replication_key_value"] = value
-        if moment >= self.webex_tap.run_start and deletions.DELETED_AT not in latest_record:
-            meeting_id = latest_record["id"]
-            progress.upcoming[meeting_id] = Meeting(
-                meeting_id, latest_record.get("meetingType") or webex.SCHEDULED_TYPE, moment
-            )
+
+    def _note_record(self, progress: _SeriesProgress, record: Record) -> datetime | None:
+        """Count the record for the summary, remember it if upcoming; its start, if any.
+
+        New: beyond what the last run saw (after its bookmark, not remembered); updated:
+        read again. Main thread only, like everything that touches the state.
+        """
+        summary = self.webex_tap.summary
+        start = record.get("start")
+        moment = timeutils.parse_api_timestamp(start) if start else None
+        query = progress.query
+        if deletions.DELETED_AT in record:
+            summary.deleted += 1
+        elif record["id"] in query.remembered or (
+            moment is not None and query.bookmark is not None and moment <= query.bookmark
+        ):
+            summary.updated += 1
+        else:
+            summary.new += 1
+        tombstone = deletions.DELETED_AT in record
+        if moment is not None and moment >= self.webex_tap.run_start and not tombstone:
+            meeting_type = record.get("meetingType") or webex.SCHEDULED_TYPE
+            progress.upcoming[record["id"]] = Meeting(record["id"], meeting_type, moment)
+        return moment
 
 
 def _warn_series_not_found(stream: WebexStream, series_id: str, exc: SeriesNotFoundError) -> None:

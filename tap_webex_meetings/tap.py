@@ -21,6 +21,7 @@ from tap_webex_meetings.prefetch import RateGate
 from tap_webex_meetings.settings import Settings
 from tap_webex_meetings.state import ThrottledStateWriter
 from tap_webex_meetings.streams import MeetingSeriesStream, SeriesMeetingsStream
+from tap_webex_meetings.summary import RunSummary
 
 
 class TapWebexMeetings(Tap):
@@ -78,6 +79,11 @@ class TapWebexMeetings(Tap):
     def state_writer(self) -> ThrottledStateWriter:
         """STATE at a bounded rate: the SDK writes (and copies) the whole state per series."""
         return self._throttled_state_writer
+
+    @cached_property
+    def summary(self) -> RunSummary:
+        """Totals of this run, logged as its last INFO line."""
+        return RunSummary()
 
     @cached_property
     def rate_gate(self) -> RateGate:

@@ -64,12 +64,15 @@ class Meeting:
 
 @dataclass(frozen=True)
 class Tables:
-    """What a loader left: columns, series and meeting rows (ids repeated if duplicated)."""
+    """What a loader left: columns, live series and meeting rows (ids repeated if duplicated),
+    and the ids it keeps marked deleted (a loader without hard deletes).
+    """
 
     columns: dict[str, list[str]]
     series: list[tuple[str, str]]  # (id, title)
     meeting_ids: list[str]
     meetings: dict[str, Meeting]
+    deleted: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -138,11 +141,18 @@ def duckdb_tables(path: Path) -> Tables:
 
 
 def postgres_tables(database: Postgres, schema: str) -> Tables:
-    series = database.query(f"SELECT id, title FROM {schema}.meeting_series")
+    """Live rows by the README's query (``_sdc_deleted_at IS NULL``), and the marked ones."""
+    series = database.query(
+        f"SELECT id, title FROM {schema}.meeting_series WHERE _sdc_deleted_at IS NULL"
+    )
     meetings = database.query(
         f"""SELECT id, "meetingSeriesId", "meetingType", state,
                    to_char(start, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-            FROM {schema}.series_meetings"""
+            FROM {schema}.series_meetings WHERE _sdc_deleted_at IS NULL"""
+    )
+    deleted = database.query(
+        f"SELECT id FROM {schema}.series_meetings WHERE _sdc_deleted_at IS NOT NULL "
+        f"UNION ALL SELECT id FROM {schema}.meeting_series WHERE _sdc_deleted_at IS NOT NULL"
     )
     return Tables(
         columns={
@@ -152,6 +162,7 @@ def postgres_tables(database: Postgres, schema: str) -> Tables:
         series=[(row[0], row[1]) for row in series],
         meeting_ids=[row[0] for row in meetings],
         meetings={row[0]: Meeting(*row[1:]) for row in meetings},
+        deleted=frozenset(row[0] for row in deleted),
     )
 
 
@@ -218,18 +229,21 @@ def check_no_loss(tables: Tables, run: Run) -> None:
 
 
 def check_state(meltano: Meltano, loader: str, server: FakeWebex) -> None:
-    """Meltano saved one bookmark per series, none after the tap's (wall) clock."""
+    """Meltano saved one bookmark per series, none after the tap's (wall) clock; a series
+    found deleted keeps its partition, marked, so that it is not asked about again.
+    """
     state = meltano.state(f"dev:tap-webex-meetings-to-{loader}")
     partitions = state["bookmarks"]["series_meetings"]["partitions"]
-    assert {p["context"]["meetingSeriesId"] for p in partitions} == set(server.series_ids(USER))
+    live = {p["context"]["meetingSeriesId"] for p in partitions if "series_deleted_at" not in p}
+    assert live == set(server.series_ids(USER))
     for partition in partitions:
         bookmark = datetime.fromisoformat(partition["replication_key_value"])
         assert bookmark <= datetime.now(UTC)
 
 
-def check_incremental(first: Tables, second: Tables, run: Run) -> None:
+def check_incremental(first: Tables, second: Tables, run: Run, deleted: set[str]) -> None:
     """The second run added meetings and moved states, from the saved state, in place."""
-    assert set(first.meetings) <= set(second.meetings), "rows of the first run vanished"
+    assert set(first.meetings) - deleted <= set(second.meetings), "rows of the first run vanished"
     new = set(second.meetings) - set(first.meetings)
     assert any(second.meetings[key].meeting_type == "meeting" for key in new), new
     moved = {
@@ -272,11 +286,41 @@ def pipeline_test(
     check_state(meltano, loader, server)
 
     server.advance(timedelta(days=2))
+    deleted = delete_some(server, first)
     second_run = run_pipeline(meltano, server, start, loader)
     second = read()
     check_warehouse(second, second_run, server)
-    check_incremental(first, second, second_run)
+    check_incremental(first, second, second_run, deleted)
+    check_deleted(second, deleted, hard=loader == "target-duckdb")
     check_state(meltano, loader, server)
+
+
+def delete_some(server: FakeWebex, first: Tables) -> set[str]:
+    """Delete two upcoming meetings of one series and a whole series with upcoming ones;
+    the ids (meetings and series) the warehouse must no longer count as live.
+    """
+    now = server.now
+    by_series: dict[str, list[str]] = {}
+    for key, row in sorted(first.meetings.items(), key=lambda item: item[1].start):
+        if row.meeting_type == "scheduledMeeting" and datetime.fromisoformat(row.start) > now:
+            by_series.setdefault(row.series_id, []).append(key)
+    (_busiest, meetings), (gone_series, gone_meetings), *_ = sorted(
+        by_series.items(), key=lambda item: -len(item[1])
+    )
+    for key in meetings[1:3]:
+        server.delete(key)
+    server.delete(gone_series)
+    return {*meetings[1:3], gone_series, *gone_meetings}
+
+
+def check_deleted(tables: Tables, deleted: set[str], *, hard: bool) -> None:
+    """No deleted meeting or series is live; a loader without hard deletes keeps it marked."""
+    live = set(tables.meetings) | {key for key, _ in tables.series}
+    assert not live & deleted, f"ghost rows: {sorted(live & deleted)[:3]}"
+    if hard:
+        assert tables.deleted == frozenset()
+    else:
+        assert tables.deleted == deleted
 
 
 def test_meltano_run_into_duckdb_full_then_incremental(
