@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -264,3 +265,22 @@ def test_giving_up_is_one_line(server: FakeWebex) -> None:
     (line,) = errors(output)
     assert line.startswith("Webex kept failing, giving up after the last retry: 503"), line
     assert "Backing off" not in output.stderr
+
+
+# Point 13: the sandbox on a port in use --------------------------------------------------
+
+
+def test_sandbox_on_a_port_in_use_says_port_0_picks_a_free_one() -> None:
+    sandbox = str(Path(TAP_COMMAND).with_name("tap-webex-meetings-sandbox"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        completed = subprocess.run(
+            [sandbox, "--port", str(port)], capture_output=True, text=True, timeout=30, check=False
+        )
+    assert completed.returncode == 1
+    assert completed.stderr.splitlines() == [
+        f"tap-webex-meetings-sandbox: port {port} is in use; --port 0 picks a free one"
+    ]
+    assert completed.stdout == ""
