@@ -20,6 +20,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+import backoff
 import requests
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import RetriableAPIError
@@ -41,7 +42,7 @@ from tap_webex_meetings.prefetch import RateGate
 
 if TYPE_CHECKING:
     from backoff.types import Details
-    from singer_sdk.helpers.types import Context
+    from singer_sdk.helpers.types import Context, RequestFunc
 
     from tap_webex_meetings.settings import Settings
     from tap_webex_meetings.state import ThrottledStateWriter
@@ -348,6 +349,31 @@ class WebexStream(RESTStream[str | None]):
         return webex.meetings_in(payload)
 
     # Retries: the SDK's backoff loop, with Webex's Retry-After and our bounds.
+
+    @override
+    def request_decorator(self, func: RequestFunc) -> RequestFunc:
+        """The SDK's retry loop, without backoff's own log lines (``logger=None``).
+
+        Overridden because backoff would log each retry a second time ("Backing off ...")
+        and the end once more ("Giving up ..."): :meth:`backoff_handler` and ``tap.py`` say
+        each once. The exceptions are the SDK's own list (singer-sdk 0.54).
+        """
+        decorated: RequestFunc = backoff.on_exception(
+            self.backoff_wait_generator,
+            (
+                ConnectionResetError,
+                RetriableAPIError,
+                requests.exceptions.Timeout,
+                requests.exceptions.ConnectionError,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ),
+            max_tries=self.backoff_max_tries,
+            on_backoff=self.backoff_handler,
+            jitter=self.backoff_jitter,
+            logger=None,
+        )(func)
+        return decorated
 
     def backoff_max_tries(self) -> int:
         """``retry_max_tries``."""

@@ -263,8 +263,11 @@ class Settings:
         return self.end_date or run_start + self.lookahead
 
 
-def problems(config: Mapping[str, Any]) -> list[str]:
-    """What the JSON schema cannot check, each message starting with the setting's name."""
+def problems(config: Mapping[str, Any], *, now: datetime) -> list[str]:
+    """What the JSON schema cannot check, each message starting with the setting's name.
+
+    ``now`` is the run's start: without ``end_date`` the range ends ``lookahead_days`` later.
+    """
     found = _credential_problems(config) + _api_url_problems(config.get("api_url"))
     dates: dict[str, datetime] = {}
     for name in ("start_date", "end_date"):
@@ -277,10 +280,7 @@ def problems(config: Mapping[str, Any]) -> list[str]:
             found.append(f"{name}: {value!r} is not an ISO 8601 date or date-time")
     if "start_date" in dates and "end_date" in dates and dates["end_date"] <= dates["start_date"]:
         found.append("end_date: must be after start_date")
-    for name, allowed in (("meeting_type", webex.MEETING_TYPES), ("state", webex.MEETING_STATES)):
-        value = config.get(name)
-        if value is not None and value not in allowed:
-            found.append(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+    found += _range_end_problems(config, dates, now)
     timezone = config.get("timezone")
     if timezone is not None and not (
         isinstance(timezone, str) and timeutils.is_valid_timezone(timezone)
@@ -300,6 +300,25 @@ def problems(config: Mapping[str, Any]) -> list[str]:
     if isinstance(shard_count, int) and isinstance(shard_index, int) and shard_index >= shard_count:
         found.append(f"shard_index: {shard_index} must be below shard_count ({shard_count})")
     return found
+
+
+def _range_end_problems(
+    config: Mapping[str, Any], dates: Mapping[str, datetime], now: datetime
+) -> list[str]:
+    """A ``start_date`` at or past run start + ``lookahead_days`` leaves nothing to ask for."""
+    start, lookahead = dates.get("start_date"), config.get("lookahead_days", 30)
+    if start is None or config.get("end_date") is not None:
+        return []
+    if not isinstance(lookahead, int | float):
+        return []  # the schema's to say
+    end = now + timedelta(days=lookahead)
+    if start < end:
+        return []
+    return [
+        f"start_date: {timeutils.query_format(start)} is not before the end of the range "
+        f"(run start + lookahead_days = {timeutils.query_format(end)}); "
+        "set end_date or an earlier start_date"
+    ]
 
 
 def _credential_problems(config: Mapping[str, Any]) -> list[str]:

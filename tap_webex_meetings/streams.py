@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import SchemaDirectory, StreamSchema
+from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.helpers._state import PROGRESS_MARKERS
 from typing_extensions import override
 
@@ -114,24 +115,40 @@ class MeetingSeriesStream(WebexStream):
         return shard_of(series_id, self.settings.shard_count) == self.settings.shard_index
 
     def _configured_series(self) -> Iterator[dict[str, Any]]:
-        """Look the configured ids up, several at a time; an unknown id is a warning."""
+        """Look the configured ids up, several at a time.
+
+        An unknown id is a warning while others exist; when none exists the run fails, so
+        that a scheduled run with a wrong or deleted id alerts instead of loading nothing.
+        """
         lookups: Prefetcher[dict[str, Any]] = Prefetcher(self.settings.max_workers)
         ids = self.settings.meeting_series_ids
+        missing: dict[str, SeriesNotFoundError] = {}
         for series_id in ids:
-            lookups.submit(series_id, partial(self._look_up_series, series_id))
-        for series_id in ids:
-            yield from lookups.take(series_id) or ()
+            lookups.submit(series_id, partial(self._look_up_series, series_id, missing))
+        found = [record for series_id in ids for record in lookups.take(series_id) or ()]
+        absent = [series_id for series_id in ids if series_id in missing]  # configured order
+        unknown = [series_id for series_id in absent if series_id not in self._known_series]
+        if absent and not found and unknown == absent:
+            raise FatalAPIError(
+                "meeting_series_ids: none of the configured series exists (Webex answered "
+                f"404 for {', '.join(absent)}); nothing to extract"
+            )
+        for series_id in unknown:  # known ones were deleted: see _gone_series
+            _warn_series_not_found(self, series_id, missing[series_id])
+        yield from found
 
-    def _look_up_series(self, series_id: str) -> Iterator[dict[str, Any]]:
+    def _look_up_series(
+        self, series_id: str, missing: dict[str, SeriesNotFoundError]
+    ) -> Iterator[dict[str, Any]]:
         try:
             yield from self.request_records(self.lookup_context(series_id))
         except SeriesNotFoundError as exc:
-            if self._known_series.get(series_id) is None:
-                _warn_series_not_found(self, series_id, exc)
+            missing[series_id] = exc
 
     def _discovered_series(self) -> Iterator[dict[str, Any]]:
         seen: set[str] = set()
-        for host in (None, *self.settings.host_emails):
+        hosts = (None, *self.settings.host_emails)
+        for host in hosts:
             for record in self.request_records({"hostEmail": host} if host else None):
                 if record["id"] in seen:
                     continue
@@ -139,6 +156,16 @@ class MeetingSeriesStream(WebexStream):
                 if host:
                     self._host_of[record["id"]] = host
                 yield record
+        if not seen:
+            params = self.get_url_params(None, None)
+            self.logger.warning(
+                "No meeting series found for %s with meetings from %s to %s; nothing to "
+                "extract (check start_date, end_date and lookahead_days, or set "
+                "meeting_series_ids)",
+                " and ".join(["the token's user", *self.settings.host_emails]),
+                params["from"],
+                params["to"],
+            )
 
     @cached_property
     def _known_series(self) -> dict[str, Context]:

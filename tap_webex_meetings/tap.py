@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import IO, Any
+from pathlib import Path
+from typing import IO, Any, ClassVar, cast
 
+import click
 import requests
 from singer_sdk import Stream, Tap
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+from singer_sdk.helpers._classproperty import classproperty
+from singer_sdk.helpers.capabilities import (
+    CapabilitiesEnum,
+    PluginCapabilities,
+    TapCapabilities,
+)
+from singer_sdk.plugin_base import PluginBase, _ConfigInput
 from typing_extensions import override
 
+from tap_webex_meetings import config_errors
 from tap_webex_meetings import settings as settings_module
 from tap_webex_meetings.auth import WebexOAuthAuthenticator, authenticator_for
 from tap_webex_meetings.prefetch import RateGate
@@ -32,6 +44,18 @@ class TapWebexMeetings(Tap):
     config_jsonschema = settings_module.CONFIG_SCHEMA
     # msgspec serialises RECORD lines several times faster than the default simplejson.
     message_writer_class = MsgSpecWriter
+    # Only what is tested (tests/test_capabilities.py), as meltano.yml declares it. Not the
+    # SDK's BATCH (it would also add a batch_config setting), ACTIVATE_VERSION (it needs a
+    # setting this tap does not offer), nor STRUCTURED_LOGGING (Meltano would switch to
+    # JSON logs, which no test here reads).
+    capabilities: ClassVar[list[CapabilitiesEnum]] = [
+        TapCapabilities.CATALOG,
+        TapCapabilities.STATE,
+        TapCapabilities.DISCOVER,
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+    ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -41,17 +65,61 @@ class TapWebexMeetings(Tap):
         if not self.metrics_logger.isEnabledFor(logging.DEBUG):
             self.metrics_logger.setLevel(logging.WARNING)
 
+    @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Report every bad setting at once, before any request.
+        """Report every bad setting at once, before any request, each once, in one style.
 
-        The SDK checks the JSON schema; :func:`settings.problems` adds what a schema cannot
-        express. Overridden (a private hook, but the only one) so both lists come together.
+        The schema's errors (reworded, see :mod:`config_errors`) and then what a schema
+        cannot express (:func:`settings.problems`). Overridden (a private hook, but the only
+        one) so both lists come together, and so that discovery, which needs no settings,
+        does not warn about them.
         """
-        errors = super()._validate_config(raise_errors=False)
-        errors += settings_module.problems(self._config)
+        schema = self.config_jsonschema
+        self.append_builtin_config(schema)
+        errors = config_errors.schema_problems(self._config, schema)
+        reported = {config_errors.setting_of(error) for error in errors}
+        errors += [
+            problem
+            for problem in settings_module.problems(self._config, now=datetime.now(timezone.utc))
+            if config_errors.setting_of(problem) not in reported
+        ]
         if errors and raise_errors:
             raise ConfigValidationError("Config validation failed", errors=errors)
         return errors
+
+    @classproperty
+    @override
+    def _env_var_config(cls) -> dict[str, Any]:  # noqa: N805
+        """Settings from ``TAP_WEBEX_MEETINGS_*``; a value the SDK cannot convert is named.
+
+        Overridden because the SDK's ``int('abc')`` is a traceback that names no setting.
+        """
+        parse: Callable[[type[PluginBase]], dict[str, Any]] = PluginBase.__dict__[
+            "_env_var_config"
+        ].fget
+        try:
+            return parse(cast("type[PluginBase]", cls))
+        except ValueError:
+            schema = cls.config_jsonschema
+            errors = config_errors.environment_problems(schema, cls._env_var_prefix, os.environ)
+            raise ConfigValidationError(
+                "Config validation failed", errors=errors or ["settings: cannot be parsed"]
+            ) from None
+
+    @classmethod
+    @override
+    def cb_config(
+        cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]
+    ) -> _ConfigInput:
+        """Read the ``--config`` files; one that cannot be read is one line, exit code 1.
+
+        Overridden because the SDK lets the error out as a traceback.
+        """
+        for path in value:
+            if path != "ENV" and (problem := config_errors.config_file_problem(Path(path))):
+                cls.logger.error("--config: %s: %s", path, problem)
+                ctx.exit(1)
+        return super().cb_config(ctx, param, value)
 
     @cached_property
     def settings(self) -> Settings:
@@ -113,6 +181,11 @@ class TapWebexMeetings(Tap):
             super().invoke(
                 about=about, about_format=about_format, config=config, state=state, catalog=catalog
             )
+        except ConfigValidationError as exc:
+            # Each bad setting once; the SDK would add "Config validation failed" around them.
+            for error in exc.errors:
+                logging.getLogger(cls.name).error("%s", error)
+            sys.exit(1)
         except (FatalAPIError, RetriableAPIError, requests.RequestException) as exc:
             logger = logging.getLogger(cls.name)
             if isinstance(exc, RetriableAPIError):

@@ -44,6 +44,8 @@ from tests.meltano_support import (
     stop_postgres,
 )
 
+pytestmark = pytest.mark.e2e
+
 UTC = timezone.utc
 USER = "alice@example.com"  # whom the sandbox token acts as
 LOOKAHEAD = timedelta(days=30)  # the tap's default lookahead_days

@@ -12,6 +12,7 @@ behind that would hide state changes from a correct tap. ``--now`` pins a frozen
 from __future__ import annotations
 
 import argparse
+import errno
 import signal
 import sys
 import threading
@@ -152,7 +153,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         server.advance(ahead)
         server.start()
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(
+                f"tap-webex-meetings-sandbox: port {args.port} is in use; "
+                "--port 0 picks a free one",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"tap-webex-meetings-sandbox: cannot start: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
         print(f"tap-webex-meetings-sandbox: cannot start: {exc}", file=sys.stderr)
         return 1
     stop = threading.Event()

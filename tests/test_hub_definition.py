@@ -1,0 +1,89 @@
+"""The Meltano Hub definition agrees with ``--about`` and with meltano.yml."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.tap_runner import TAP_COMMAND
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "scripts" / "hub_definition.py"
+HUB_KEYS = {
+    "name",
+    "namespace",
+    "variant",
+    "label",
+    "description",
+    "pip_url",
+    "repo",
+    "executable",
+    "capabilities",
+    "settings",
+    "settings_group_validation",
+    "keywords",
+    "maintenance_status",
+}
+yaml = importlib.import_module("yaml")  # PyYAML comes with singer-sdk
+
+
+def load(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+def hub() -> dict[str, Any]:
+    (path,) = (ROOT / "meltano-hub" / "extractors" / "tap-webex-meetings").glob("*.yml")
+    definition: dict[str, Any] = load(path)
+    return definition
+
+
+def meltano_tap() -> dict[str, Any]:
+    extractors = load(ROOT / "meltano.yml")["plugins"]["extractors"]
+    (tap,) = [p for p in extractors if p["name"] == "tap-webex-meetings"]
+    return dict(tap)
+
+
+def about() -> dict[str, Any]:
+    output = subprocess.run(
+        [TAP_COMMAND, "--about", "--format=json"], capture_output=True, text=True, check=True
+    ).stdout
+    info: dict[str, Any] = json.loads(output)
+    return info
+
+
+def test_the_hub_file_is_what_the_script_generates_now() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(SCRIPT), "--check"], capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+
+
+def test_hub_definition_has_the_hub_fields() -> None:
+    definition = hub()
+    assert set(definition) >= HUB_KEYS
+    assert definition["maintenance_status"] in {"active", "beta", "development", "inactive"}
+    assert definition["executable"] == definition["name"] == "tap-webex-meetings"
+    for entry in definition["settings"]:
+        assert {"name", "label", "kind", "description"} <= set(entry), entry
+
+
+def test_hub_agrees_with_about_and_meltano_yml() -> None:
+    definition, tap, info = hub(), meltano_tap(), about()
+    assert set(definition["capabilities"]) == set(tap["capabilities"]) == set(info["capabilities"])
+    assert definition["namespace"] == tap["namespace"]
+    assert definition["settings_group_validation"] == tap["settings_group_validation"]
+
+    def view(settings: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
+        return {
+            s["name"]: (s["kind"], s.get("label"), s.get("sensitive", False), s.get("value"))
+            for s in settings
+        }
+
+    assert view(definition["settings"]) == view(tap["settings"])
+    assert [s["name"] for s in definition["settings"]] == list(info["settings"]["properties"])
+    secrets = {n for n, p in info["settings"]["properties"].items() if p.get("writeOnly")}
+    assert {s["name"] for s in definition["settings"] if s.get("sensitive")} == secrets
