@@ -8,9 +8,11 @@
 # the sandbox on 127.0.0.1, runs `meltano run tap-webex-meetings target-duckdb` and prints
 # what landed in the warehouse.
 #
-# Run it again for an incremental run: Meltano keeps the state in .meltano/meltano.db, and
-# the sandbox clock starts one more day ahead of the wall clock (never behind what the last
-# run saw), so meetings end or are missed and new instances appear. The demo has its own
+# Run it again for an incremental run: Meltano keeps the state in .meltano/meltano.db. The
+# sandbox serves the same series (its clock is the wall clock, like the tap's), and before
+# each incremental run a host "deletes" one upcoming meeting in it (DELETE /v1/meetings/{id},
+# as in Webex): the run removes it from the warehouse (target-duckdb's hard_delete), and
+# meetings that ended or were missed meanwhile change state. The demo has its own
 # warehouse (output/demo/warehouse.duckdb) and state id (suffix :demo), so it never touches
 # what `meltano run` loads from the real Webex. Delete output/demo/ to start over.
 # Needs python3 >= 3.10 with venv, and PyPI. Logs: output/demo/*.log.
@@ -78,8 +80,7 @@ fi
 if [ "$has_state" = yes ] && [ -f "$WAREHOUSE" ] && [ -f "$DEMO_STATE" ]; then
     # shellcheck source=/dev/null
     . "$DEMO_STATE"
-    AHEAD_HOURS=$((AHEAD_HOURS + 24))
-    step "Incremental run: state $STATE_ID exists; the sandbox clock moves a day ahead"
+    step "Incremental run: state $STATE_ID exists"
 else
     if [ "$has_state" = yes ]; then
         quiet "$OUT/state.log" meltano state clear --force "$STATE_ID"
@@ -89,7 +90,7 @@ else
 from datetime import datetime, timedelta, timezone
 now = datetime.now(timezone.utc)
 print(now.strftime("%Y-%m-%dT%H:%M:%SZ"), (now - timedelta(days=120)).strftime("%Y-%m-%dT00:00:00Z"))')
-    AHEAD_HOURS=0
+    DELETED=""
     step "First run: a full extract from $START_DATE"
 fi
 
@@ -102,7 +103,7 @@ stop_sandbox() {
     fi
 }
 trap stop_sandbox EXIT
-"$SANDBOX" --port 0 --anchor "$ANCHOR" --ahead-hours "$AHEAD_HOURS" >"$SANDBOX_LOG" 2>&1 &
+"$SANDBOX" --port 0 --anchor "$ANCHOR" >"$SANDBOX_LOG" 2>&1 &
 SANDBOX_PID=$!
 API_URL=
 for _ in $(seq 150); do
@@ -117,8 +118,39 @@ done
 [ -n "$API_URL" ] || fail "the sandbox did not say where it listens (see $SANDBOX_LOG)"
 clock=$(sed -n 's/^Fake Webex Meetings API running (\(.*\))\.$/\1/p' "$SANDBOX_LOG")
 step "Sandbox at $API_URL, $clock"
-printf 'ANCHOR=%s\nSTART_DATE=%s\nAHEAD_HOURS=%s\n' "$ANCHOR" "$START_DATE" "$AHEAD_HOURS" \
-    >"$DEMO_STATE"
+
+# An incremental run: the sandbox starts afresh, so the meetings deleted before are deleted
+# again, then one more upcoming meeting (the next but one of the first series) goes.
+if [ "$has_state" = yes ]; then
+    DELETED=$(.venv-meltano/bin/python - "$API_URL" $DELETED <<'PY'
+import json, sys, urllib.parse, urllib.request
+from datetime import datetime, timedelta, timezone
+
+api, deleted = sys.argv[1], sys.argv[2:]
+auth = {"Authorization": "Bearer sandbox-token"}
+
+def call(method, path, **params):
+    url = f"{api}{path}?{urllib.parse.urlencode(params)}"
+    with urllib.request.urlopen(urllib.request.Request(url, method=method, headers=auth)) as r:
+        return json.loads(r.read() or b"{}")
+
+for meeting_id in deleted:
+    call("DELETE", f"/meetings/{meeting_id}")
+now = datetime.now(timezone.utc)
+series = call("GET", "/meetings", meetingType="meetingSeries", max=1,
+              **{"from": (now - timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                 "to": (now + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")})["items"][0]
+upcoming = call("GET", "/meetings", meetingSeriesId=series["id"], meetingType="scheduledMeeting",
+                max=2, **{"from": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                          "to": (now + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")})
+target = upcoming["items"][-1]
+call("DELETE", f"/meetings/{target['id']}")
+print(" ".join([*deleted, target["id"]]))
+print(f"deleted {target['title']} of {target['start']} in the sandbox", file=sys.stderr)
+PY
+    ) 2> >(sed 's/^/==> A host /' >&2)
+fi
+printf 'ANCHOR=%s\nSTART_DATE=%s\nDELETED="%s"\n' "$ANCHOR" "$START_DATE" "$DELETED" >"$DEMO_STATE"
 
 # 5. The pipeline. Only the environment points the tap at the sandbox: meltano.yml is the
 #    same one that runs against webexapis.com.

@@ -7,7 +7,7 @@ the reader is the same duckdb version as the writer):
 
 ``--previous FILE --save FILE`` compare with the ids and states saved after the last run, so
 an incremental run shows what it added and what changed; ``--run-log`` adds how many records
-the tap emitted (its ``record_count`` metrics in the Meltano log). ``--json`` prints the rows
+the tap emitted (its summary line in the Meltano log). ``--json`` prints the rows
 instead, for tests. target-duckdb lower-cases column names (``meetingType`` -> meetingtype).
 """
 
@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA = "webex"
-METRIC = re.compile(r"METRIC: (\{.*\})\s*$")
+# The tap's last INFO line (tap_webex_meetings/summary.py), which says what it emitted.
+SUMMARY = re.compile(r"Extracted (\d+) series \((\d+) deleted\) and (\d+) meeting records")
 
 
 def connect(path: Path) -> Any:
@@ -64,14 +65,12 @@ def rows(connection: Any, schema: str) -> dict[str, Any]:
 
 
 def emitted_records(run_log: Path) -> Counter[str]:
-    """Records the tap emitted per stream: the sum of its ``record_count`` metrics."""
+    """Records the tap emitted per stream, from its summary line (none if it has none)."""
     counts: Counter[str] = Counter()
     for line in run_log.read_text(errors="replace").splitlines():
-        if "tap-webex-meetings" not in line or not (match := METRIC.search(line)):
-            continue
-        metric = json.loads(match.group(1))
-        if metric.get("metric") == "record_count":
-            counts[metric["tags"]["stream"]] += int(metric["value"])
+        if match := SUMMARY.search(line):
+            series, deleted_series, meetings = (int(group) for group in match.groups())
+            counts.update(meeting_series=series + deleted_series, series_meetings=meetings)
     return counts
 
 
@@ -103,8 +102,9 @@ def totals(connection: Any, schema: str) -> list[str]:
 
 
 def changes(current: dict[str, str], previous: dict[str, str]) -> list[str]:
-    """What this run added and which states it moved, compared with the saved snapshot."""
+    """What this run added, removed and which states it moved, compared with the snapshot."""
     new = current.keys() - previous.keys()
+    removed = previous.keys() - current.keys()
     moved = Counter(
         f"{previous[key]} -> {state}"
         for key, state in current.items()
@@ -112,7 +112,8 @@ def changes(current: dict[str, str], previous: dict[str, str]) -> list[str]:
     )
     detail = ", ".join(f"{label}: {n}" for label, n in sorted(moved.items()))
     return [
-        f"this run added {len(new)} meetings and changed the state of {sum(moved.values())}"
+        f"this run added {len(new)} meetings, removed {len(removed)} deleted in Webex, and "
+        f"changed the state of {sum(moved.values())}"
         + (f" ({detail})" if detail else "")
         + f"; {len(current)} meetings in total"
     ]

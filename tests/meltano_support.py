@@ -28,7 +28,8 @@ PLUGINS = REPO / ".meltano"
 DUCKDB_PYTHON = PLUGINS / "loaders" / "target-duckdb" / "venv" / "bin" / "python"
 # Settings a developer's shell may carry; a test must not pick them up by accident.
 FOREIGN_PREFIXES = ("TAP_WEBEX_MEETINGS_", "TARGET_", "MELTANO_", "PG")
-METRIC = re.compile(r"METRIC: (\{.*\})\s*$")
+# The tap's last INFO line (tap_webex_meetings/summary.py): what it emitted per stream.
+SUMMARY = re.compile(r"Extracted (\d+) series \((\d+) deleted\) and (\d+) meeting records")
 
 
 def pinned_meltano_version() -> str:
@@ -96,14 +97,10 @@ class Meltano:
 
 
 def emitted_records(log: str) -> Counter[str]:
-    """Records the tap emitted per stream in one run: its ``record_count`` metrics."""
-    counts: Counter[str] = Counter()
-    for line in log.splitlines():
-        if "tap-webex-meetings" in line and (match := METRIC.search(line)):
-            metric = json.loads(match.group(1))
-            if metric.get("metric") == "record_count":
-                counts[metric["tags"]["stream"]] += int(metric["value"])
-    return counts
+    """Records the tap emitted per stream in one run, from its summary line."""
+    (match,) = [found for line in log.splitlines() if (found := SUMMARY.search(line))]
+    series, deleted_series, meetings = (int(group) for group in match.groups())
+    return Counter(meeting_series=series + deleted_series, series_meetings=meetings)
 
 
 def read_duckdb(path: Path) -> dict[str, Any]:
