@@ -122,7 +122,7 @@ step "Sandbox at $API_URL, $clock"
 # An incremental run: the sandbox starts afresh, so the meetings deleted before are deleted
 # again, then one more upcoming meeting (the next but one of the first series) goes.
 if [ "$has_state" = yes ]; then
-    DELETED=$(.venv-meltano/bin/python - "$API_URL" $DELETED <<'PY'
+    deletion=$(.venv-meltano/bin/python - "$API_URL" $DELETED <<'PY'
 import json, sys, urllib.parse, urllib.request
 from datetime import datetime, timedelta, timezone
 
@@ -145,10 +145,12 @@ upcoming = call("GET", "/meetings", meetingSeriesId=series["id"], meetingType="s
                           "to": (now + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")})
 target = upcoming["items"][-1]
 call("DELETE", f"/meetings/{target['id']}")
-print(" ".join([*deleted, target["id"]]))
-print(f"deleted {target['title']} of {target['start']} in the sandbox", file=sys.stderr)
+print(f"A host deleted {target['title']} of {target['start']} ({target['id']}) in the sandbox")
+print(" ".join([*deleted, target["id"]]))  # last line: every id deleted so far
 PY
-    ) 2> >(sed 's/^/==> A host /' >&2)
+    )
+    step "$(printf '%s\n' "$deletion" | head -n 1)"
+    DELETED=$(printf '%s\n' "$deletion" | tail -n 1)
 fi
 printf 'ANCHOR=%s\nSTART_DATE=%s\nDELETED="%s"\n' "$ANCHOR" "$START_DATE" "$DELETED" >"$DEMO_STATE"
 
