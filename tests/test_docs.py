@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shlex
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -27,3 +29,23 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert commands == ["bash scripts/demo.sh", "bash scripts/test.sh"]
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert ci[-1] == "bash scripts/test.sh"
+
+
+def test_the_fast_tier_command_selects_every_test_but_the_end_to_end_ones() -> None:
+    """The README's fast tier, as written, with ``--collect-only``: its options work."""
+    (command,) = re.findall(r"^(bash scripts/test.sh -m .+?)\s+#", README, flags=re.MULTILINE)
+    completed = subprocess.run(
+        [*shlex.split(command), "--collect-only", "-q"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    collected = re.search(r"(\d+)/(\d+) tests collected \((\d+) deselected\)", completed.stdout)
+    assert collected, completed.stdout[-2000:]
+    selected, total, deselected = (int(group) for group in collected.groups())
+    assert selected > 300
+    assert deselected >= 5
+    assert selected + deselected == total
