@@ -15,6 +15,7 @@ from typing import Any
 
 import requests
 from singer_sdk.authenticators import BearerTokenAuthenticator, OAuthAuthenticator
+from typing_extensions import override
 
 from tap_webex_meetings import webex
 from tap_webex_meetings.errors import TokenRefusedError
@@ -56,6 +57,7 @@ class WebexOAuthAuthenticator(OAuthAuthenticator):
         self.token_accepted = False
 
     @property
+    @override
     def oauth_request_body(self) -> dict[str, Any]:
         """Form body of ``POST /access_token`` (grant_type=refresh_token)."""
         return {
@@ -65,6 +67,7 @@ class WebexOAuthAuthenticator(OAuthAuthenticator):
             "refresh_token": self.refresh_token,
         }
 
+    @override
     def is_token_valid(self) -> bool:
         """Valid until ``EXPIRY_MARGIN`` before ``expires_in`` runs out."""
         if self.last_refreshed is None or self.access_token is None:
@@ -84,6 +87,7 @@ class WebexOAuthAuthenticator(OAuthAuthenticator):
             self.last_refreshed = None
             return True
 
+    @override
     def update_access_token(self) -> None:
         """Exchange the refresh token for an access token; keep a rotated refresh token."""
         with self._lock:

@@ -77,6 +77,7 @@ class WebexLinkPaginator(BaseAPIPaginator[str | None]):
         super().__init__(None)
         self._followed: set[str] = set()
 
+    @override
     def get_next(self, response: requests.Response) -> str | None:
         """The next page's URL, or None at the end (see :func:`webex.next_page_url`).
 
@@ -90,6 +91,7 @@ class WebexLinkPaginator(BaseAPIPaginator[str | None]):
             self._followed.add(url)
         return url
 
+    @override
     def continue_if_empty(self, response: requests.Response) -> bool:
         """An empty page may still link to more: keep following the link, if any."""
         return True
@@ -115,6 +117,7 @@ class WebexStream(RESTStream[str | None]):
         self._payloads_lock = threading.Lock()
         self._sessions = threading.local()
 
+    @override
     def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
         """Demote the SDK's "An unhandled error occurred" lines to DEBUG.
 
@@ -136,16 +139,19 @@ class WebexStream(RESTStream[str | None]):
         return self.webex_tap.settings
 
     @property
+    @override
     def url_base(self) -> str:
         """``api_url`` (default https://webexapis.com/v1)."""
         return self.settings.api_url
 
     @property
+    @override
     def authenticator(self) -> WebexOAuthAuthenticator | BearerTokenAuthenticator:
         """The tap's authenticator, shared so that a refreshed token serves every stream."""
         return self.webex_tap.authenticator
 
     @property
+    @override
     def http_headers(self) -> dict[str, str]:
         """``timezone`` always; ``password`` only when ``meeting_password`` is set."""
         headers = {"Accept": "application/json", "timezone": self.settings.timezone}
@@ -154,6 +160,7 @@ class WebexStream(RESTStream[str | None]):
         return headers
 
     @property
+    @override
     def timeout(self) -> int:
         """``request_timeout``: a hung connection fails the try instead of the whole run."""
         return cast("int", self.settings.request_timeout)
@@ -206,6 +213,7 @@ class WebexStream(RESTStream[str | None]):
             return None
 
     @property
+    @override
     def metadata(self) -> MetadataMapping:
         """Passwords and the host key stay out of records unless a catalog selects them."""
         metadata = super().metadata
@@ -215,6 +223,7 @@ class WebexStream(RESTStream[str | None]):
                 entry.selected_by_default = False
         return metadata
 
+    @override
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any]:
         """Drop fields the schema does not know (a new Webex field must not break a target)."""
         if row.keys() <= self._known_fields:
@@ -264,16 +273,19 @@ class WebexStream(RESTStream[str | None]):
                     time_extracted=datetime.now(timezone.utc),
                 )
 
+    @override
     def _write_schema_message(self) -> None:
         """Once per run: singer-sdk would repeat the 30 KB schema for every series."""
         if not self._schema_written:
             super()._write_schema_message()
             self._schema_written = True
 
+    @override
     def get_new_paginator(self) -> WebexLinkPaginator:
         """Webex pages through ``Link`` headers."""
         return WebexLinkPaginator()
 
+    @override
     def get_http_request(self, *, page: PageContext[str | None]) -> HTTPRequest:
         """First page from :meth:`get_url_params`; later pages from the next URL as it is.
 
@@ -285,6 +297,7 @@ class WebexStream(RESTStream[str | None]):
             return HTTPRequest(url=page.next_page_token, headers=self.http_headers)
         return super().get_http_request(page=page)
 
+    @override
     def validate_response(self, response: requests.Response) -> None:
         """Sort Webex's answer into success, retry, skip or stop, with a readable reason."""
         self.webex_tap.summary.count_request()
@@ -340,6 +353,7 @@ class WebexStream(RESTStream[str | None]):
             "integration's client_id, client_secret and refresh_token for scheduled runs."
         )
 
+    @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         """The meetings of one page (or the one meeting of a lookup)."""
         with self._payloads_lock:
@@ -375,10 +389,12 @@ class WebexStream(RESTStream[str | None]):
         )(func)
         return decorated
 
+    @override
     def backoff_max_tries(self) -> int:
         """``retry_max_tries``."""
         return self.settings.retry_max_tries
 
+    @override
     def backoff_wait_generator(self) -> Generator[float, Any, None]:
         """Waits from ``Retry-After`` (seconds or HTTP date), else exponential: 1, 2, 4 s…"""
         exception = yield 0.0
@@ -396,10 +412,12 @@ class WebexStream(RESTStream[str | None]):
                 return min(retry_after, self.settings.retry_max_wait)
         return min(2.0 ** (attempt - 1), self.settings.retry_max_wait)
 
+    @override
     def backoff_jitter(self, value: float) -> float:
         """Add up to 20 % (never less than the wait Webex asked for), within the bound."""
         return min(value * (1 + 0.2 * random.random()), max(value, self.settings.retry_max_wait))
 
+    @override
     def backoff_handler(self, details: Details) -> None:
         """Log the retry as a WARNING; after repeated 504s, ask for smaller pages."""
         self.webex_tap.summary.count_retry()

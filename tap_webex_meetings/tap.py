@@ -158,11 +158,13 @@ class TapWebexMeetings(Tap):
         """Shared by every request, so one 429 slows all workers down."""
         return RateGate()
 
+    @override
     def discover_streams(self) -> list[Stream]:
         """``meeting_series`` and its child ``series_meetings``."""
         return [MeetingSeriesStream(self), SeriesMeetingsStream(self)]
 
     @classmethod
+    @override
     def invoke(  # type: ignore[override]
         cls,
         *,

@@ -26,7 +26,8 @@ def _response(
     response.status_code = 200
     if link is not None:
         response.headers["Link"] = link
-    response._content = json.dumps(body if body is not None else {"items": []}).encode()
+    # requests has no public way to give a Response a body.
+    response._content = json.dumps(body if body is not None else {"items": []}).encode()  # noqa: SLF001
     request = requests.PreparedRequest()
     request.prepare(method="GET", url=request_url)
     response.request = request
@@ -97,7 +98,7 @@ def test_error_details_read_webex_error_body() -> None:
 
 def test_error_details_survive_a_non_json_body() -> None:
     response = _response(None)
-    response._content = b"<html>Bad gateway</html>"
+    response._content = b"<html>Bad gateway</html>"  # noqa: SLF001  (no public setter)
     response.status_code = 502
     response.reason = "Bad Gateway"
     response.headers["TrackingID"] = "ROUTER_99"

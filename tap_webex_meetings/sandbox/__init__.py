@@ -1,6 +1,7 @@
 """A local fake Webex Meetings API: for the tap's tests, a user sandbox and benchmarks.
 
-Standard library only, so it can run wherever the tap runs; see :class:`FakeWebex`.
+The standard library (and typing_extensions), so it runs wherever the tap runs; see
+:class:`FakeWebex`.
 """
 
 from .dataset import SeriesSpec, bulk_series, default_series

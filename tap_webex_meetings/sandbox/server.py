@@ -34,6 +34,8 @@ from typing import Any, TypeVar, cast
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from typing_extensions import override
+
 from .dataset import (
     UTC,
     Dataset,
@@ -188,6 +190,7 @@ class _Server(ThreadingHTTPServer):
         self.connections_lock = threading.Lock()
         super().__init__(address, _Handler)
 
+    @override
     def handle_error(self, request: Any, client_address: Any) -> None:
         if self.fake.verbose:
             super().handle_error(request, client_address)
@@ -197,6 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FakeWebex/1.0"
 
+    @override
     def version_string(self) -> str:
         return self.server_version
 
@@ -204,6 +208,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _server(self) -> _Server:
         return cast(_Server, self.server)
 
+    @override
     def setup(self) -> None:
         super().setup()
         # Headers and body leave in separate writes: without this, Nagle's algorithm and the
@@ -212,11 +217,13 @@ class _Handler(BaseHTTPRequestHandler):
         with self._server.connections_lock:
             self._server.connections.add(self.connection)
 
+    @override
     def finish(self) -> None:
         with self._server.connections_lock:
             self._server.connections.discard(self.connection)
         super().finish()
 
+    @override
     def log_message(self, format: str, *args: Any) -> None:
         if self._server.fake.verbose:  # request lines carry no tokens; headers are not logged
             super().log_message(format, *args)
@@ -241,7 +248,7 @@ class _Handler(BaseHTTPRequestHandler):
                 params.setdefault(name, []).extend(values)
         request = RecordedRequest(self.command, url.path, params, headers, 0, 0, arrived)
         try:
-            reply = self._server.fake._handle(request, body)
+            reply = self._server.fake.answer(request, body)
         except Exception as exc:  # a bug of the fake: make it loud, not a dropped connection
             traceback.print_exc()
             reply = error_reply(500, f"Sandbox error: {exc!r}")
@@ -553,7 +560,7 @@ class FakeWebex:
         if seconds > 0:
             self._stopping.wait(seconds)
 
-    def _handle(self, request: RecordedRequest, body: bytes) -> Reply:
+    def answer(self, request: RecordedRequest, body: bytes) -> Reply:
         """Answer one request and record it (before the answer is written, so a client
         that got its answer always finds its request recorded).
         """
