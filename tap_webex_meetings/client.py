@@ -12,20 +12,20 @@ import logging
 import random
 import threading
 import weakref
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Generator, Iterable
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from functools import cached_property
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Protocol, cast
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import ParseResult, parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import backoff
 import requests
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.pagination import BaseAPIPaginator
+from singer_sdk.pagination import HeaderLinkPaginator
 from singer_sdk.singerlib import MetadataMapping, RecordMessage
 from singer_sdk.streams.rest import HTTPRequest, PageContext, RESTStream
 from typing_extensions import override
@@ -33,12 +33,13 @@ from typing_extensions import override
 from tap_webex_meetings import webex
 from tap_webex_meetings.auth import WebexOAuthAuthenticator
 from tap_webex_meetings.errors import (
+    AccessTokenExpiredError,
     PagingLoopError,
     SeriesNotFoundError,
     TokenRefusedError,
     WebexAPIError,
 )
-from tap_webex_meetings.prefetch import RateGate
+from tap_webex_meetings.ratelimit import RateGate
 
 if TYPE_CHECKING:
     from backoff.types import Details
@@ -66,19 +67,15 @@ class WebexTap(Protocol):
     summary: RunSummary
 
 
-class AccessTokenExpiredError(RetriableAPIError):
-    """Webex refused an OAuth access token that worked before: refresh it, then retry."""
-
-
-class WebexLinkPaginator(BaseAPIPaginator[str | None]):
-    """Follows ``Link: <...>; rel="next"``; the token is the repaired next URL."""
+class WebexLinkPaginator(HeaderLinkPaginator):
+    """singer-sdk's ``Link: <...>; rel="next"`` paginator, reading Webex's link repaired."""
 
     def __init__(self) -> None:
-        super().__init__(None)
+        super().__init__()
         self._followed: set[str] = set()
 
     @override
-    def get_next(self, response: requests.Response) -> str | None:
+    def get_next_url(self, response: requests.Response) -> str | None:
         """The next page's URL, or None at the end (see :func:`webex.next_page_url`).
 
         A link already followed would page forever (the SDK only spots the same link twice
@@ -97,7 +94,7 @@ class WebexLinkPaginator(BaseAPIPaginator[str | None]):
         return True
 
 
-class WebexStream(RESTStream[str | None]):
+class WebexStream(RESTStream[ParseResult | None]):
     """Base of every stream: the Webex Meetings API as singer-sdk expects it."""
 
     # Webex records are JSON already: the SDK's per-value conformance only costs time (half
@@ -187,11 +184,11 @@ class WebexStream(RESTStream[str | None]):
 
     @override
     def get_url_params(
-        self, context: Context | None, next_page_token: str | None
+        self, context: Context | None, next_page_token: ParseResult | None
     ) -> dict[str, Any]:
         """A lookup sends only ``hostEmail``; a listing, what :meth:`list_params` says."""
         if context and LOOKUP in context:
-            return query_params({"hostEmail": context.get("hostEmail")})
+            return webex.query_params({"hostEmail": context.get("hostEmail")})
         return self.list_params(context)
 
     def list_params(self, context: Context | None) -> dict[str, str]:
@@ -286,15 +283,14 @@ class WebexStream(RESTStream[str | None]):
         return WebexLinkPaginator()
 
     @override
-    def get_http_request(self, *, page: PageContext[str | None]) -> HTTPRequest:
+    def get_http_request(self, *, page: PageContext[ParseResult | None]) -> HTTPRequest:
         """First page from :meth:`get_url_params`; later pages from the next URL as it is.
 
         The next URL already carries every query parameter (restored where Webex dropped
         them), so sending params again would repeat them.
         """
-        self.webex_tap.rate_gate.wait()
         if page.next_page_token:
-            return HTTPRequest(url=page.next_page_token, headers=self.http_headers)
+            return HTTPRequest(url=page.next_page_token.geturl(), headers=self.http_headers)
         return super().get_http_request(page=page)
 
     @override
@@ -366,12 +362,18 @@ class WebexStream(RESTStream[str | None]):
 
     @override
     def request_decorator(self, func: RequestFunc) -> RequestFunc:
-        """The SDK's retry loop, without backoff's own log lines (``logger=None``).
+        """The SDK's retry loop, each try held back while a 429 holds the rate gate.
 
         Overridden because backoff would log each retry a second time ("Backing off ...")
         and the end once more ("Giving up ..."): :meth:`backoff_handler` and ``tap.py`` say
-        each once. The exceptions are the SDK's own list (singer-sdk 0.54).
+        each once (``logger=None``). The exceptions are the SDK's own list (singer-sdk 0.54).
         """
+        gate = self.webex_tap.rate_gate
+
+        def gated(request: requests.PreparedRequest, context: Context | None) -> requests.Response:
+            gate.wait()
+            return func(request, context)
+
         decorated: RequestFunc = backoff.on_exception(
             self.backoff_wait_generator,
             (
@@ -386,7 +388,7 @@ class WebexStream(RESTStream[str | None]):
             on_backoff=self.backoff_handler,
             jitter=self.backoff_jitter,
             logger=None,
-        )(func)
+        )(gated)
         return decorated
 
     @override
@@ -471,12 +473,3 @@ def _shrink_page_size(request: requests.PreparedRequest) -> str:
     params["max"] = str(smaller)
     request.prepare_url(urlunsplit(parts._replace(query=urlencode(params))), None)
     return f"page size reduced to {smaller}"
-
-
-def query_params(values: Mapping[str, Any]) -> dict[str, str]:
-    """Webex query parameters: booleans as ``true``/``false``; unset values left out."""
-    return {
-        key: ("true" if value else "false") if isinstance(value, bool) else str(value)
-        for key, value in values.items()
-        if value is not None
-    }

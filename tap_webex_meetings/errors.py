@@ -6,7 +6,7 @@ prints their message as one ERROR line and exits non-zero; the traceback goes to
 
 from __future__ import annotations
 
-from singer_sdk.exceptions import FatalAPIError
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 
 class WebexAPIError(FatalAPIError):
@@ -38,3 +38,7 @@ class PagingLoopError(FatalAPIError):
             f"Webex returned a next-page link that was already followed ({url}); stopping "
             "instead of paging in a loop. Please report this to Webex support with the link."
         )
+
+
+class AccessTokenExpiredError(RetriableAPIError):
+    """Webex refused an OAuth access token that worked before: refresh it, then retry."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -153,21 +152,3 @@ class Prefetcher(Generic[R]):
                 continue
             return True
         return False
-
-
-class RateGate:
-    """Holds every worker back after a 429 or 423, not only the one that got it."""
-
-    def __init__(self) -> None:
-        self._until = 0.0
-        self._lock = threading.Lock()
-
-    def hold(self, seconds: float) -> None:
-        """No new request starts for ``seconds`` from now."""
-        with self._lock:
-            self._until = max(self._until, time.monotonic() + seconds)
-
-    def wait(self) -> None:
-        """Sleep until the gate opens."""
-        while (delay := self._until - time.monotonic()) > 0:
-            time.sleep(delay)

@@ -25,7 +25,7 @@ from singer_sdk.helpers._state import PROGRESS_MARKERS
 from typing_extensions import override
 
 from tap_webex_meetings import deletions, timeutils, webex
-from tap_webex_meetings.client import WebexStream, query_params
+from tap_webex_meetings.client import WebexStream
 from tap_webex_meetings.deletions import Meeting
 from tap_webex_meetings.errors import SeriesNotFoundError
 from tap_webex_meetings.prefetch import Prefetcher
@@ -68,7 +68,7 @@ class MeetingSeriesStream(WebexStream):
     def list_params(self, context: Context | None) -> dict[str, str]:
         """Discovery: ``meetingType=meetingSeries`` over the whole configured range."""
         settings = self.settings
-        return query_params(
+        return webex.query_params(
             {
                 "meetingType": webex.SERIES_TYPE,
                 "from": timeutils.query_format(settings.start_date),
@@ -386,7 +386,7 @@ class SeriesMeetingsStream(WebexStream):
         if start >= end:
             return None
         series_id = context["meetingSeriesId"]
-        params = query_params(
+        params = webex.query_params(
             {
                 "meetingSeriesId": series_id,
                 "hostEmail": context.get("hostEmail"),

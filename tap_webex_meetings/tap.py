@@ -29,7 +29,7 @@ from typing_extensions import override
 from tap_webex_meetings import config_errors
 from tap_webex_meetings import settings as settings_module
 from tap_webex_meetings.auth import WebexOAuthAuthenticator, authenticator_for
-from tap_webex_meetings.prefetch import RateGate
+from tap_webex_meetings.ratelimit import RateGate
 from tap_webex_meetings.settings import Settings
 from tap_webex_meetings.state import ThrottledStateWriter
 from tap_webex_meetings.streams import MeetingSeriesStream, SeriesMeetingsStream

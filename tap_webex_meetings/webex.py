@@ -8,6 +8,7 @@ quirks and the scopes are facts of the API, not of this tap; nothing else should
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -132,3 +133,12 @@ def parse_json(response: requests.Response) -> Any:
         return msgspec.json.decode(response.content)
     except msgspec.DecodeError as exc:
         raise ValueError(f"response body is not JSON ({exc})") from exc
+
+
+def query_params(values: Mapping[str, Any]) -> dict[str, str]:
+    """Webex query parameters: booleans as ``true``/``false``; unset values left out."""
+    return {
+        key: ("true" if value else "false") if isinstance(value, bool) else str(value)
+        for key, value in values.items()
+        if value is not None
+    }
