@@ -53,7 +53,7 @@ with DAG(
     )
     for index in range(SHARD_COUNT):
         # Each shard is its own pair of plugins in meltano.yml, hence its own Meltano run
-        # directory (two runs of one plugin overwrite each other's catalog, state and config
+        # directory (two runs of one plugin overwrite each other's catalog, state and logging
         # files) and its own state id, prod:tap-webex-meetings-shard-<i>-to-<its loader>.
         # The environment sets the split, so this DAG and the shards cannot disagree on it.
         extractor = f"tap-webex-meetings-shard-{index}"
