@@ -42,13 +42,16 @@ with DAG(
     # So the tables are created first, from the tap's SCHEMA messages alone (--test=schema:
     # no request to Webex, the same catalog and field selection as the shards), by the parent
     # plugins, which no shard uses. Cheaper than running one shard ahead of the others, and
-    # the same on every run: once the tables exist it only checks their columns.
+    # the same on every run: once the tables exist it only checks their columns. The two
+    # commands run one after the other, not piped: two Meltano processes starting together on
+    # a new system database both try to create its tables, and one fails.
     create_tables = BashOperator(
         task_id="create_tables",
         cwd=PROJECT,
         bash_command=(
-            "set -o pipefail; "
-            f"{MELTANO} invoke tap-webex-meetings --test=schema | {MELTANO} invoke target-postgres"
+            "schemas=$(mktemp) && trap 'rm -f \"$schemas\"' EXIT && "
+            f'{MELTANO} invoke tap-webex-meetings --test=schema > "$schemas" && '
+            f'{MELTANO} invoke target-postgres < "$schemas"'
         ),
     )
     for index in range(SHARD_COUNT):
