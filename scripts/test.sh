@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Set up everything the tests need on a fresh machine, then run them:
 # the tap in .venv, Meltano in .venv-meltano (the end-to-end tests drive it; it installs the
-# loaders itself), and PostgreSQL (tests/test_meltano_e2e.py starts a throwaway cluster with
+# loaders itself), Apache Airflow in .venv-airflow (tests/test_airflow.py runs the shipped DAG
+# under its scheduler), and PostgreSQL (the end-to-end tests start a throwaway cluster with
 # scripts/ensure_postgres.sh, which installs Debian's package when missing).
-# Idempotent: a second run reuses both venvs and only runs pytest.
+# Idempotent: a second run reuses the venvs and only runs pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MELTANO_VERSION=$(sed -n 's/^MELTANO_VERSION=//p' scripts/demo.sh)
@@ -18,6 +19,16 @@ if [ "$(.venv-meltano/bin/meltano --version 2>/dev/null || true)" != "meltano, v
   python3 -m venv .venv-meltano
   .venv-meltano/bin/pip install --quiet --upgrade pip
   .venv-meltano/bin/pip install --quiet "meltano==$MELTANO_VERSION"
+fi
+
+# Reinstalled only when orchestration/airflow/requirements.txt changed (a copy marks the install).
+AIRFLOW_REQUIREMENTS=orchestration/airflow/requirements.txt
+if ! cmp -s "$AIRFLOW_REQUIREMENTS" .venv-airflow/installed-requirements.txt; then
+  rm -rf .venv-airflow
+  python3 -m venv .venv-airflow
+  .venv-airflow/bin/pip install --quiet --upgrade pip
+  .venv-airflow/bin/pip install --quiet -r "$AIRFLOW_REQUIREMENTS"
+  cp "$AIRFLOW_REQUIREMENTS" .venv-airflow/installed-requirements.txt
 fi
 
 .venv/bin/pytest "$@"
