@@ -9,10 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MELTANO_VERSION=$(sed -n 's/^MELTANO_VERSION=//p' scripts/demo.sh)
 
-if [ ! -x .venv/bin/pytest ]; then
+# Reinstalled when pyproject.toml changed (a copy marks the install), so new test tools arrive.
+if ! cmp -s pyproject.toml .venv/installed-pyproject.toml; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet --upgrade pip
   .venv/bin/pip install --quiet -e '.[dev]'
+  cp pyproject.toml .venv/installed-pyproject.toml
 fi
 
 if [ "$(.venv-meltano/bin/meltano --version 2>/dev/null || true)" != "meltano, version $MELTANO_VERSION" ]; then

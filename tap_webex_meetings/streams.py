@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property, partial
 from importlib import resources
@@ -21,14 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.exceptions import FatalAPIError
-from singer_sdk.helpers._state import PROGRESS_MARKERS
 from typing_extensions import override
 
 from tap_webex_meetings import deletions, timeutils, webex
 from tap_webex_meetings.client import WebexStream
 from tap_webex_meetings.deletions import Meeting
 from tap_webex_meetings.errors import SeriesNotFoundError
+from tap_webex_meetings.listing import SERIES_GONE, Listed, SeriesListing, SeriesQuery, StillThere
 from tap_webex_meetings.prefetch import Prefetcher
+from tap_webex_meetings.progress import SeriesProgress
 from tap_webex_meetings.sharding import shard_of
 from tap_webex_meetings.state import IndexedStateManager
 from tap_webex_meetings.summary import bookmarks_of
@@ -234,38 +234,6 @@ class MeetingSeriesStream(WebexStream):
         )
 
 
-@dataclass(frozen=True)
-class _SeriesQuery:
-    """One series' listing: its window, its other parameters, what the state remembers."""
-
-    series_id: str
-    start: datetime
-    end: datetime
-    params: dict[str, str]
-    remembered: dict[str, Meeting]
-    known: bool  # extracted by an earlier run
-    bookmark: datetime | None  # where the last run left the series
-
-
-@dataclass(frozen=True)
-class _StillThere:
-    """A remembered meeting missing from the listing that Webex still has (moved, filtered)."""
-
-    meeting: Meeting
-
-
-@dataclass
-class _SeriesProgress:
-    """The series being written: its partition state and the upcoming meetings emitted."""
-
-    query: _SeriesQuery
-    partition: dict[str, Any]
-    upcoming: dict[str, Meeting] = field(default_factory=dict)
-
-
-_SERIES_GONE = object()  # the listing answered 404: the whole series was deleted
-
-
 class SeriesMeetingsStream(WebexStream):
     """Scheduled meetings and meeting instances of one series, incremental on ``start``."""
 
@@ -283,10 +251,10 @@ class SeriesMeetingsStream(WebexStream):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._series: _SeriesProgress | None = None
+        self._series: SeriesProgress | None = None
 
     @cached_property
-    def _prefetcher(self) -> Prefetcher[Any]:
+    def _prefetcher(self) -> Prefetcher[Listed]:
         """Made on first use: discovery (``--discover``) needs no settings."""
         return Prefetcher(self.settings.max_workers)
 
@@ -340,39 +308,28 @@ class SeriesMeetingsStream(WebexStream):
         if query is None:
             return  # an empty range: nothing to list, nothing to forget
         items = self._prefetcher.take(query.series_id) or self._meetings_from(query)
-        progress = self._series = _SeriesProgress(query, self.get_context_state(context))
+        tap = self.webex_tap
+        progress = self._series = SeriesProgress(
+            query, self.get_context_state(context), tap.run_start, tap.summary
+        )
         still_there: list[Meeting] = []
         gone = False
         try:
             for item in items:
                 if isinstance(item, dict):
                     yield item
-                elif isinstance(item, _StillThere):
+                elif isinstance(item, StillThere):
                     still_there.append(item.meeting)
-                elif item is _SERIES_GONE:
+                elif item is SERIES_GONE:
                     gone = True
         except Exception:
             # Whatever finished before this series must not wait for the next interval.
             self.webex_tap.state_writer.flush()
             raise
-        self._remember(progress, still_there, gone=gone)
-
-    def _remember(
-        self, progress: _SeriesProgress, still_there: list[Meeting], *, gone: bool
-    ) -> None:
-        """Keep the series' upcoming meetings in its partition state, for the next run."""
-        run_start = self.webex_tap.run_start
-        upcoming = {**progress.upcoming, **{m.id: m for m in still_there if m.start >= run_start}}
-        encoded = deletions.encode(progress.query.series_id, upcoming.values())
-        if encoded:
-            progress.partition[deletions.UPCOMING] = encoded
-        else:
-            progress.partition.pop(deletions.UPCOMING, None)
-        if gone:
-            progress.partition[deletions.SERIES_DELETED_AT] = timeutils.isoformat_utc(run_start)
+        progress.finish(still_there, gone=gone)
         self._series = None
 
-    def _query(self, context: Context) -> _SeriesQuery | None:
+    def _query(self, context: Context) -> SeriesQuery | None:
         """The series' window and parameters, and what it remembers; None if the range is empty.
 
         Runs on the main thread (it reads the state), before any worker fetches.
@@ -397,7 +354,7 @@ class SeriesMeetingsStream(WebexStream):
             }
         )
         remembered = deletions.remembered(partition, series_id)
-        return _SeriesQuery(
+        return SeriesQuery(
             series_id,
             start,
             end,
@@ -414,79 +371,19 @@ class SeriesMeetingsStream(WebexStream):
             return start_date
         return max(start_date, bookmark - self.settings.lookback)
 
-    def _meetings_from(self, query: _SeriesQuery) -> Iterator[Any]:
-        """The listing, then what became of remembered meetings it lacks (on a worker)."""
-        listed: set[str] = set()
+    def _meetings_from(self, query: SeriesQuery) -> Iterator[Listed]:
+        """The series' meetings and what became of those it remembers (runs on a worker)."""
+        listing = SeriesListing(
+            query, self.request_records, self.look_up, self.instance_cap, self.logger
+        )
         try:
-            for record in self._listing(query):
-                listed.add(record["id"])
-                yield record
+            yield from listing.meetings()
         except SeriesNotFoundError as exc:
             if not query.known:
                 _warn_series_not_found(self, query.series_id, exc)
                 return
-            yield _SERIES_GONE
-            deleted_at = datetime.now(timezone.utc)
-            for meeting in query.remembered.values():
-                yield deletions.tombstone(meeting, query.series_id, deleted_at)
-            return
-        yield from self._deleted_or_still_there(query, listed)
-
-    def _deleted_or_still_there(self, query: _SeriesQuery, listed: set[str]) -> Iterator[Any]:
-        """Remembered meetings the listing lacks: a tombstone when Webex answers 404.
-
-        A meeting beyond the window (a shortened ``end_date``) is not asked about; one Webex
-        still has (it moved, or left a ``meeting_type``/``state``/``is_modified`` filter) is
-        remembered with its current start while it is upcoming.
-        """
-        host = query.params.get("hostEmail")
-        for meeting in query.remembered.values():
-            if meeting.id in listed:
-                continue
-            if not query.start <= meeting.start < query.end:
-                yield _StillThere(meeting)
-                continue
-            found = self.look_up(meeting.id, host)
-            if found is None:
-                yield deletions.tombstone(meeting, query.series_id, datetime.now(timezone.utc))
-            elif start := found.get("start"):
-                moved = Meeting(
-                    meeting.id, meeting.meeting_type, timeutils.parse_api_timestamp(start)
-                )
-                yield _StillThere(moved)
-
-    def _listing(self, query: _SeriesQuery) -> Iterator[dict[str, Any]]:
-        """All pages of the query; past Webex's 10,000-instance cap, continue in a new window.
-
-        Small series cost one query. Only when a query listed the cap's worth of instances
-        does a new query start at the last instance listed (inclusive, its ids skipped), for
-        instances only: scheduled meetings were all listed by the first one.
-        """
-        start, params = query.start, query.params
-        already_listed: set[str] = set()
-        while True:
-            instances = 0
-            last_start: datetime | None = None
-            at_last_start: set[str] = set()
-            for record in self.request_records({**params, "from": timeutils.query_format(start)}):
-                if record.get("meetingType") == webex.INSTANCE_TYPE and record.get("start"):
-                    instances += 1
-                    record_start = timeutils.parse_api_timestamp(record["start"])
-                    if record_start != last_start:
-                        last_start, at_last_start = record_start, set()
-                    at_last_start.add(record["id"])
-                if record.get("id") not in already_listed:
-                    yield record
-            if instances < self.instance_cap or last_start is None or last_start <= start:
-                return
-            self.logger.info(
-                "Series %s: Webex listed %d instances, its cap; listing the rest from %s",
-                query.series_id,
-                instances,
-                last_start.isoformat(),
-            )
-            start, already_listed = last_start, at_last_start
-            params = {**params, "meetingType": webex.INSTANCE_TYPE}
+            yield SERIES_GONE
+            yield from listing.all_remembered_deleted()
 
     @override
     def get_replication_key_signpost(self, context: Context | None = None) -> datetime:
@@ -497,50 +394,16 @@ class SeriesMeetingsStream(WebexStream):
     def _increment_stream_state(
         self, latest_record: Record, *, context: Context | None = None
     ) -> None:
-        """Keep the series' latest ``start`` as a UTC instant, and note upcoming meetings.
+        """Move the series' bookmark as a UTC instant; count and remember (SeriesProgress).
 
-        singer-sdk turns the progress markers into the bookmark when the series is complete,
-        capped at the signpost. It compares bookmarks as strings, and Webex writes ``start``
-        in the offset of the ``timezone`` header: the record keeps that offset, the bookmark
-        gets UTC. Overridden also because the SDK warns once per series that unsorted
-        progress is not resumable (a series is resumed from its last bookmark, which is what
-        we want). Tombstones move the bookmark like any record but are not upcoming.
+        A private hook (singer-sdk 0.54 has no public one per record): the SDK compares
+        bookmarks as strings, so mixed UTC offsets compare wrongly, it scans every partition
+        per record, and it warns once per series that unsorted progress is not resumable (a
+        series resumes from its last bookmark, which is what we want). A test fails if the
+        SDK stops calling it (bookmarks: tests/test_sync.py).
         """
-        progress = self._series
-        if progress is None:
-            return
-        moment = self._note_record(progress, latest_record)
-        if moment is None:
-            return
-        markers = progress.partition.setdefault(PROGRESS_MARKERS, {})
-        value = timeutils.isoformat_utc(moment)
-        if value > markers.get("replication_key_value", ""):
-            markers["replication_key"] = self.replication_key
-            markers["replication_key_value"] = value
-
-    def _note_record(self, progress: _SeriesProgress, record: Record) -> datetime | None:
-        """Count the record for the summary, remember it if upcoming; its start, if any.
-
-        New: beyond what the last run saw (after its bookmark, not remembered); updated:
-        read again. Main thread only, like everything that touches the state.
-        """
-        summary = self.webex_tap.summary
-        start = record.get("start")
-        moment = timeutils.parse_api_timestamp(start) if start else None
-        query = progress.query
-        if deletions.DELETED_AT in record:
-            summary.deleted += 1
-        elif record["id"] in query.remembered or (
-            moment is not None and query.bookmark is not None and moment <= query.bookmark
-        ):
-            summary.updated += 1
-        else:
-            summary.new += 1
-        tombstone = deletions.DELETED_AT in record
-        if moment is not None and moment >= self.webex_tap.run_start and not tombstone:
-            meeting_type = record.get("meetingType") or webex.SCHEDULED_TYPE
-            progress.upcoming[record["id"]] = Meeting(record["id"], meeting_type, moment)
-        return moment
+        if self._series is not None:
+            self._series.note(latest_record, self.replication_key)
 
 
 def _warn_series_not_found(stream: WebexStream, series_id: str, exc: SeriesNotFoundError) -> None:

@@ -1,0 +1,76 @@
+"""The series being written: its bookmark, its upcoming meetings, its counts.
+
+Everything here runs on the main thread, once per record, as the records are written: it is
+the only code that changes a series' partition state. The bookmark moves through the SDK's
+progress markers (singer-sdk promotes them when the series is complete, capped at the run's
+start); the upcoming meetings become the series' memory (see :mod:`deletions`) only then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from singer_sdk.helpers._state import PROGRESS_MARKERS
+
+from tap_webex_meetings import deletions, timeutils, webex
+from tap_webex_meetings.deletions import Meeting
+from tap_webex_meetings.listing import SeriesQuery
+from tap_webex_meetings.summary import RunSummary
+
+
+@dataclass
+class SeriesProgress:
+    """One series from its first record to its end."""
+
+    query: SeriesQuery
+    partition: dict[str, Any]  # the series' state partition (the SDK's, written in place)
+    run_start: datetime
+    summary: RunSummary
+    upcoming: dict[str, Meeting] = field(default_factory=dict)
+
+    def note(self, record: dict[str, Any], replication_key: str) -> None:
+        """Count the record, move the bookmark to its ``start``, remember it if upcoming.
+
+        The bookmark is the UTC instant (Webex writes ``start`` in the ``timezone`` header's
+        offset, and the SDK compares bookmarks as strings). *New*: beyond what the last run
+        saw (after its bookmark, not remembered); *updated*: read again. A tombstone moves
+        the bookmark like any record but is not upcoming.
+        """
+        start = record.get("start")
+        moment = timeutils.parse_api_timestamp(start) if start else None
+        tombstone = deletions.DELETED_AT in record
+        self._count(record["id"], moment, tombstone=tombstone)
+        if moment is None:
+            return
+        markers = self.partition.setdefault(PROGRESS_MARKERS, {})
+        value = timeutils.isoformat_utc(moment)
+        if value > markers.get("replication_key_value", ""):
+            markers["replication_key"] = replication_key
+            markers["replication_key_value"] = value
+        if moment >= self.run_start and not tombstone:
+            meeting_type = record.get("meetingType") or webex.SCHEDULED_TYPE
+            self.upcoming[record["id"]] = Meeting(record["id"], meeting_type, moment)
+
+    def _count(self, meeting_id: str, moment: datetime | None, *, tombstone: bool) -> None:
+        query = self.query
+        if tombstone:
+            self.summary.deleted += 1
+        elif meeting_id in query.remembered or (
+            moment is not None and query.bookmark is not None and moment <= query.bookmark
+        ):
+            self.summary.updated += 1
+        else:
+            self.summary.new += 1
+
+    def finish(self, still_there: list[Meeting], *, gone: bool) -> None:
+        """The series is complete: keep its upcoming meetings in its state, for the next run."""
+        kept = {m.id: m for m in still_there if m.start >= self.run_start}
+        encoded = deletions.encode(self.query.series_id, {**self.upcoming, **kept}.values())
+        if encoded:
+            self.partition[deletions.UPCOMING] = encoded
+        else:
+            self.partition.pop(deletions.UPCOMING, None)
+        if gone:
+            self.partition[deletions.SERIES_DELETED_AT] = timeutils.isoformat_utc(self.run_start)
