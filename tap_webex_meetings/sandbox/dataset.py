@@ -129,8 +129,9 @@ class SeriesSpec:
     def start_of(self, k: int) -> datetime:
         return (self.first_start + k * self.interval).astimezone(UTC)
 
-    @property
+    @functools.cached_property
     def last_end(self) -> datetime:
+        # Cached (in the instance's __dict__, which frozen allows): discovery asks every page.
         return self.start_of(self.count - 1) + self.duration
 
     def first_index_from(self, moment: datetime) -> int:
@@ -527,13 +528,18 @@ def _template(spec: SeriesSpec, kind: str) -> Record:
     return record
 
 
+def series_state(spec: SeriesSpec, now: datetime) -> str:
+    """The `state` of the series record, without rendering it."""
+    return "active" if spec.last_end > now else "expired"
+
+
 def series_record(spec: SeriesSpec, now: datetime, tz_name: str = "UTC") -> Record:
     """The `meetingSeries` object as discovery and `GET /meetings/{id}` return it."""
     first = spec.start_of(0)
     record = _template(spec, _SERIES).copy()
     record.update(
         id=spec.id,
-        state="active" if spec.last_end > now else "expired",
+        state=series_state(spec, now),
         timezone=tz_name,
         start=format_time(first, tz_name),
         end=format_time(first + spec.duration, tz_name),
@@ -618,6 +624,9 @@ class Dataset:
         self._by_id = {spec.id: spec for spec in series}
         if len(self._by_id) != len(series):
             raise ValueError("series ids must be unique")
+        # Discovery asks the same question for each of its pages: answer it once. Whatever
+        # changes the series must clear this.
+        self._overlapping: dict[tuple[str, datetime, datetime], list[SeriesSpec]] = {}
 
     def get(self, series_id: str) -> SeriesSpec | None:
         return self._by_id.get(series_id)
@@ -627,10 +636,21 @@ class Dataset:
 
     def overlapping(self, email: str, start: datetime, end: datetime) -> list[SeriesSpec]:
         """Series the user hosts or is invited to with an occurrence in [start, end)."""
-        found = [
-            s for s in self._by_id.values() if s.visible_to(email) and _overlaps(s, start, end)
-        ]
-        return sorted(found, key=lambda s: (s.first_start, s.id))
+        key = (email.lower(), start, end)
+        found = self._overlapping.get(key)
+        if found is None:
+            if len(self._overlapping) >= 64:
+                self._overlapping.clear()
+            found = sorted(
+                (
+                    s
+                    for s in self._by_id.values()
+                    if s.visible_to(email) and _overlaps(s, start, end)
+                ),
+                key=lambda s: (s.first_start, s.id),
+            )
+            self._overlapping[key] = found
+        return list(found)
 
     def find_scheduled(self, meeting_id: str) -> tuple[SeriesSpec, int] | None:
         """Map ``<seriesId>_<YYYYMMDDTHHMMSSZ>`` back to its occurrence, by arithmetic."""

@@ -44,6 +44,7 @@ from .dataset import (
     scheduled_record,
     series_page,
     series_record,
+    series_state,
 )
 from .faults import Decision, FaultInjector, Faults, parse_faults
 
@@ -637,11 +638,13 @@ class FakeWebex:
             if filters.meeting_type not in (None, "meetingSeries"):
                 raise ApiError(400, "The sandbox lists scheduled meetings by meetingSeriesId only.")
             series = self._dataset.overlapping(user, start, end)
-            records = [series_record(s, now, tz_name) for s in series]
-            records = [r for r in records if filters.accepts("meetingSeries", r["state"], None)]
+            series = [
+                s for s in series if filters.accepts("meetingSeries", series_state(s, now), None)
+            ]
             first = after.occurrence if after else 0
-            items = records[first : first + limit]
-            following = Position(first + limit) if len(records) > first + limit else None
+            # Only the page is rendered: discovery of n series stays O(n) per page.
+            items = [series_record(s, now, tz_name) for s in series[first : first + limit]]
+            following = Position(first + limit) if len(series) > first + limit else None
         headers = {}
         if following is not None:
             headers["Link"] = self._next_link(request.params, following, limit)
