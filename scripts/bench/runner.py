@@ -256,11 +256,19 @@ class Bench:
         return top_cumulative(path, 15)
 
 
+# The command line and start-up frames that every profile starts with: not worth a line.
+_ENTRY_FRAMES = re.compile(
+    r"click/|importlib|/bin/tap-webex-meetings$|plugin_base\.py|tap(_base)?\.py"
+)
+
+
 def top_cumulative(path: Path, count: int) -> list[str]:
-    """``cumulative s  tottime s  calls  function`` of the top entries of a profile."""
+    """``cumulative s  tottime s  calls  function`` of the top entries of a profile, below
+    the command line's own frames."""
     with Path(os.devnull).open("w") as null:
         stats = pstats.Stats(str(path), stream=null)
     entries = sorted(stats.stats.items(), key=lambda item: item[1][3], reverse=True)  # type: ignore[attr-defined]
+    entries = [e for e in entries if e[0][1] and not _ENTRY_FRAMES.search(e[0][0])]
     lines = []
     for (filename, line, name), (_, calls, tottime, cumtime, _) in entries[:count]:
         where = f"{Path(filename).name}:{line}({name})" if line else name
