@@ -222,13 +222,17 @@ class WebexStream(RESTStream[ParseResult | None]):
 
     @override
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any]:
-        """Drop fields the schema does not know (a new Webex field must not break a target)."""
+        """Drop fields the schema does not know (a new Webex field must not break a target).
+
+        Said once per run at INFO: Webex sends some (``hasSummary``) on every run, and a
+        scheduled run must not warn about what nobody can change.
+        """
         if row.keys() <= self._known_fields:
             return row
         unknown = row.keys() - self._known_fields
         if new := unknown - self._unknown_fields_seen:
             self._unknown_fields_seen |= new
-            self.logger.warning("Ignoring fields not in the %s schema: %s", self.name, sorted(new))
+            self.logger.info("Ignoring fields not in the %s schema: %s", self.name, sorted(new))
         return {key: value for key, value in row.items() if key not in unknown}
 
     @cached_property

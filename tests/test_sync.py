@@ -14,7 +14,7 @@ from tap_webex_meetings.sandbox import FakeWebex, SeriesSpec
 from tap_webex_meetings.streams import SeriesMeetingsStream
 from tap_webex_meetings.tap import TapWebexMeetings
 from tap_webex_meetings.webex import SENSITIVE_FIELDS
-from tests.tap_runner import TapOutput, config_for, partition_bookmarks, sync
+from tests.tap_runner import TapOutput, config_for, partition_bookmarks, run_cli, sync
 
 START = datetime(2025, 6, 1, tzinfo=timezone.utc)
 LOOKAHEAD = timedelta(days=30)
@@ -296,3 +296,15 @@ def test_is_modified_is_sent_only_when_set(
     assert all(q["isModified"] == sent for q in queries)
     assert {r["meetingType"] for r in output.records()} == {"scheduledMeeting"}
     assert {r["isModified"] for r in output.records()} == {is_modified}
+
+
+def test_a_field_the_schema_does_not_know_is_dropped_and_named_once(server: FakeWebex) -> None:
+    """Webex sends ``hasSummary`` on instances; it is not in its OpenAPI file."""
+    output = run_cli(config_for(server, end_date=server.now.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    assert output.exit_code == 0, output.stderr
+    instances = [r for r in output.records() if r["meetingType"] == "meeting"]
+    assert instances
+    assert all("hasSummary" not in r for r in instances)
+    named = [line for line in output.stderr.splitlines() if "hasSummary" in line]
+    assert len(named) == 1, named
+    assert "INFO" in named[0]

@@ -42,7 +42,8 @@ RESTART_GAP = timedelta(minutes=2)
 MIN_GAP = MAX_LATE_START + RESTART_GAP + timedelta(minutes=4)
 
 
-# Property order of MeetingObjectForListMeeting in Webex's OpenAPI, so records read like the docs.
+# The properties of MeetingObjectForListMeeting in the order of Webex's OpenAPI: every
+# record carries all of them (None where they do not apply), as Webex's fullest do.
 _FIELD_NAMES = """
 id meetingSeriesId scheduledMeetingId meetingNumber title agenda password
 phoneAndVideoSystemPassword meetingType state hostDidJoin attendeeDidJoin
@@ -61,7 +62,7 @@ enabledBreakoutSessions links trackingCodes enabledAudioWatermark
 enabledVisualWatermark visualWatermarkOpacity audioConnectionOptions
 requireAttendeeLogin restrictToInvitees enabledLiveStream liveStream
 """
-_FIELD_ORDER = {name: i for i, name in enumerate(_FIELD_NAMES.split())}
+FIELD_NAMES = tuple(_FIELD_NAMES.split())
 
 
 def _hash(*parts: object) -> int:
@@ -113,6 +114,9 @@ class SeriesSpec:
     scheduled_type: str = "meeting"
     invitees: tuple[str, ...] = ()
     password: str = "BgJep@43"
+    # Every optional feature on (live stream, interpretation, breakout sessions, watermarks,
+    # a space): the fullest records Webex sends, as organisations with such options get.
+    full_options: bool = False
 
     def __post_init__(self) -> None:
         if len(self.id) != 32 or any(c not in "0123456789abcdef" for c in self.id):
@@ -131,8 +135,9 @@ class SeriesSpec:
     def start_of(self, k: int) -> datetime:
         return (self.first_start + k * self.interval).astimezone(UTC)
 
-    @property
+    @functools.cached_property
     def last_end(self) -> datetime:
+        # Cached (in the instance's __dict__, which frozen allows): discovery asks every page.
         return self.start_of(self.count - 1) + self.duration
 
     def first_index_from(self, moment: datetime) -> int:
@@ -381,11 +386,20 @@ def _overlaps(
 
 
 # --- rendering -------------------------------------------------------------------------
+#
+# A record is a copy of a per-series template that already holds every documented
+# property in the documented order (None where it does not apply), updated with what
+# differs per record: updating existing keys keeps their order, so nothing is sorted.
+
+
+def _spark_id(kind: str, seed: str) -> str:
+    """``base64("ciscospark://us/KIND/<uuid>")`` without padding, as Webex writes ids."""
+    ident = uuid.UUID(bytes=hashlib.sha256(seed.lower().encode()).digest()[:16], version=4)
+    return base64.b64encode(f"ciscospark://us/{kind}/{ident}".encode()).decode().rstrip("=")
 
 
 def _host_user_id(email: str) -> str:
-    person = uuid.UUID(bytes=hashlib.sha256(email.lower().encode()).digest()[:16], version=4)
-    return base64.b64encode(f"ciscospark://us/PEOPLE/{person}".encode()).decode().rstrip("=")
+    return _spark_id("PEOPLE", email)
 
 
 def _recurrence(spec: SeriesSpec) -> str:
@@ -400,9 +414,52 @@ def _recurrence(spec: SeriesSpec) -> str:
     return f"{rule};COUNT={spec.count}"
 
 
-@functools.lru_cache(maxsize=1024)
+def _auto_recorded(spec: SeriesSpec) -> bool:
+    """Half the series record automatically; their ended instances then have recordings."""
+    return _hash(spec.id, "rec") % 2 == 0
+
+
+_DEPARTMENTS = ("Engineering", "Sales", "Support", "Finance", "Marketing")
+_INTERPRETERS = (
+    ("en", "de", "marcus.hoffmann@example.com", "Marcus Hoffmann"),
+    ("en", "fr", "claire.martin@example.com", "Claire Martin"),
+)
+
+
+def _interpreters(spec: SeriesSpec) -> list[Record]:
+    return [
+        {
+            "id": base64.b64encode(f"{spec.id}_{stable_hex(spec.id, email)}".encode())
+            .decode()
+            .rstrip("="),
+            "languageCode1": first,
+            "languageCode2": second,
+            "email": email,
+            "displayName": name,
+        }
+        for first, second, email, name in _INTERPRETERS
+    ]
+
+
+def _live_stream(spec: SeriesSpec) -> Record:
+    key = stable_hex(spec.id, "stream")
+    return {
+        "destination": "YouTube",
+        "rtmpUrl": f"rtmps://live.example.com:443/app/{key}",
+        "streamUrl": f"https://live.example.com/watch/{key}/index.m3u8",
+        "layoutWithoutSharedContent": "grid",
+        "layoutWithSharedContent": "focusedContentWithActiveSpeaker",
+        "allowChangeLayoutInMeeting": True,
+        "followStageLayoutWhenSynced": True,
+        "resolution": "1920x1080",
+    }
+
+
+@functools.lru_cache(maxsize=4096)
 def _base(spec: SeriesSpec) -> Record:
-    """Fields every record of the series shares (cached: treat as read-only)."""
+    """Who hosts the series and the options it was scheduled with: shared by every record,
+    instances included (cached: treat as read-only)."""
+    webinar, full = spec.scheduled_type == "webinar", spec.full_options
     return {
         "title": spec.title,
         "agenda": f"{spec.title}: updates, blockers, next steps.",
@@ -410,26 +467,116 @@ def _base(spec: SeriesSpec) -> Record:
         "hostDisplayName": spec.host_name,
         "hostEmail": spec.host_email,
         "siteUrl": SITE_URL,
+        # Only meetings scheduled from a Webex space belong to a room.
+        "roomId": _spark_id("ROOM", spec.id) if full and not webinar else None,
+        "enabledAutoRecordMeeting": _auto_recorded(spec),
+        "allowAnyUserToBeCoHost": False,
+        "enabledJoinBeforeHost": webinar,
+        "enableConnectAudioBeforeHost": webinar,
+        "joinBeforeHostMinutes": 15 if webinar else 0,
         "excludePassword": False,
-        "publicMeeting": False,
-        "enableAutomaticLock": False,
-        "sessionTypeId": 9 if spec.scheduled_type == "webinar" else 3,
-        "integrationTags": [stable_hex(spec.id, "tag", i) for i in range(_hash(spec.id) % 3)],
+        "publicMeeting": webinar,
+        "reminderTime": 10,
+        "unlockedMeetingJoinSecurity": "allowJoinWithLobby" if webinar else "allowJoin",
+        "sessionTypeId": 9 if webinar else 3,
         "scheduledType": spec.scheduled_type,
+        "enabledWebcastView": webinar,
+        "enableAutomaticLock": full,
+        "automaticLockMinutes": 10 if full else 0,
+        "allowFirstUserToBeCoHost": False,
+        "allowAuthenticatedDevices": True,
+        "meetingOptions": {
+            "enabledChat": True,
+            "enabledVideo": True,
+            "enabledPolling": webinar or full,
+            "enabledNote": True,
+            "noteType": "allowAll",
+            "enabledFileTransfer": full,
+            "enabledUCFRichMedia": full,
+        },
+        # "This attribute is not supported for a webinar."
+        "attendeePrivileges": None
+        if webinar
+        else {
+            "enabledShareContent": True,
+            "enabledSaveDocument": False,
+            "enabledPrintDocument": False,
+            "enabledAnnotate": False,
+            "enabledViewParticipantList": True,
+            "enabledViewThumbnails": False,
+            "enabledRemoteControl": True,
+            "enabledViewAnyDocument": False,
+            "enabledViewAnyPage": False,
+            "enabledContactOperatorPrivately": False,
+            "enabledChatHost": True,
+            "enabledChatPresenter": True,
+            "enabledChatOtherParticipants": True,
+        },
+        "registration": {
+            "autoAcceptRequest": not webinar,
+            "requireFirstName": True,
+            "requireLastName": True,
+            "requireEmail": True,
+            "requireJobTitle": webinar,
+            "requireCompanyName": webinar,
+            "requireAddress1": False,
+            "requireAddress2": False,
+            "requireCity": False,
+            "requireState": False,
+            "requireZipCode": False,
+            "requireCountryRegion": webinar,
+            "requireWorkPhone": False,
+            "requireFax": False,
+            "maxRegisterNum": 1000,
+        },
+        "integrationTags": [
+            stable_hex(spec.id, "tag", i) for i in range(3 if full else _hash(spec.id) % 3)
+        ],
+        "simultaneousInterpretation": {
+            "enabled": full,
+            "interpreters": _interpreters(spec) if full else [],
+        },
+        "enabledBreakoutSessions": full,
+        "links": [
+            {
+                "rel": "breakoutSessions",
+                "href": f"/api/v1/meetings/{spec.id}/breakoutSessions",
+                "method": "GET",
+            }
+        ]
+        if full
+        else [],
+        "trackingCodes": [
+            {"name": "Department", "value": _DEPARTMENTS[_hash(spec.id, "dept") % 5]},
+            {"name": "Cost Center", "value": _digits(5, spec.id, "cost")},
+        ],
+        "enabledAudioWatermark": full,
+        "enabledVisualWatermark": full,
+        "visualWatermarkOpacity": 10 if full else None,
+        "audioConnectionOptions": {
+            "audioConnectionType": "webexAudio",
+            "enabledTollFreeCallIn": True,
+            "enabledGlobalCallIn": True,
+            "enabledAudienceCallBack": False,
+            "entryAndExitTone": "beep",
+            "allowHostToUnmuteParticipants": full,
+            "allowAttendeeToUnmuteSelf": True,
+            "muteAttendeeUponEntry": webinar,
+        },
+        "requireAttendeeLogin": webinar and full,
+        "restrictToInvitees": False,
+        "enabledLiveStream": full,
+        "liveStream": _live_stream(spec) if full else None,
     }
 
 
-def _auto_recorded(spec: SeriesSpec) -> bool:
-    """Half the series record automatically; their ended instances then have recordings."""
-    return _hash(spec.id, "rec") % 2 == 0
-
-
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=4096)
 def _joinable(spec: SeriesSpec) -> Record:
-    """Fields of the series and its scheduled meetings (cached: treat as read-only)."""
+    """How to join: series, scheduled meetings and instances in progress; Webex leaves it
+    out of ended instances (cached: treat as read-only)."""
     number = "2" + _digits(9, spec.id, "number")
     webinar = spec.scheduled_type == "webinar"
-    record: Record = {
+    return {
         "meetingNumber": number,
         "password": spec.password,
         "phoneAndVideoSystemPassword": _digits(8, spec.id, "pvs"),
@@ -437,19 +584,8 @@ def _joinable(spec: SeriesSpec) -> Record:
         "webLink": f"https://{SITE_URL}/sandbox-example/j.php?MTID=m{stable_hex(spec.id, 'mt')}",
         "sipAddress": f"{number}@{SITE_URL}",
         "dialInIpAddress": "192.0.2.10",
-        "enabledAutoRecordMeeting": _auto_recorded(spec),
-        "allowAnyUserToBeCoHost": False,
-        "enabledJoinBeforeHost": webinar,
-        "enableConnectAudioBeforeHost": False,
-        "joinBeforeHostMinutes": 15 if webinar else 0,
-        "reminderTime": 10,
-        "unlockedMeetingJoinSecurity": "allowJoinWithLobby" if webinar else "allowJoin",
-        "automaticLockMinutes": 0,
-        "allowFirstUserToBeCoHost": False,
-        "allowAuthenticatedDevices": True,
-        "enabledBreakoutSessions": False,
-        "enabledAudioWatermark": False,
-        "enabledVisualWatermark": False,
+        "panelistPassword": f"Pn{_digits(4, spec.id, 'pp')}@x" if webinar else None,
+        "phoneAndVideoSystemPanelistPassword": _digits(8, spec.id, "pvspp") if webinar else None,
         "telephony": {
             "accessCode": number,
             "callInNumbers": [
@@ -468,65 +604,51 @@ def _joinable(spec: SeriesSpec) -> Record:
                 }
             ],
         },
-        "meetingOptions": {
-            "enabledChat": True,
-            "enabledVideo": True,
-            "enabledPolling": webinar,
-            "enabledNote": True,
-            "noteType": "allowAll",
-            "enabledFileTransfer": False,
-            "enabledUCFRichMedia": False,
-        },
-        "audioConnectionOptions": {
-            "audioConnectionType": "webexAudio",
-            "enabledTollFreeCallIn": True,
-            "enabledGlobalCallIn": True,
-            "enabledAudienceCallBack": False,
-            "entryAndExitTone": "beep",
-            "allowHostToUnmuteParticipants": False,
-            "allowAttendeeToUnmuteSelf": True,
-            "muteAttendeeUponEntry": webinar,
-        },
-        "trackingCodes": [{"name": "Department", "value": "Engineering"}],
     }
-    if webinar:
-        record["panelistPassword"] = f"Pn{_digits(4, spec.id, 'pp')}@x"
-        record["phoneAndVideoSystemPanelistPassword"] = _digits(8, spec.id, "pvspp")
-        record["enabledWebcastView"] = True
-        record["requireAttendeeLogin"] = False
-        record["restrictToInvitees"] = False
-    else:  # "This attribute is not supported for a webinar."
-        record["attendeePrivileges"] = {
-            "enabledShareContent": True,
-            "enabledSaveDocument": False,
-            "enabledPrintDocument": False,
-            "enabledAnnotate": False,
-            "enabledViewParticipantList": True,
-            "enabledViewThumbnails": False,
-            "enabledRemoteControl": True,
-            "enabledViewAnyDocument": False,
-            "enabledViewAnyPage": False,
-            "enabledContactOperatorPrivately": False,
-            "enabledChatHost": True,
-            "enabledChatPresenter": True,
-            "enabledChatOtherParticipants": True,
-        }
+
+
+# What a record of each kind starts from; the two kinds of instance differ in joinability.
+_SERIES, _SCHEDULED, _IN_PROGRESS, _ENDED = "series", "scheduled", "inProgress", "ended"
+_KIND_TYPES = {
+    _SERIES: "meetingSeries",
+    _SCHEDULED: "scheduledMeeting",
+    _IN_PROGRESS: "meeting",
+    _ENDED: "meeting",
+}
+
+
+@functools.lru_cache(maxsize=4096)
+def _template(spec: SeriesSpec, kind: str) -> Record:
+    """Every property of the documented object, in its order, as records of ``kind`` of
+    this series share them (cached: copy before changing)."""
+    record = dict.fromkeys(FIELD_NAMES)
+    record.update(_base(spec))
+    if kind != _ENDED:
+        record.update(_joinable(spec))
+    record["meetingType"] = _KIND_TYPES[kind]
+    if kind in (_IN_PROGRESS, _ENDED):
+        record["hasSummary"] = False  # Webex sends it although its API reference does not list it
     return record
+
+
+def series_state(spec: SeriesSpec, now: datetime) -> str:
+    """The `state` of the series record, without rendering it."""
+    return "active" if spec.last_end > now else "expired"
 
 
 def series_record(spec: SeriesSpec, now: datetime, tz_name: str = "UTC") -> Record:
     """The `meetingSeries` object as discovery and `GET /meetings/{id}` return it."""
     first = spec.start_of(0)
-    record: Record = {"id": spec.id, **_base(spec), **_joinable(spec)}
+    record = _template(spec, _SERIES).copy()
     record.update(
-        meetingType="meetingSeries",
-        state="active" if spec.last_end > now else "expired",
+        id=spec.id,
+        state=series_state(spec, now),
         timezone=tz_name,
-        recurrence=_recurrence(spec),
         start=format_time(first, tz_name),
         end=format_time(first + spec.duration, tz_name),
+        recurrence=_recurrence(spec),
     )
-    return _ordered(record)
+    return record
 
 
 def scheduled_id(spec: SeriesSpec, k: int) -> str:
@@ -545,63 +667,54 @@ def scheduled_record(
     return _rendered(spec, entry, tz_name)
 
 
-@functools.lru_cache(maxsize=256)
-def _order_of(keys: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(sorted(keys, key=lambda name: _FIELD_ORDER.get(name, len(_FIELD_ORDER))))
-
-
-def _ordered(record: Record) -> Record:
-    """The record with its keys in the documented order (records come in few shapes)."""
-    return {name: record[name] for name in _order_of(tuple(record))}
+_HAS_BITS = ("hasChat", "hasTranscription", "hasPolls", "hasQA", "hasSlido", "hasClosedCaption")
 
 
 def _render(spec: SeriesSpec, entry: _Entry, tz_name: str) -> Record:
-    return _ordered(_fields(spec, entry, tz_name))
-
-
-def _fields(spec: SeriesSpec, entry: _Entry, tz_name: str) -> Record:
     k = entry.k
     if entry.meeting_type == "scheduledMeeting":
         modified = spec.is_modified(k)
-        record: Record = {"id": scheduled_id(spec, k), "meetingSeriesId": spec.id}
-        record.update(_base(spec))
-        record.update(_joinable(spec))
-        if modified:
-            record["agenda"] = f"{spec.title}: moved agenda for this occurrence only."
-        record.update(meetingType="scheduledMeeting", state=entry.state, isModified=modified)
-        if entry.state == "ready":
-            record.update(hostDidJoin=False, attendeeDidJoin=False)
+        record = _template(spec, _SCHEDULED).copy()
         record.update(
+            id=scheduled_id(spec, k),
+            meetingSeriesId=spec.id,
+            state=entry.state,
+            isModified=modified,
             timezone=tz_name,
             start=format_time(entry.start, tz_name),
             end=format_time(entry.start + spec.duration, tz_name),
         )
+        if modified:
+            record["agenda"] = f"{spec.title}: moved agenda for this occurrence only."
+        if entry.state == "ready":
+            record.update(hostDidJoin=False, attendeeDidJoin=False)
         return record
     ident = instance_id(spec, k, entry.slot - 1)
-    record = {"id": ident, "meetingSeriesId": spec.id, "scheduledMeetingId": scheduled_id(spec, k)}
-    record.update(_base(spec))
+    record = _template(spec, _ENDED if entry.end is not None else _IN_PROGRESS).copy()
     record.update(
-        meetingType="meeting",
+        id=ident,
+        meetingSeriesId=spec.id,
+        scheduledMeetingId=scheduled_id(spec, k),
         state=entry.state,
         timezone=tz_name,
         start=format_time(entry.start, tz_name),
         webLink=f"https://{SITE_URL}/sandbox-example/j.php?MTID={ident}",
     )
-    if entry.end is None:
+    if entry.end is None:  # Webex knows what happened in a meeting only once it ended
         record.update(hostDidJoin=True, attendeeDidJoin=True)
-    else:
-        record["end"] = format_time(entry.end, tz_name)
-        bits = _hash(ident, "has")
-        for i, name in enumerate(("hasChat", "hasTranscription", "hasPolls", "hasQA", "hasSlido")):
-            record[name] = bool(bits >> i & 1)
-        record.update(
-            hasRecording=_auto_recorded(spec),
-            hasClosedCaption=False,
-            hasRegistration=False,
-            hasRegistrants=False,
-        )
-        if spec.scheduled_type == "webinar":
-            record["hasPostEventSurvey"] = bool(bits >> 8 & 1)
+        return record
+    record["end"] = format_time(entry.end, tz_name)
+    bits = _hash(ident, "has")
+    for i, name in enumerate(_HAS_BITS):
+        record[name] = bool(bits >> i & 1)
+    webinar = spec.scheduled_type == "webinar"
+    record.update(
+        hasRecording=_auto_recorded(spec),
+        hasRegistration=webinar,
+        hasRegistrants=webinar and bool(bits >> 7 & 1),
+        hasPostEventSurvey=bool(bits >> 8 & 1) if webinar else None,
+        hasSummary=bool(bits >> 9 & 1),
+    )
     return record
 
 
@@ -623,6 +736,9 @@ class Dataset:
         self._lock = threading.Lock()  # one writer at a time
         self._gone: frozenset[str] = frozenset()  # deleted series
         self._changes: dict[str, Changes] = {}
+        # Discovery asks the same question for each of its pages: answer it once. Every
+        # change (a deletion, a move) replaces it with an empty one.
+        self._overlapping: dict[tuple[str, datetime, datetime], list[SeriesSpec]] = {}
 
     def get(self, series_id: str) -> SeriesSpec | None:
         """The series, unless it is unknown or was deleted."""
@@ -641,15 +757,25 @@ class Dataset:
 
     def overlapping(self, email: str, start: datetime, end: datetime) -> list[SeriesSpec]:
         """Series the user hosts or is invited to with an occurrence in [start, end)."""
-        gone, changes = self._gone, self._changes
-        found = [
-            s
-            for s in self._by_id.values()
-            if s.visible_to(email)
-            and s.id not in gone
-            and _overlaps(s, start, end, changes.get(s.id, NO_CHANGES))
-        ]
-        return sorted(found, key=lambda s: (s.first_start, s.id))
+        key = (email.lower(), start, end)
+        cache = self._overlapping
+        found = cache.get(key)
+        if found is None:
+            gone, changes = self._gone, self._changes
+            found = sorted(
+                (
+                    s
+                    for s in self._by_id.values()
+                    if s.visible_to(email)
+                    and s.id not in gone
+                    and _overlaps(s, start, end, changes.get(s.id, NO_CHANGES))
+                ),
+                key=lambda s: (s.first_start, s.id),
+            )
+            if len(cache) >= 64:
+                cache.clear()
+            cache[key] = found
+        return list(found)
 
     def series_of(self, meeting_id: str) -> SeriesSpec | None:
         """The series a series, scheduled meeting or instance id belongs to, if it exists."""
@@ -681,9 +807,11 @@ class Dataset:
         with self._lock:
             if self.get(meeting_id) is not None:
                 self._gone = self._gone | {meeting_id}
+                self._overlapping = {}
                 return
             spec, k = self._scheduled(meeting_id, "deleted")
             self._changes = {**self._changes, spec.id: self.changes(spec.id).deleting(k)}
+            self._overlapping = {}
 
     def move(
         self, meeting_id: str, start: datetime, end: datetime | None, now: datetime
@@ -706,6 +834,7 @@ class Dataset:
             if new_end <= start:
                 raise ValueError("end must be after start.")
             self._changes = {**self._changes, spec.id: changes.moving(k, start, new_end)}
+            self._overlapping = {}
             return spec, k
 
     def _scheduled(self, meeting_id: str, verb: str) -> tuple[SeriesSpec, int]:
@@ -783,7 +912,7 @@ def default_series(now: datetime) -> list[SeriesSpec]:
         _series("team-sync", alice, title="Team Sync",
                 first_start=base - 52 * week + timedelta(hours=12, minutes=5), interval=week,
                 count=61, duration=timedelta(hours=1), missed_every=7, restarted_every=5,
-                modified_every=4, invitees=(dave, erin)),
+                modified_every=4, invitees=(dave, erin), full_options=True),
         _series("alice-carol-1on1", alice, title="Alice / Carol 1:1",
                 first_start=base - 13 * week + day + timedelta(hours=15, minutes=30),
                 interval=week, count=26, duration=timedelta(minutes=30), missed_every=6,
@@ -792,7 +921,7 @@ def default_series(now: datetime) -> list[SeriesSpec]:
                 first_start=base - 8 * 28 * day + 3 * day + timedelta(hours=17),
                 interval=28 * day, count=12, duration=timedelta(minutes=90),
                 restarted_every=4, modified_every=3, scheduled_type="webinar",
-                invitees=(carol, dave), password="AllH@nds26"),
+                invitees=(carol, dave), password="AllH@nds26", full_options=True),
         _series("incident-review", alice, title="Incident Review Sprint",
                 first_start=base - 65 * day + timedelta(hours=10), interval=day, count=10,
                 duration=timedelta(minutes=30), invitees=(dave,)),
@@ -812,7 +941,8 @@ def bulk_series(
     clock stays at ``now``, a series query whose [from, to) covers
     ``[midnight + 2 days, midnight + 2 days + meetings_each hours)`` returns exactly
     ``meetings_each`` records, all `scheduledMeeting` in state `scheduled`, and no
-    instances; a narrower range returns the occurrences starting inside it.
+    instances; a narrower range returns the occurrences starting inside it. Every option
+    is on, so records are as large as Webex's fullest.
     """
     if count < 0 or meetings_each < 1:
         raise ValueError("bulk_series needs count >= 0 and meetings_each >= 1")
@@ -827,6 +957,7 @@ def bulk_series(
             interval=timedelta(hours=1),
             count=meetings_each,
             duration=timedelta(minutes=30),
+            full_options=True,
         )
         for i in range(count)
     ]

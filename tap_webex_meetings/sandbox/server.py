@@ -48,6 +48,7 @@ from .dataset import (
     scheduled_record,
     series_page,
     series_record,
+    series_state,
 )
 from .faults import Decision, FaultInjector, Faults, parse_faults
 
@@ -199,6 +200,9 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FakeWebex/1.0"
+    # Headers and body go out in two writes: with Nagle on, a kept-alive client's delayed
+    # ACK then stalls every response of more than a few kB by 40 ms.
+    disable_nagle_algorithm = True
 
     @override
     def version_string(self) -> str:
@@ -211,9 +215,6 @@ class _Handler(BaseHTTPRequestHandler):
     @override
     def setup(self) -> None:
         super().setup()
-        # Headers and body leave in separate writes: without this, Nagle's algorithm and the
-        # client's delayed ACK hold every response of a kept-alive connection back ~40 ms.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._server.connections_lock:
             self._server.connections.add(self.connection)
 
@@ -703,11 +704,13 @@ class FakeWebex:
             if filters.meeting_type not in (None, "meetingSeries"):
                 raise ApiError(400, "The sandbox lists scheduled meetings by meetingSeriesId only.")
             series = self._dataset.overlapping(user, start, end)
-            records = [series_record(s, now, tz_name) for s in series]
-            records = [r for r in records if filters.accepts("meetingSeries", r["state"], None)]
+            series = [
+                s for s in series if filters.accepts("meetingSeries", series_state(s, now), None)
+            ]
             first = after.occurrence if after else 0
-            items = records[first : first + limit]
-            following = Position(first + limit) if len(records) > first + limit else None
+            # Only the page is rendered: discovery of n series stays O(n) per page.
+            items = [series_record(s, now, tz_name) for s in series[first : first + limit]]
+            following = Position(first + limit) if len(series) > first + limit else None
         headers = {}
         if following is not None:
             headers["Link"] = self._next_link(request.params, following, limit)

@@ -1,0 +1,1 @@
+"""The benchmark behind ``scripts/benchmark.py``: cases, fake server, baseline, runs, report."""
