@@ -235,32 +235,43 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
-        """Read settings that :func:`problems` found valid, with defaults applied."""
-        end_date = config.get("end_date")
+        """Read settings that :func:`problems` found valid; defaults come from the schema."""
+        values = with_defaults(config)
+        end_date = values.get("end_date")
         return cls(
-            api_url=str(config.get("api_url") or webex.DEFAULT_API_URL).rstrip("/"),
-            start_date=timeutils.parse_datetime(config["start_date"]),
+            api_url=str(values["api_url"]).rstrip("/"),
+            start_date=timeutils.parse_datetime(values["start_date"]),
             end_date=timeutils.parse_datetime(end_date) if end_date else None,
-            lookahead=timedelta(days=config.get("lookahead_days", 30)),
-            lookback=timedelta(days=config.get("lookback_days", 1)),
-            meeting_series_ids=tuple(dict.fromkeys(config.get("meeting_series_ids") or ())),
-            host_emails=tuple(dict.fromkeys(config.get("host_emails") or ())),
-            meeting_type=config.get("meeting_type"),
-            state=config.get("state"),
-            is_modified=config.get("is_modified"),
-            timezone=config.get("timezone") or "UTC",
-            page_size=int(config.get("page_size", webex.MAX_PAGE_SIZE)),
-            request_timeout=float(config.get("request_timeout", 60)),
-            retry_max_tries=int(config.get("retry_max_tries", 8)),
-            retry_max_wait=float(config.get("retry_max_wait_seconds", 300)),
-            max_workers=int(config.get("max_workers", 8)),
-            shard_count=int(config.get("shard_count", 1)),
-            shard_index=int(config.get("shard_index", 0)),
+            lookahead=timedelta(days=values["lookahead_days"]),
+            lookback=timedelta(days=values["lookback_days"]),
+            meeting_series_ids=tuple(dict.fromkeys(values.get("meeting_series_ids") or ())),
+            host_emails=tuple(dict.fromkeys(values.get("host_emails") or ())),
+            meeting_type=values.get("meeting_type"),
+            state=values.get("state"),
+            is_modified=values.get("is_modified"),
+            timezone=values["timezone"],
+            page_size=int(values["page_size"]),
+            request_timeout=float(values["request_timeout"]),
+            retry_max_tries=int(values["retry_max_tries"]),
+            retry_max_wait=float(values["retry_max_wait_seconds"]),
+            max_workers=int(values["max_workers"]),
+            shard_count=int(values["shard_count"]),
+            shard_index=int(values["shard_index"]),
         )
 
     def range_end(self, run_start: datetime) -> datetime:
         """``to`` of every query: ``end_date``, else run start + ``lookahead_days``."""
         return self.end_date or run_start + self.lookahead
+
+
+DEFAULTS: dict[str, Any] = {
+    name: spec["default"] for name, spec in CONFIG_SCHEMA["properties"].items() if "default" in spec
+}
+
+
+def with_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The config with the schema's default for every setting that is not set (or null)."""
+    return {**DEFAULTS, **{name: value for name, value in config.items() if value is not None}}
 
 
 def problems(config: Mapping[str, Any], *, now: datetime) -> list[str]:
@@ -296,7 +307,8 @@ def problems(config: Mapping[str, Any], *, now: datetime) -> list[str]:
         for series_id in config.get("meeting_series_ids") or []
         if not (isinstance(series_id, str) and series_id.strip())
     ]
-    shard_count, shard_index = config.get("shard_count", 1), config.get("shard_index", 0)
+    values = with_defaults(config)
+    shard_count, shard_index = values["shard_count"], values["shard_index"]
     if isinstance(shard_count, int) and isinstance(shard_index, int) and shard_index >= shard_count:
         found.append(f"shard_index: {shard_index} must be below shard_count ({shard_count})")
     return found
@@ -306,7 +318,7 @@ def _range_end_problems(
     config: Mapping[str, Any], dates: Mapping[str, datetime], now: datetime
 ) -> list[str]:
     """A ``start_date`` at or past run start + ``lookahead_days`` leaves nothing to ask for."""
-    start, lookahead = dates.get("start_date"), config.get("lookahead_days", 30)
+    start, lookahead = dates.get("start_date"), with_defaults(config)["lookahead_days"]
     if start is None or config.get("end_date") is not None:
         return []
     if not isinstance(lookahead, int | float):
