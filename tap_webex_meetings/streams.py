@@ -10,6 +10,7 @@ emits a tombstone for each meeting it emitted as upcoming before that Webex no l
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from functools import cached_property, partial
@@ -82,25 +83,39 @@ class MeetingSeriesStream(WebexStream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Each series of this shard once, however many ways it was found, then the gone.
 
-        The whole list comes first (series are few next to their meetings), so that the
-        child stream can start fetching the next series' meetings while one is written.
-        A series extracted before that Webex no longer has comes last, as a tombstone; its
-        meetings' tombstones follow from the child stream.
+        A series is handed to the child stream to prefetch ``2 x max_workers`` series before
+        it is emitted, so its meetings are on their way while earlier series are written;
+        no more are held, so memory does not grow with the number of series. A series
+        extracted before that Webex no longer has comes last, as a tombstone; its meetings'
+        tombstones follow from the child stream.
         """
+        child = self._meetings_stream
+        ahead: deque[dict[str, Any]] = deque()
+        for record in self._series_of_shard():
+            if child is not None:
+                child.prefetch(self.get_child_context(record, context))
+            ahead.append(record)
+            if len(ahead) > 2 * self.settings.max_workers:
+                yield ahead.popleft()
+        yield from ahead
+
+    def _series_of_shard(self) -> Iterator[dict[str, Any]]:
+        """This shard's series as they are found, then tombstones of the ones gone."""
         settings = self.settings
+        summary = self.webex_tap.summary
         _ = self._known_series  # read from the state here, not on a lookup's worker thread
         found = (
             self._configured_series() if settings.meeting_series_ids else self._discovered_series()
         )
-        series = [record for record in found if self._in_shard(record["id"])]
-        gone = self._gone_series({record["id"] for record in series})
-        self.webex_tap.summary.series += len(series)
-        self.webex_tap.summary.series_deleted += len(gone)
-        series += gone
-        child = self._meetings_stream
-        if child is not None:
-            child.prefetch([self.get_child_context(record, context) for record in series])
-        yield from series
+        in_shard: set[str] = set()
+        for record in found:
+            if self._in_shard(record["id"]):
+                in_shard.add(record["id"])
+                summary.series += 1
+                yield record
+        gone = self._gone_series(in_shard)
+        summary.series_deleted += len(gone)
+        yield from gone
 
     @property
     def _meetings_stream(self) -> SeriesMeetingsStream | None:
@@ -287,11 +302,10 @@ class SeriesMeetingsStream(WebexStream):
         """The first page's query is the context built by :meth:`_query`, plus ``max``."""
         return {**(context or {}), "max": str(self.settings.page_size)}
 
-    def prefetch(self, contexts: list[dict[str, Any]]) -> None:
-        """Start fetching these series' meetings, ``max_workers`` series at a time."""
-        for context in contexts:
-            if (query := self._query(context)) is not None:
-                self._prefetcher.submit(query.series_id, partial(self._meetings_from, query))
+    def prefetch(self, context: dict[str, Any]) -> None:
+        """Start fetching this series' meetings as soon as a worker is free."""
+        if (query := self._query(context)) is not None:
+            self._prefetcher.submit(query.series_id, partial(self._meetings_from, query))
 
     @override
     def generate_child_contexts(
