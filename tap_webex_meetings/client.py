@@ -9,16 +9,14 @@ from ``Retry-After`` when Webex gives a usable one.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import weakref
 from collections.abc import Generator, Iterable
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from functools import cached_property
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Protocol, cast
-from urllib.parse import ParseResult, parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import ParseResult, quote
 
 import backoff
 import requests
@@ -30,7 +28,7 @@ from singer_sdk.singerlib import MetadataMapping, RecordMessage
 from singer_sdk.streams.rest import HTTPRequest, PageContext, RESTStream
 from typing_extensions import override
 
-from tap_webex_meetings import webex
+from tap_webex_meetings import retries, webex
 from tap_webex_meetings.auth import WebexOAuthAuthenticator
 from tap_webex_meetings.errors import (
     AccessTokenExpiredError,
@@ -49,11 +47,8 @@ if TYPE_CHECKING:
     from tap_webex_meetings.state import ThrottledStateWriter
     from tap_webex_meetings.summary import RunSummary
 
-RETRY_STATUSES = (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.LOCKED)
 # Context key of a ``GET /meetings/{meetingId}`` lookup (a series, or one meeting).
 LOOKUP = "meetingId"
-# Smallest page a 504 may shrink a query to: below this, more requests cost more than they save.
-MIN_PAGE_SIZE = 10
 
 
 class WebexTap(Protocol):
@@ -307,7 +302,7 @@ class WebexStream(RESTStream[ParseResult | None]):
             return
         message, tracking_id = webex.error_details(response)
         summary = f"{status} {message} (trackingId {tracking_id or 'not given'})"
-        if status in RETRY_STATUSES or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        if status in retries.RETRY_STATUSES or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             raise RetriableAPIError(summary, response)
         if status == HTTPStatus.UNAUTHORIZED:
             self._on_unauthorized(response, summary)
@@ -380,14 +375,7 @@ class WebexStream(RESTStream[ParseResult | None]):
 
         decorated: RequestFunc = backoff.on_exception(
             self.backoff_wait_generator,
-            (
-                ConnectionResetError,
-                RetriableAPIError,
-                requests.exceptions.Timeout,
-                requests.exceptions.ConnectionError,
-                requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError,
-            ),
+            retries.RETRIABLE,
             max_tries=self.backoff_max_tries,
             on_backoff=self.backoff_handler,
             jitter=self.backoff_jitter,
@@ -410,18 +398,12 @@ class WebexStream(RESTStream[ParseResult | None]):
             exception = yield self._retry_wait(exception, attempt)
 
     def _retry_wait(self, exception: Exception | None, attempt: int) -> float:
-        if isinstance(exception, AccessTokenExpiredError):
-            return 0.0
-        if isinstance(exception, RetriableAPIError) and exception.response is not None:
-            retry_after = parse_retry_after(exception.response.headers.get("Retry-After"))
-            if retry_after is not None:
-                return min(retry_after, self.settings.retry_max_wait)
-        return min(2.0 ** (attempt - 1), self.settings.retry_max_wait)
+        return retries.wait_before_retry(exception, attempt, self.settings.retry_max_wait)
 
     @override
     def backoff_jitter(self, value: float) -> float:
         """Add up to 20 % (never less than the wait Webex asked for), within the bound."""
-        return min(value * (1 + 0.2 * random.random()), max(value, self.settings.retry_max_wait))
+        return retries.jittered(value, self.settings.retry_max_wait)
 
     @override
     def backoff_handler(self, details: Details) -> None:
@@ -431,10 +413,10 @@ class WebexStream(RESTStream[ParseResult | None]):
         response = getattr(exception, "response", None)
         if isinstance(exception, RetriableAPIError) and response is not None:
             reason = str(exception)
-            if response.status_code in RETRY_STATUSES:
+            if response.status_code in retries.RETRY_STATUSES:
                 self.webex_tap.rate_gate.hold(details.get("wait", 0.0))
             if response.status_code == HTTPStatus.GATEWAY_TIMEOUT and details["tries"] >= 2:
-                reason += "; " + _shrink_page_size(details["args"][0])
+                reason += "; " + retries.shrink_page_size(details["args"][0])
         else:
             reason = type(exception).__name__ if exception else "unknown error"
         self.logger.warning(
@@ -445,35 +427,3 @@ class WebexStream(RESTStream[ParseResult | None]):
             self.backoff_max_tries(),
             reason,
         )
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from ``Retry-After: 120`` or an HTTP date; None when missing or garbage."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-
-
-def _shrink_page_size(request: requests.PreparedRequest) -> str:
-    """Halve ``max`` of the request about to be retried; later pages follow its links."""
-    parts = urlsplit(request.url or "")
-    params = dict(parse_qsl(parts.query))
-    try:
-        size = int(params.get("max", webex.MAX_PAGE_SIZE))
-    except ValueError:
-        size = webex.MAX_PAGE_SIZE
-    smaller = max(MIN_PAGE_SIZE, size // 2)
-    if smaller == size:
-        return f"page size already {size}"
-    params["max"] = str(smaller)
-    request.prepare_url(urlunsplit(parts._replace(query=urlencode(params))), None)
-    return f"page size reduced to {smaller}"

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tap_webex_meetings import webex
-from tap_webex_meetings.client import parse_retry_after
+from tap_webex_meetings.retries import parse_retry_after
 
 FIRST = (
     "https://webexapis.com/v1/meetings?meetingSeriesId=abc&from=2026-01-01T00%3A00%3A00Z"

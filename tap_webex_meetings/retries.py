@@ -1,0 +1,85 @@
+"""The retry policy: which failures are tried again, how long to wait, what to change.
+
+The SDK's backoff loop runs it (``WebexStream.request_decorator`` and the ``backoff_*``
+hooks in client.py); this module only decides. Webex's ``Retry-After`` says how long, as
+seconds or an HTTP date (garbage such as ``rand(30),add(30)`` is seen in the wild: then
+exponential backoff); a repeated 504 asks for smaller pages, as Webex advises.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import requests
+from singer_sdk.exceptions import RetriableAPIError
+
+from tap_webex_meetings import webex
+from tap_webex_meetings.errors import AccessTokenExpiredError
+
+RETRY_STATUSES = (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.LOCKED)
+# What the SDK's own loop retries (singer-sdk 0.54's list).
+RETRIABLE: tuple[type[Exception], ...] = (
+    ConnectionResetError,
+    RetriableAPIError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+# Smallest page a 504 may shrink a query to: below this, more requests cost more than they save.
+MIN_PAGE_SIZE = 10
+
+
+def wait_before_retry(exception: Exception | None, attempt: int, max_wait: float) -> float:
+    """``Retry-After`` when usable, else 1, 2, 4 s…; never more than ``max_wait``.
+
+    An expired OAuth token is retried at once (the retry refreshes it).
+    """
+    if isinstance(exception, AccessTokenExpiredError):
+        return 0.0
+    if isinstance(exception, RetriableAPIError) and exception.response is not None:
+        retry_after = parse_retry_after(exception.response.headers.get("Retry-After"))
+        if retry_after is not None:
+            return min(retry_after, max_wait)
+    return min(2.0 ** (attempt - 1), max_wait)
+
+
+def jittered(value: float, max_wait: float) -> float:
+    """Add up to 20 % (never less than the wait Webex asked for), within the bound."""
+    return min(value * (1 + 0.2 * random.random()), max(value, max_wait))
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from ``Retry-After: 120`` or an HTTP date; None when missing or garbage."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def shrink_page_size(request: requests.PreparedRequest) -> str:
+    """Halve ``max`` of the request about to be retried; later pages follow its links."""
+    parts = urlsplit(request.url or "")
+    params = dict(parse_qsl(parts.query))
+    try:
+        size = int(params.get("max", webex.MAX_PAGE_SIZE))
+    except ValueError:
+        size = webex.MAX_PAGE_SIZE
+    smaller = max(MIN_PAGE_SIZE, size // 2)
+    if smaller == size:
+        return f"page size already {size}"
+    params["max"] = str(smaller)
+    request.prepare_url(urlunsplit(parts._replace(query=urlencode(params))), None)
+    return f"page size reduced to {smaller}"
