@@ -96,6 +96,7 @@ class WebexOAuthAuthenticator(OAuthAuthenticator):
             logger.info("Requesting a Webex access token with the refresh token")
             requested_at = datetime.now(timezone.utc)
             try:
+                # private singer-sdk attribute: the authenticator's own session (0.54)
                 response = self._session.post(
                     self.auth_endpoint, data=self.oauth_request_body, timeout=self._timeout
                 )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from singer_sdk.helpers._state import PROGRESS_MARKERS
+from singer_sdk.helpers._state import PROGRESS_MARKERS  # private module: the SDK's own key
 
 from tap_webex_meetings import deletions, timeutils, webex
 from tap_webex_meetings.deletions import Meeting

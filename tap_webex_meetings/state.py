@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from singer_sdk.helpers._state import StateWriter
+from singer_sdk.helpers._state import StateWriter  # private module (no upstream issue yet)
 from singer_sdk.singerlib import StateMessage
-from singer_sdk.streams._state import StreamStateManager
+from singer_sdk.streams._state import StreamStateManager  # private module; meltano/sdk#305
 from typing_extensions import override
 
 if TYPE_CHECKING:

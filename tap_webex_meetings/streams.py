@@ -404,7 +404,7 @@ class SeriesMeetingsStream(WebexStream):
         """No bookmark passes the run's start, though upcoming meetings are emitted."""
         return self.webex_tap.run_start
 
-    @override
+    @override  # private singer-sdk hook; meltano/sdk#2753 (bookmarks compared as strings)
     def _increment_stream_state(
         self, latest_record: Record, *, context: Context | None = None
     ) -> None:
