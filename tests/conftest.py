@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tap_webex_meetings.sandbox import FakeWebex
+from tests.meltano_support import Postgres, start_postgres, stop_postgres
 
 
 @pytest.fixture
@@ -14,3 +15,13 @@ def server() -> Iterator[FakeWebex]:
     """A fake Webex with the default series, its clock at 2026-06-15T12:00Z."""
     with FakeWebex() as fake:
         yield fake
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """One throwaway PostgreSQL for every end-to-end test that loads into it."""
+    database, pgdata = start_postgres()
+    try:
+        yield database
+    finally:
+        stop_postgres(pgdata)

@@ -9,6 +9,7 @@ install: ``.venv-meltano/bin/meltano`` (or ``$MELTANO_BIN``).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import subprocess
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -179,3 +181,14 @@ def start_postgres() -> tuple[Postgres, str]:
 
 def stop_postgres(pgdata: str) -> None:
     subprocess.run(["bash", str(ENSURE_POSTGRES), "--stop", pgdata], timeout=120, check=False)
+
+
+def hub_definition() -> ModuleType:
+    """scripts/hub_definition.py, which also knows the Meltano kind of each setting."""
+    path = REPO / "scripts" / "hub_definition.py"
+    spec = importlib.util.spec_from_file_location("hub_definition", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

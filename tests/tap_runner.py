@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -133,3 +134,34 @@ def run_cli(
         )
     messages = parse_messages(completed.stdout) if completed.stdout.startswith("{") else []
     return TapOutput(messages, completed.stderr, completed.returncode, completed.stdout)
+
+
+@contextlib.contextmanager
+def started_cli(config: dict[str, Any]) -> Iterator[subprocess.Popen[str]]:
+    """The installed command running in the background, its stdout a pipe (to kill it)."""
+    with tempfile.TemporaryDirectory() as folder:
+        config_path = Path(folder, "config.json")
+        config_path.write_text(json.dumps(config))
+        process = subprocess.Popen(
+            [TAP_COMMAND, "--config", str(config_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=10)
+
+
+def lines_until_states(process: subprocess.Popen[str], count: int) -> list[str]:
+    """What the process printed until its ``count``-th STATE message (or its end)."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    for line in process.stdout:
+        lines.append(line)
+        if sum('"type":"STATE"' in seen.replace(" ", "") for seen in lines) >= count:
+            break
+    return lines

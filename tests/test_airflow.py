@@ -42,8 +42,6 @@ from tests.meltano_support import (
     Postgres,
     base_env,
     meltano_executable,
-    start_postgres,
-    stop_postgres,
 )
 from tests.test_meltano_e2e import USER, Run, Tables, check_warehouse, postgres_tables, truth
 
@@ -176,15 +174,6 @@ def airflow_bin() -> Path:
     ).stdout.strip()
     assert version == pinned_airflow_version()
     return bin_dir
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[Postgres]:
-    server, pgdata = start_postgres()
-    try:
-        yield server
-    finally:
-        stop_postgres(pgdata)
 
 
 @pytest.fixture(scope="module")

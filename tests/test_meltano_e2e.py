@@ -37,11 +37,10 @@ from tests.meltano_support import (
     Postgres,
     base_env,
     emitted_records,
+    hub_definition,
     meltano_executable,
     pinned_meltano_version,
     read_duckdb,
-    start_postgres,
-    stop_postgres,
 )
 
 pytestmark = pytest.mark.e2e
@@ -106,15 +105,6 @@ def installed(meltano_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
         "install", "tap-webex-meetings", "target-duckdb", "target-postgres", "target-jsonl"
     )
     return PLUGINS
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[Postgres]:
-    server, pgdata = start_postgres()
-    try:
-        yield server
-    finally:
-        stop_postgres(pgdata)
 
 
 @pytest.fixture
@@ -439,7 +429,7 @@ def test_meltano_yml_declares_every_tap_setting(
     assert set(declared) == set(properties), "meltano.yml must declare exactly the tap's settings"
     for name, spec in properties.items():
         setting = declared[name]
-        assert setting["kind"] == meltano_kind(spec), name
+        assert setting["kind"] == hub_definition().meltano_kind(spec), name
         assert setting.get("description") == spec.get("description"), name
         assert setting.get("value") == spec.get("default"), name
         assert setting.get("sensitive", False) is bool(spec.get("secret")), name
@@ -457,23 +447,3 @@ def test_meltano_yml_declares_every_tap_setting(
     assert {key: status.get(key) for key in sensitive} == dict.fromkeys(sensitive, "excluded")
     others = {value for key, value in status.items() if key not in sensitive}
     assert others == {"selected", "automatic"}, others
-
-
-def meltano_kind(spec: dict[str, Any]) -> str:
-    """The Meltano setting kind of a JSON schema property."""
-    types = spec.get("type", [])
-    types = {types} if isinstance(types, str) else set(types)
-    if "enum" in spec:
-        return "options"
-    if spec.get("format") == "date-time":
-        return "date_iso8601"
-    for json_type, kind in (
-        ("integer", "integer"),
-        ("number", "integer"),  # not decimal: see meltano.yml (a Meltano 4.4.1 bug)
-        ("boolean", "boolean"),
-        ("array", "array"),
-        ("object", "object"),
-    ):
-        if json_type in types:
-            return kind
-    return "string"

@@ -6,15 +6,11 @@ name the status, Webex's message and the trackingId.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,12 +18,13 @@ import pytest
 from tap_webex_meetings import timeutils
 from tap_webex_meetings.sandbox import FakeWebex, Faults, RecordedRequest, Token
 from tests.tap_runner import (
-    TAP_COMMAND,
     TapOutput,
     config_for,
+    lines_until_states,
     parse_messages,
     partition_bookmarks,
     run_cli,
+    started_cli,
     sync,
 )
 
@@ -345,29 +342,13 @@ def test_retries_exhausted_stop_with_a_clear_line(server: FakeWebex) -> None:
 
 def test_kill_9_midway_then_restart_from_last_state_loses_nothing() -> None:
     now = datetime.now(timezone.utc)
-    with (
-        FakeWebex(now=now, latency_seconds=0.05) as server,
-        tempfile.TemporaryDirectory() as folder,
-    ):
+    with FakeWebex(now=now, latency_seconds=0.05) as server:
         config = config_for(server, page_size=10)
-        config_path = Path(folder, "config.json")
-        config_path.write_text(json.dumps(config))
-        process = subprocess.Popen(
-            [TAP_COMMAND, "--config", str(config_path)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert process.stdout is not None
-        lines: list[str] = []
-        states_seen = 0
-        for line in process.stdout:
-            lines.append(line)
-            states_seen += '"type":"STATE"' in line.replace(" ", "")
-            if states_seen >= 3:  # at least one series finished, another under way
-                break
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+        with started_cli(config) as process:
+            # The first STATE goes out when the first series is finished; others follow.
+            lines = lines_until_states(process, 1)
+            assert process.poll() is None, "the kill must come mid-run"
+            os.kill(process.pid, signal.SIGKILL)
         first = TapOutput(parse_messages("".join(lines)))
         assert first.states
         assert partition_bookmarks(first.last_state), "a series was finished before the kill"

@@ -9,11 +9,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import tempfile
 import threading
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
@@ -22,12 +19,13 @@ import requests
 from tap_webex_meetings import state as state_module
 from tap_webex_meetings.sandbox import FakeWebex, bulk_series
 from tests.tap_runner import (
-    TAP_COMMAND,
     TapOutput,
     config_for,
+    lines_until_states,
     parse_messages,
     partition_bookmarks,
     run_cli,
+    started_cli,
     sync,
 )
 
@@ -108,28 +106,12 @@ def test_a_state_waits_for_the_interval_then_goes_out_whole() -> None:
 
 def test_kill_9_midway_through_many_series_resumes_with_nothing_lost() -> None:
     series = bulk_series(120, 2, now=NOW)
-    with (
-        FakeWebex(series, now=NOW, latency_seconds=0.1) as server,
-        tempfile.TemporaryDirectory() as folder,
-    ):
+    with FakeWebex(series, now=NOW, latency_seconds=0.1) as server:
         config = bulk_config(server, 2, max_workers=1, lookback_days=0)
-        config_path = Path(folder, "config.json")
-        config_path.write_text(json.dumps(config))
-        process = subprocess.Popen(
-            [TAP_COMMAND, "--config", str(config_path)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert process.stdout is not None
-        lines: list[str] = []
-        for line in process.stdout:
-            lines.append(line)
-            if sum('"type":"STATE"' in seen for seen in lines) >= 2:  # the interval has passed
-                break
-        assert process.poll() is None, "the kill must come mid-run"
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+        with started_cli(config) as process:
+            lines = lines_until_states(process, 2)  # the second comes after the interval
+            assert process.poll() is None, "the kill must come mid-run"
+            os.kill(process.pid, signal.SIGKILL)
         first = TapOutput(parse_messages("".join(lines)))
         saved = partition_bookmarks(first.last_state)
         assert 0 < len(saved) < len(series)
