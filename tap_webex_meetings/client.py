@@ -3,7 +3,10 @@
 Streams declare what to ask for; this base class decides how. It turns Webex's answers
 into singer-sdk's own exceptions (``RetriableAPIError`` for what may pass, ``FatalAPIError``
 subclasses for what will not), so the SDK's retry loop does the rest, with waits taken
-from ``Retry-After`` when Webex gives a usable one.
+from ``Retry-After`` when Webex gives a usable one (the policy: retries.py).
+
+Somewhat over 400 lines because it is one class of singer-sdk hooks, each a few lines
+with the reason it is overridden; what is not a hook lives in webex.py and retries.py.
 """
 
 from __future__ import annotations

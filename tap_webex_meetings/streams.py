@@ -5,6 +5,10 @@
 bookmark (minus ``lookback_days``) and ``end_date`` / run start + ``lookahead_days``, and
 emits a tombstone for each meeting it emitted as upcoming before that Webex no longer has
 (see :mod:`deletions`).
+
+Somewhat over 400 lines because each stream's singer-sdk hooks stay together; the work they
+start lives in listing.py (one series' pages, on a worker), progress.py (the series being
+written) and state.py.
 """
 
 from __future__ import annotations

@@ -308,3 +308,11 @@ def test_a_field_the_schema_does_not_know_is_dropped_and_named_once(server: Fake
     named = [line for line in output.stderr.splitlines() if "hasSummary" in line]
     assert len(named) == 1, named
     assert "INFO" in named[0]
+
+
+def test_each_stream_sends_its_schema_once_however_many_series(server: FakeWebex) -> None:
+    """singer-sdk would send the 30 KB schema again before every series (partition)."""
+    output = full_sync(server)
+    schemas = [m["stream"] for m in output.messages if m["type"] == "SCHEMA"]
+    assert len(output.ids("meeting_series")) > 1
+    assert sorted(schemas) == ["meeting_series", "series_meetings"]
