@@ -137,13 +137,20 @@ def run_cli(
 
 
 @contextlib.contextmanager
-def started_cli(config: dict[str, Any]) -> Iterator[subprocess.Popen[str]]:
+def started_cli(
+    config: dict[str, Any], state: dict[str, Any] | None = None
+) -> Iterator[subprocess.Popen[str]]:
     """The installed command running in the background, its stdout a pipe (to kill it)."""
     with tempfile.TemporaryDirectory() as folder:
         config_path = Path(folder, "config.json")
         config_path.write_text(json.dumps(config))
+        command = [TAP_COMMAND, "--config", str(config_path)]
+        if state is not None:
+            state_path = Path(folder, "state.json")
+            state_path.write_text(json.dumps(state))
+            command += ["--state", str(state_path)]
         process = subprocess.Popen(
-            [TAP_COMMAND, "--config", str(config_path)],
+            command,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from tap_webex_meetings.sandbox import FakeWebex, SeriesSpec
-from tests.tap_runner import TapOutput, config_for, sync
+from tests.tap_runner import TapOutput, config_for, parse_messages, run_cli, started_cli, sync
 
 ALICE = "alice@example.com"
 LOOKAHEAD = timedelta(days=30)
@@ -242,3 +244,31 @@ def test_the_memory_of_upcoming_meetings_is_small(server: FakeWebex) -> None:
     ]
     sizes = [len(json.dumps(p, separators=(",", ":"))) for p in partitions]
     assert max(sizes) < 300, sizes
+
+
+def test_kill_9_right_after_a_tombstone_and_the_next_run_emits_it_again() -> None:
+    """The STATE that covers a tombstone comes seconds later: killed before it, the run's
+    saved state still remembers the meeting, so the next run finds it gone again.
+    """
+    with FakeWebex(follow_wall_clock=True) as server:
+        config = config_for(server, max_workers=1)
+        first = run_cli(config)
+        target = upcoming_ids(standup(server), server.now, 2)[1]
+        server.delete(target)
+        with started_cli(config, first.last_state) as process:
+            assert process.stdout is not None
+            lines: list[str] = []
+            for line in process.stdout:
+                lines.append(line)
+                if target in line and "_sdc_deleted_at" in line:
+                    break
+            os.kill(process.pid, signal.SIGKILL)
+        killed = TapOutput(parse_messages("".join(lines)))
+        assert target in tombstones(killed)
+        saved = killed.last_state  # what Meltano would have kept: written before the tombstone
+        assert standup(server).id in json.dumps(saved)
+
+        again = run_cli(config, state=saved)
+
+        assert again.exit_code == 0, again.stderr
+        assert set(tombstones(again)) == {target}
