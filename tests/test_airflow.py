@@ -48,6 +48,10 @@ from tests.test_meltano_e2e import USER, Run, Tables, check_warehouse, postgres_
 pytestmark = pytest.mark.e2e
 
 DAG_FILE = REPO / "orchestration" / "airflow" / "webex_meetings.py"
+# The shard command the README shows (its "Past one machine: shards" section), as a template.
+(README_SHARD_COMMAND,) = re.findall(
+    r"^(\.venv-meltano/bin/meltano .*shard-<i>.*)$", (REPO / "README.md").read_text(), re.MULTILINE
+)
 REQUIREMENTS = REPO / "orchestration" / "airflow" / "requirements.txt"
 DAG_ID = "webex_meetings"
 DEFAULT_SHARDS = 4
@@ -345,6 +349,8 @@ def test_dag_agrees_with_meltano_yml(airflow_bin: Path, tmp_path: Path) -> None:
         assert task["command"].endswith(
             f" run tap-webex-meetings-shard-{index} target-postgres-shard-{index}"
         )
+        # The README shows the same command as a template.
+        assert task["command"] == README_SHARD_COMMAND.replace("<i>", str(index))
         prefix = f"TAP_WEBEX_MEETINGS_SHARD_{index}_"
         assert task["env"] == {
             f"{prefix}SHARD_COUNT": str(DEFAULT_SHARDS),

@@ -50,8 +50,14 @@ def readme_meltano_commands() -> set[str]:
     return {c for c in commands if re.match(r"^(\w+=\S+ )*meltano ", c) and "pip " not in c}
 
 
+def is_template(command: str) -> bool:
+    """A command with a ``<placeholder>``, such as the one each Airflow shard task runs."""
+    return re.search(r"<[^>]+>", command) is not None
+
+
 def test_the_readme_has_no_meltano_command_this_test_does_not_run() -> None:
-    assert readme_meltano_commands() == set(KNOWN)
+    commands = readme_meltano_commands()
+    assert {c for c in commands if not is_template(c)} == set(KNOWN)
 
 
 @pytest.fixture
