@@ -4,8 +4,9 @@ The standard library (and typing_extensions), so it runs wherever the tap runs; 
 :class:`FakeWebex`.
 """
 
-from .dataset import SeriesSpec, bulk_series, default_series
 from .faults import PRESETS, Faults
+from .samples import bulk_series, default_series
+from .series import SeriesSpec
 from .server import DEFAULT_NOW, DEFAULT_TOKEN, LINK_QUIRKS, FakeWebex, RecordedRequest, Token
 
 __all__ = [

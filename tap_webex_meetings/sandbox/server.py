@@ -36,21 +36,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from typing_extensions import override
 
-from .dataset import (
-    UTC,
-    Dataset,
-    Filters,
-    Position,
-    Record,
-    SeriesSpec,
-    default_series,
-    parse_time,
-    scheduled_record,
-    series_page,
-    series_record,
-    series_state,
-)
+from .dataset import Dataset
 from .faults import Decision, FaultInjector, Faults, parse_faults
+from .occurrences import Position
+from .query import Filters, series_page
+from .records import scheduled_record, series_record, series_state
+from .samples import default_series
+from .series import UTC, Record, SeriesSpec, parse_time
 
 T = TypeVar("T")
 
