@@ -23,9 +23,11 @@ from types import FrameType
 from typing import TypeVar
 
 from .faults import PRESETS, Faults, parse_faults
+from .listing import LINK_QUIRKS
 from .samples import bulk_series, default_series
 from .series import SeriesSpec, parse_time
-from .server import DEFAULT_TOKEN, LINK_QUIRKS, FakeWebex
+from .server import FakeWebex
+from .tokens import DEFAULT_TOKEN
 
 T = TypeVar("T")
 
