@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, cast
 
-from .clock import DEFAULT_NOW, Clock, aware
+from .clock import Clock, aware
 from .control import control
 from .dataset import Dataset
 from .faults import Decision, FaultInjector, Faults, Injections, fault_reply
@@ -38,8 +38,6 @@ from .replies import ApiError, RecordedRequest, Reply, error_reply, is_meetings_
 from .samples import default_series
 from .series import Record, SeriesSpec
 from .tokens import DEFAULT_EMAIL, DEFAULT_TOKEN, Auth, Token
-
-__all__ = ["DEFAULT_NOW", "DEFAULT_TOKEN", "LINK_QUIRKS", "FakeWebex", "RecordedRequest", "Token"]
 
 
 class FakeWebex:
@@ -56,10 +54,8 @@ class FakeWebex:
 
     The clock is frozen at ``now`` (default :data:`DEFAULT_NOW`), so tests are repeatable.
     With ``follow_wall_clock=True`` it is the wall clock plus an offset that only
-    :meth:`set_now` and :meth:`advance` change, and that may never be negative: a tap's run
-    start (its bookmark cap) is the wall clock, and a server behind it would hide state
-    changes a correct tap must see. ``now`` then sets where it starts (default: the wall
-    clock itself).
+    :meth:`set_now` and :meth:`advance` change, never behind the wall clock (see
+    :mod:`.clock`); ``now`` then sets where it starts (default: the wall clock itself).
     """
 
     def __init__(
