@@ -34,7 +34,8 @@ from pathlib import Path
 import pytest
 
 from tap_webex_meetings.sandbox import FakeWebex
-from tap_webex_meetings.sandbox.dataset import default_series, stable_hex
+from tap_webex_meetings.sandbox.samples import default_series
+from tap_webex_meetings.sandbox.series import stable_hex
 from tap_webex_meetings.sharding import shard_of
 from tests.meltano_support import (
     REPO,

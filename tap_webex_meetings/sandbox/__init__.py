@@ -4,9 +4,14 @@ The standard library (and typing_extensions), so it runs wherever the tap runs; 
 :class:`FakeWebex`.
 """
 
-from .dataset import SeriesSpec, bulk_series, default_series
+from .clock import DEFAULT_NOW
 from .faults import PRESETS, Faults
-from .server import DEFAULT_NOW, DEFAULT_TOKEN, LINK_QUIRKS, FakeWebex, RecordedRequest, Token
+from .listing import LINK_QUIRKS
+from .replies import RecordedRequest
+from .samples import bulk_series, default_series
+from .series import SeriesSpec
+from .server import FakeWebex
+from .tokens import DEFAULT_TOKEN, Token
 
 __all__ = [
     "DEFAULT_NOW",

@@ -22,9 +22,12 @@ from datetime import datetime, timedelta, timezone
 from types import FrameType
 from typing import TypeVar
 
-from .dataset import SeriesSpec, bulk_series, default_series, parse_time
 from .faults import PRESETS, Faults, parse_faults
-from .server import DEFAULT_TOKEN, LINK_QUIRKS, FakeWebex
+from .listing import LINK_QUIRKS
+from .samples import bulk_series, default_series
+from .series import SeriesSpec, parse_time
+from .server import FakeWebex
+from .tokens import DEFAULT_TOKEN
 
 T = TypeVar("T")
 

@@ -1,7 +1,8 @@
 """Fault injection: what can go wrong between a client and Webex, reproducibly.
 
-Every decision comes from one ``random.Random(seed)`` that draws the same amount of
-randomness per request, so a sequential client sees the same faults on every run.
+Random faults: every decision comes from one ``random.Random(seed)`` that draws the same
+amount of randomness per request, so a sequential client sees the same faults on every
+run. Scripted faults (:class:`Injections`): the next matching requests get a given answer.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import math
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
-from email.utils import formatdate
+from email.utils import formatdate, parsedate_to_datetime
 from typing import Any
+
+from .replies import RecordedRequest, Reply, error_reply, is_meetings_request, json_reply, phrase
 
 RETRY_AFTER_MODES = ("seconds", "http_date", "missing", "garbage")
 GARBAGE_RETRY_AFTER = "rand(30),add(30)"  # seen in the wild from Webex
@@ -163,3 +167,97 @@ def retry_after_header(mode: str, seconds: int) -> tuple[str | None, float | Non
     if mode == "garbage":
         return GARBAGE_RETRY_AFTER, None
     return None, None
+
+
+def fault_reply(decision: Decision) -> Reply | None:
+    """The answer a random fault replaces the real one with (None: answer normally)."""
+    if decision.kind == "reset":
+        return Reply(0, action="reset")
+    if decision.kind == "too_large":
+        return error_reply(
+            504,
+            "The server did not respond in time. "
+            "If your query uses max parameter, please try to reduce it.",
+        )
+    if decision.kind == "error":
+        return error_reply(decision.status, f"{phrase(decision.status)}. Try again later.")
+    if decision.kind == "throttle":
+        message = "Too many requests." if decision.status == 429 else "The resource is locked."
+        reply = error_reply(decision.status, message)
+        if decision.retry_after_header is not None:
+            reply.headers["Retry-After"] = decision.retry_after_header
+        reply.retry_after = decision.retry_after
+        return reply
+    return None
+
+
+@dataclass
+class _Injection:
+    status: int
+    times: int
+    match: Callable[[RecordedRequest], bool] | None
+    headers: dict[str, str]
+    body: dict[str, Any] | str | None
+
+
+class Injections:
+    """Scripted answers for the next matching requests, thread-safely."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._injections: list[_Injection] = []
+
+    def add(
+        self,
+        status: int,
+        times: int,
+        match: Callable[[RecordedRequest], bool] | None,
+        headers: dict[str, str],
+        body: dict[str, Any] | str | None,
+    ) -> None:
+        with self._lock:
+            self._injections.append(_Injection(status, times, match, headers, body))
+
+    def take(self, request: RecordedRequest) -> Reply | None:
+        """The scripted answer to this request, used up; None when none matches."""
+        if not request.path.startswith("/v1/"):
+            return None
+        with self._lock:
+            for injection in self._injections:
+                matcher = injection.match or is_meetings_request
+                if injection.times > 0 and matcher(request):
+                    injection.times -= 1
+                    break
+            else:
+                return None
+            self._injections = [i for i in self._injections if i.times > 0]
+        return _scripted_reply(injection)
+
+
+def _scripted_reply(injection: _Injection) -> Reply:
+    if injection.status == 0:
+        return Reply(0, action="reset")
+    body = injection.body
+    if isinstance(body, str):
+        reply = Reply(injection.status, body.encode(), {"Content-Type": "text/plain"})
+    elif body is not None:
+        reply = json_reply(injection.status, body)
+    elif injection.status >= 400:
+        reply = error_reply(injection.status, f"{phrase(injection.status)}.")
+    else:
+        reply = json_reply(injection.status, {"items": []})
+    reply.headers.update(injection.headers)
+    retry_after = {k.lower(): v for k, v in injection.headers.items()}.get("retry-after")
+    reply.retry_after = _retry_after_seconds(retry_after)
+    return reply
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if value is None:
+        return None
+    if value.strip().isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None

@@ -21,7 +21,7 @@ import requests
 from tap_webex_meetings.sandbox import DEFAULT_NOW, FakeWebex, bulk_series, default_series
 
 UTC = timezone.utc
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = json.loads((ROOT / "tests/openapi/webex-meeting.openapi.json").read_text())
 COMPONENTS = OPENAPI["components"]["schemas"]
 ITEM = COMPONENTS["MeetingObjectForListMeeting"]

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from tap_webex_meetings.sandbox import DEFAULT_NOW, FakeWebex, SeriesSpec, Token, default_series
-from tests.test_sandbox import _start_cli
+from tests.sandbox.support import start_cli
 
 UTC = timezone.utc
 TOKEN = "sandbox-token"
@@ -497,7 +497,7 @@ def test_status_lists_deleted_and_moved_meetings(fake: FakeWebex) -> None:
 
 def test_the_sandbox_command_deletes_with_its_printed_token() -> None:
     """What the README and the start-up help tell a user to do, against the real command."""
-    process = _start_cli("--now", iso(DEFAULT_NOW))
+    process = start_cli("--now", iso(DEFAULT_NOW))
     try:
         assert process.stdout is not None
         api_url = process.stdout.readline().strip().removeprefix("api_url=")
