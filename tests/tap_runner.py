@@ -107,6 +107,18 @@ def sync(
     return TapOutput(parse_messages(printed), stdout=printed)
 
 
+def tap_command(folder: Path, config: dict[str, Any], state: dict[str, Any] | None) -> list[str]:
+    """The command line, with the config (and state) written as files into ``folder``."""
+    config_path = folder / "config.json"
+    config_path.write_text(json.dumps(config))
+    command = [TAP_COMMAND, "--config", str(config_path)]
+    if state is not None:
+        state_path = folder / "state.json"
+        state_path.write_text(json.dumps(state))
+        command += ["--state", str(state_path)]
+    return command
+
+
 def run_cli(
     config: dict[str, Any],
     *,
@@ -117,15 +129,8 @@ def run_cli(
 ) -> TapOutput:
     """The installed ``tap-webex-meetings`` command, as Meltano would run it."""
     with tempfile.TemporaryDirectory() as folder:
-        config_path = Path(folder, "config.json")
-        config_path.write_text(json.dumps(config))
-        command = [TAP_COMMAND, "--config", str(config_path), *args]
-        if state is not None:
-            state_path = Path(folder, "state.json")
-            state_path.write_text(json.dumps(state))
-            command += ["--state", str(state_path)]
         completed = subprocess.run(
-            command,
+            [*tap_command(Path(folder), config, state), *args],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -142,15 +147,8 @@ def started_cli(
 ) -> Iterator[subprocess.Popen[str]]:
     """The installed command running in the background, its stdout a pipe (to kill it)."""
     with tempfile.TemporaryDirectory() as folder:
-        config_path = Path(folder, "config.json")
-        config_path.write_text(json.dumps(config))
-        command = [TAP_COMMAND, "--config", str(config_path)]
-        if state is not None:
-            state_path = Path(folder, "state.json")
-            state_path.write_text(json.dumps(state))
-            command += ["--state", str(state_path)]
         process = subprocess.Popen(
-            command,
+            tap_command(Path(folder), config, state),
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
