@@ -15,9 +15,12 @@ else is kept as ``[id, start, meetingType]``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import calendar
+import time
+from array import array
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from tap_webex_meetings import webex
@@ -50,28 +53,137 @@ def parse_stamp(text: str) -> datetime:
     return datetime.strptime(text, STAMP).replace(tzinfo=timezone.utc)
 
 
-def _derivable(series_id: str, meeting: Meeting) -> bool:
-    return (
-        meeting.meeting_type == webex.SCHEDULED_TYPE
-        and meeting.id == f"{series_id}_{stamp(meeting.start)}"
-    )
+@dataclass(frozen=True)
+class _Run:
+    """Evenly spaced starts, as UTC epoch seconds: ``first + i * step`` for i < ``count``."""
+
+    first: int
+    step: int
+    count: int
+
+    def __contains__(self, start: int) -> bool:
+        offset = start - self.first
+        if self.step == 0:
+            return offset == 0
+        return offset >= 0 and offset % self.step == 0 and offset // self.step < self.count
+
+    def __iter__(self) -> Iterator[int]:
+        return (self.first + i * self.step for i in range(self.count))
+
+    def encode(self) -> str:
+        if self.count == 1:
+            return stamp_of(self.first)
+        return f"R{self.count}/{stamp_of(self.first)}/PT{self.step}S"
 
 
-def encode(series_id: str, meetings: Iterable[Meeting]) -> list[Any]:
-    """The compact form of ``meetings`` for the partition state (see the module docstring)."""
-    starts: list[datetime] = []
-    others: list[list[str]] = []
-    for meeting in sorted(meetings, key=lambda m: (m.start, m.id)):
-        if _derivable(series_id, meeting):
-            starts.append(meeting.start)
+def stamp_of(epoch: int) -> str:
+    """The :func:`stamp` of a UTC epoch second."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(epoch))
+
+
+def epoch_of_stamp(text: str) -> int | None:
+    """The UTC epoch second of a :func:`stamp`, or None (cheap: it runs per record)."""
+    if len(text) != len("20261201T090000Z") or text[8] != "T" or text[-1] != "Z":
+        return None
+    try:
+        fields = (text[0:4], text[4:6], text[6:8], text[9:11], text[11:13], text[13:15])
+        return calendar.timegm(tuple(int(field) for field in fields))
+    except ValueError:
+        return None
+
+
+class Memory:
+    """The upcoming meetings a series remembers, kept as compact as the state writes them.
+
+    A series with 200,000 meetings ahead is one run, not 200,000 objects: membership is
+    arithmetic on the id's start, and the meetings are produced one by one when asked for.
+    """
+
+    def __init__(self, series_id: str, runs: list[_Run], others: dict[str, Meeting]) -> None:
+        self.series_id = series_id
+        self._runs = runs
+        self._others = others
+        self._prefix = f"{series_id}_"
+
+    @classmethod
+    def decode(cls, series_id: str, encoded: Iterable[Any] | None) -> Memory:
+        """Read :meth:`encode`'s form; an unreadable entry is skipped (and forgotten)."""
+        runs: list[_Run] = []
+        others: dict[str, Meeting] = {}
+        for entry in encoded or ():
+            try:
+                if isinstance(entry, list):
+                    meeting_id, start, meeting_type = (str(part) for part in entry)
+                    others[meeting_id] = Meeting(meeting_id, meeting_type, parse_stamp(start))
+                    continue
+                text = str(entry)
+                parts = text[1:].split("/") if text.startswith("R") else ["1", text, "PT0S"]
+                count, first, period = parts
+                epoch = epoch_of_stamp(first)
+                if epoch is None:
+                    continue
+                step = int(period.removeprefix("PT").removesuffix("S"))
+                runs.append(_Run(epoch, step, int(count)))
+            except (ValueError, TypeError, IndexError):
+                continue  # a hand-edited state must not stop the run
+        return cls(series_id, runs, others)
+
+    def __contains__(self, meeting_id: object) -> bool:
+        if not isinstance(meeting_id, str):
+            return False
+        if meeting_id in self._others:
+            return True
+        if not self._runs or not meeting_id.startswith(self._prefix):
+            return False
+        epoch = epoch_of_stamp(meeting_id[len(self._prefix) :])
+        return epoch is not None and any(epoch in run for run in self._runs)
+
+    def __iter__(self) -> Iterator[Meeting]:
+        yield from self._others.values()
+        for run in self._runs:
+            for epoch in run:
+                start = datetime.fromtimestamp(epoch, tz=timezone.utc)
+                yield Meeting(f"{self._prefix}{stamp_of(epoch)}", webex.SCHEDULED_TYPE, start)
+
+    def __bool__(self) -> bool:
+        return bool(self._runs or self._others)
+
+
+class MemoryBuilder:
+    """Collects a series' upcoming meetings as they are written; :meth:`encode` at the end.
+
+    Scheduled meetings whose id is ``<series>_<start>`` cost 8 bytes each (an epoch second
+    in an array), so memory stays flat however many meetings lie ahead.
+    """
+
+    def __init__(self, series_id: str) -> None:
+        self._prefix = f"{series_id}_"
+        self._starts: array[int] = array("q")
+        self._others: dict[str, Meeting] = {}
+
+    def add(self, meeting: Meeting) -> None:
+        """Remember ``meeting`` (adding one twice is harmless)."""
+        epoch = calendar.timegm(meeting.start.utctimetuple())
+        derivable = meeting.meeting_type == webex.SCHEDULED_TYPE and meeting.id == (
+            f"{self._prefix}{stamp_of(epoch)}"
+        )
+        if derivable and meeting.start.microsecond == 0:
+            self._starts.append(epoch)
         else:
-            others.append([meeting.id, stamp(meeting.start), meeting.meeting_type])
-    return [*_runs(starts), *others]
+            self._others[meeting.id] = meeting
+
+    def encode(self) -> list[Any]:
+        """The compact form for the partition state (see the module docstring)."""
+        starts = sorted(set(self._starts))
+        others = sorted(self._others.values(), key=lambda m: (m.start, m.id))
+        return [
+            *(run.encode() for run in _runs(starts)),
+            *([m.id, stamp(m.start), m.meeting_type] for m in others),
+        ]
 
 
-def _runs(starts: list[datetime]) -> list[str]:
-    """Sorted starts as single stamps and ``R<n>/<first>/PT<step>S`` runs."""
-    encoded: list[str] = []
+def _runs(starts: list[int]) -> Iterator[_Run]:
+    """Sorted epoch seconds as runs of at least ``MIN_RUN`` evenly spaced ones, or singles."""
     i = 0
     while i < len(starts):
         j = i + 1
@@ -79,39 +191,12 @@ def _runs(starts: list[datetime]) -> list[str]:
             step = starts[j] - starts[i]
             while j + 1 < len(starts) and starts[j + 1] - starts[j] == step:
                 j += 1
-            if j - i + 1 >= MIN_RUN and step.total_seconds() == int(step.total_seconds()):
-                encoded.append(f"R{j - i + 1}/{stamp(starts[i])}/PT{int(step.total_seconds())}S")
+            if j - i + 1 >= MIN_RUN:
+                yield _Run(starts[i], step, j - i + 1)
                 i = j + 1
                 continue
-        encoded.append(stamp(starts[i]))
+        yield _Run(starts[i], 0, 1)
         i += 1
-    return encoded
-
-
-def decode(series_id: str, encoded: Iterable[Any] | None) -> dict[str, Meeting]:
-    """The meetings of :func:`encode`'s output, by id. Unreadable entries are skipped."""
-    meetings: dict[str, Meeting] = {}
-    for entry in encoded or ():
-        try:
-            for meeting in _decode_entry(series_id, entry):
-                meetings[meeting.id] = meeting
-        except (ValueError, TypeError, IndexError):
-            continue  # a hand-edited state must not stop the run; the meeting is forgotten
-    return meetings
-
-
-def _decode_entry(series_id: str, entry: Any) -> list[Meeting]:
-    if isinstance(entry, list):
-        meeting_id, start, meeting_type = (str(part) for part in entry)
-        return [Meeting(meeting_id, meeting_type, parse_stamp(start))]
-    text = str(entry)
-    if text.startswith("R"):
-        count, first, period = text[1:].split("/")
-        step = timedelta(seconds=int(period.removeprefix("PT").removesuffix("S")))
-        starts = [parse_stamp(first) + i * step for i in range(int(count))]
-    else:
-        starts = [parse_stamp(text)]
-    return [Meeting(f"{series_id}_{stamp(start)}", webex.SCHEDULED_TYPE, start) for start in starts]
 
 
 def tombstone(meeting: Meeting, series_id: str, deleted_at: datetime) -> dict[str, Any]:
@@ -134,6 +219,6 @@ def series_tombstone(series_id: str, deleted_at: datetime) -> dict[str, Any]:
     }
 
 
-def remembered(partition: Mapping[str, Any] | None, series_id: str) -> dict[str, Meeting]:
+def remembered(partition: Mapping[str, Any] | None, series_id: str) -> Memory:
     """The upcoming meetings a partition state remembers."""
-    return decode(series_id, (partition or {}).get(UPCOMING))
+    return Memory.decode(series_id, (partition or {}).get(UPCOMING))

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any, Union
 
 from tap_webex_meetings import deletions, timeutils, webex
-from tap_webex_meetings.deletions import Meeting
+from tap_webex_meetings.deletions import Meeting, Memory
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class SeriesQuery:
     start: datetime
     end: datetime
     params: dict[str, str]
-    remembered: dict[str, Meeting]
+    remembered: Memory
     known: bool  # extracted by an earlier run
     bookmark: datetime | None  # where the last run left the series
 
@@ -65,16 +65,18 @@ class SeriesListing:
 
     def meetings(self) -> Iterator[Listed]:
         """The listing, then tombstones of remembered meetings Webex no longer has."""
-        listed: set[str] = set()
+        remembered = self.query.remembered
+        listed: set[str] = set()  # only remembered ids: memory stays flat in the records
         for record in self.pages():
-            listed.add(record["id"])
+            if remembered and record["id"] in remembered:
+                listed.add(record["id"])
             yield record
         yield from self.missing(listed)
 
     def all_remembered_deleted(self) -> Iterator[Listed]:
         """The series is gone: every meeting it remembers is too."""
         deleted_at = datetime.now(timezone.utc)
-        for meeting in self.query.remembered.values():
+        for meeting in self.query.remembered:
             yield deletions.tombstone(meeting, self.query.series_id, deleted_at)
 
     def missing(self, listed: set[str]) -> Iterator[Listed]:
@@ -86,7 +88,7 @@ class SeriesListing:
         """
         query = self.query
         host = query.params.get("hostEmail")
-        for meeting in query.remembered.values():
+        for meeting in query.remembered:
             if meeting.id in listed:
                 continue
             if not query.start <= meeting.start < query.end:

@@ -15,7 +15,7 @@ from typing import Any
 from singer_sdk.helpers._state import PROGRESS_MARKERS  # private module: the SDK's own key
 
 from tap_webex_meetings import deletions, timeutils, webex
-from tap_webex_meetings.deletions import Meeting
+from tap_webex_meetings.deletions import Meeting, MemoryBuilder
 from tap_webex_meetings.listing import SeriesQuery
 from tap_webex_meetings.summary import RunSummary
 
@@ -28,7 +28,10 @@ class SeriesProgress:
     partition: dict[str, Any]  # the series' state partition (the SDK's, written in place)
     run_start: datetime
     summary: RunSummary
-    upcoming: dict[str, Meeting] = field(default_factory=dict)
+    upcoming: MemoryBuilder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.upcoming = MemoryBuilder(self.query.series_id)
 
     def note(self, record: dict[str, Any], replication_key: str) -> None:
         """Count the record, move the bookmark to its ``start``, remember it if upcoming.
@@ -51,7 +54,7 @@ class SeriesProgress:
             markers["replication_key_value"] = value
         if moment >= self.run_start and not tombstone:
             meeting_type = record.get("meetingType") or webex.SCHEDULED_TYPE
-            self.upcoming[record["id"]] = Meeting(record["id"], meeting_type, moment)
+            self.upcoming.add(Meeting(record["id"], meeting_type, moment))
 
     def _count(self, meeting_id: str, moment: datetime | None, *, tombstone: bool) -> None:
         query = self.query
@@ -66,8 +69,10 @@ class SeriesProgress:
 
     def finish(self, still_there: list[Meeting], *, gone: bool) -> None:
         """The series is complete: keep its upcoming meetings in its state, for the next run."""
-        kept = {m.id: m for m in still_there if m.start >= self.run_start}
-        encoded = deletions.encode(self.query.series_id, {**self.upcoming, **kept}.values())
+        for meeting in still_there:
+            if meeting.start >= self.run_start:
+                self.upcoming.add(meeting)
+        encoded = self.upcoming.encode()
         if encoded:
             self.partition[deletions.UPCOMING] = encoded
         else:

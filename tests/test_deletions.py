@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
+from tap_webex_meetings.deletions import Meeting, Memory, MemoryBuilder, stamp
 from tap_webex_meetings.sandbox import FakeWebex, SeriesSpec
 from tests.tap_runner import TapOutput, config_for, parse_messages, run_cli, started_cli, sync
 
@@ -272,3 +273,27 @@ def test_kill_9_right_after_a_tombstone_and_the_next_run_emits_it_again() -> Non
 
         assert again.exit_code == 0, again.stderr
         assert set(tombstones(again)) == {target}
+
+
+def test_a_long_run_of_upcoming_meetings_stays_one_entry_and_is_read_by_arithmetic() -> None:
+    """200,000 hourly meetings ahead: one string in the state, no object per meeting."""
+    series_id = "0123456789abcdef" * 2
+    first = datetime(2026, 12, 1, 9, tzinfo=timezone.utc)
+    builder = MemoryBuilder(series_id)
+    for k in range(200_000):
+        start = first + timedelta(hours=k)
+        builder.add(Meeting(f"{series_id}_{stamp(start)}", "scheduledMeeting", start))
+    moved = Meeting(
+        f"{series_id}_{stamp(first)}", "scheduledMeeting", first + timedelta(minutes=30)
+    )
+    builder.add(moved)  # same id, new start: kept as it is, beside the run
+
+    encoded = builder.encode()
+
+    assert encoded[0] == "R200000/20261201T090000Z/PT3600S"
+    memory = Memory.decode(series_id, encoded)
+    assert f"{series_id}_{stamp(first + timedelta(hours=123_456))}" in memory
+    assert f"{series_id}_{stamp(first + timedelta(hours=200_000))}" not in memory
+    assert f"{series_id}_{stamp(first + timedelta(minutes=90))}" not in memory
+    assert f"{series_id}_I_1234" not in memory
+    assert sum(1 for _ in memory) == 200_001
