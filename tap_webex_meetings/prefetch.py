@@ -84,16 +84,6 @@ class Prefetcher(Generic[R]):
             self._release(earlier_job)
         return self._drain(job)
 
-    def close(self) -> None:
-        """Abandon every job not taken yet; workers stop at their next step."""
-        with self._lock:
-            jobs = list(self._jobs.values())
-            self._jobs.clear()
-            self._order.clear()
-        for job in jobs:
-            job.abandoned.set()
-            self._release(job)
-
     def _release(self, job: _Job[R]) -> None:
         """Give the job's permit back, once, whoever is done with it first."""
         with self._lock:
