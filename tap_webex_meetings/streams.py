@@ -271,6 +271,8 @@ class SeriesMeetingsStream(WebexStream):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._series: SeriesProgress | None = None
+        # Queries of the series prefetched and not written yet (2 x max_workers at most).
+        self._queries: dict[str, SeriesQuery] = {}
 
     @cached_property
     def _prefetcher(self) -> Prefetcher[Listed]:
@@ -309,6 +311,7 @@ class SeriesMeetingsStream(WebexStream):
     def prefetch(self, context: dict[str, Any]) -> None:
         """Start fetching this series' meetings as soon as a worker is free."""
         if (query := self._query(context)) is not None:
+            self._queries[query.series_id] = query
             self._prefetcher.submit(query.series_id, partial(self._meetings_from, query))
 
     @override
@@ -322,7 +325,7 @@ class SeriesMeetingsStream(WebexStream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Every meeting of the series in range, then tombstones of the deleted ones."""
         assert context is not None, "series_meetings runs once per meeting series"
-        query = self._query(context)  # as when it was prefetched: only this series changes it
+        query = self._queries.pop(context["meetingSeriesId"], None) or self._query(context)
         if query is None:
             return  # an empty range: nothing to list, nothing to forget
         items = self._prefetcher.take(query.series_id) or self._meetings_from(query)
