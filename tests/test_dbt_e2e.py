@@ -27,7 +27,14 @@ from pathlib import Path
 import pytest
 
 from tap_webex_meetings.sandbox import FakeWebex
-from tests.meltano_support import PLUGINS, Meltano, Postgres, base_env, meltano_executable
+from tests.meltano_support import (
+    PLUGINS,
+    REPO,
+    Meltano,
+    Postgres,
+    base_env,
+    meltano_executable,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -35,6 +42,7 @@ UTC = timezone.utc
 USER = "alice@example.com"  # whom the sandbox token acts as: the tap finds the series she sees
 LOOKAHEAD = timedelta(days=30)  # the tap's default lookahead_days
 SETTLED = timedelta(hours=3)  # longer than any sandbox meeting plus Webex's 15-minute delay
+README = (REPO / "README.md").read_text()
 DBT_DUCKDB_PYTHON = PLUGINS / "utilities" / "dbt-duckdb" / "venv" / "bin" / "python"
 DBT_DONE = re.compile(r"Done\. PASS=(\d+) WARN=(\d+) ERROR=(\d+) SKIP=(\d+)")
 Query = Callable[[str], list[list[str]]]
@@ -264,7 +272,10 @@ class Run:
 
 def run_pipeline(meltano: Meltano, server: FakeWebex, start: datetime, wh: Warehouse) -> Run:
     before = truth(server, start)
-    completed = meltano("run", "tap-webex-meetings", wh.loader, f"{wh.utility}:build")
+    command = ("run", "tap-webex-meetings", wh.loader, f"{wh.utility}:build")
+    if wh.loader == "target-duckdb":  # the README's; PostgreSQL's is told in words
+        assert f"meltano {' '.join(command)}" in README
+    completed = meltano(*command)
     log = completed.stdout + completed.stderr
     done = DBT_DONE.findall(log)
     assert len(done) == 1, f"no dbt summary in the log:\n{log[-3000:]}"
@@ -493,13 +504,22 @@ def test_dbt_models_in_duckdb_full_then_a_day_later(
 def test_dbt_models_in_postgres_full_then_a_day_later(
     meltano_bin: Path, server: FakeWebex, postgres: Postgres, tmp_path: Path
 ) -> None:
-    """`... target-postgres dbt-postgres:build`: target-postgres keeps tombstones, which the
-    models leave out.
+    """`... target-postgres dbt-postgres:build`, the loader appending: a stream map takes
+    the streams' keys away, so target-postgres cannot upsert and the raw table keeps every
+    version of a meeting read twice and the tombstones; the models take the latest version
+    of each and leave the deleted out.
     """
     suffix = tmp_path.name.lower().replace("-", "_")[-40:]
     raw, models = f"webex_{suffix}", f"analytics_{suffix}"
     meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
-    meltano.env.update(postgres.target_env, TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=raw)
+    keyless: dict[str, list[str]] = {"__key_properties__": []}
+    meltano.env.update(
+        postgres.target_env,
+        TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=raw,
+        TAP_WEBEX_MEETINGS_STREAM_MAPS=json.dumps(
+            {"meeting_series": keyless, "series_meetings": keyless}
+        ),
+    )
     meltano.env.update(
         DBT_POSTGRES_HOST=postgres.settings["PGHOST"],
         DBT_POSTGRES_PORT=postgres.settings["PGPORT"],
@@ -511,7 +531,8 @@ def test_dbt_models_in_postgres_full_then_a_day_later(
     )
     wh = Warehouse("target-postgres", "dbt-postgres", postgres.query, models)
     pipeline_test(meltano, server, wh, "America/New_York")  # -04:00 or -05:00
-    tombstones = postgres.query(
-        f"SELECT count(*) FROM {raw}.series_meetings WHERE _sdc_deleted_at IS NOT NULL"
+    ((tombstones, versions),) = postgres.query(
+        f"SELECT count(_sdc_deleted_at), count(*) - count(DISTINCT id) FROM {raw}.series_meetings"
     )
-    assert int(tombstones[0][0]) > 1, "the raw table should keep the tombstones"
+    assert int(tombstones) > 1, "the raw table should keep the tombstones"
+    assert int(versions) > 20, "the raw table should keep the versions of meetings read again"
