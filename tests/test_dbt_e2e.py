@@ -390,14 +390,17 @@ class Changes:
 
 
 def change_webex(server: FakeWebex, first: Truth) -> Changes:
-    """Delete an upcoming standup and the 1:1 series, move a team sync two hours later."""
+    """Delete a standup after the next one and the 1:1 series, move a team sync two hours
+    later. The next standup stays: the second run reads it again, changed (ended or missed).
+    """
     titles = {spec.id: spec.title for spec in server.series}
     by_title = {titles[series_id]: series_id for series_id in server.series_ids(USER)}
-    upcoming = sorted(
-        (m for m in first.meetings.values() if m.start > first.at + timedelta(hours=2)),
-        key=lambda m: m.start,
+    upcoming = sorted(first.meetings.values(), key=lambda m: m.start)
+    standup = next(
+        m
+        for m in upcoming
+        if m.series_id == by_title["Daily Standup"] and m.start > first.at + timedelta(days=1)
     )
-    standup = next(m for m in upcoming if m.series_id == by_title["Daily Standup"])
     sync = next(
         m
         for m in upcoming
