@@ -4,9 +4,9 @@
 #   bash scripts/demo.sh
 #
 # Installs Meltano into .venv-meltano (its own venv: Meltano gives every plugin a venv of
-# its own anyway, the tap included), `meltano install`s the tap and target-duckdb, starts
-# the sandbox on 127.0.0.1, runs `meltano run tap-webex-meetings target-duckdb` and prints
-# what landed in the warehouse.
+# its own anyway, the tap included), `meltano install`s the tap, target-duckdb and dbt-duckdb,
+# starts the sandbox on 127.0.0.1, runs `meltano run tap-webex-meetings target-duckdb
+# dbt-duckdb:build` and prints what landed in the warehouse and what the dbt models say.
 #
 # Run it again for an incremental run: Meltano keeps the state in .meltano/meltano.db. The
 # sandbox serves the same series (its clock is the wall clock, like the tap's), and before
@@ -66,8 +66,8 @@ if [ "$("$MELTANO" --version 2>/dev/null || true)" != "meltano, version $MELTANO
 fi
 
 # 2. The plugins this demo needs (quick when they are installed already).
-step "meltano install tap-webex-meetings target-duckdb"
-quiet "$INSTALL_LOG" meltano install tap-webex-meetings target-duckdb
+step "meltano install tap-webex-meetings target-duckdb dbt-duckdb"
+quiet "$INSTALL_LOG" meltano install tap-webex-meetings target-duckdb dbt-duckdb
 SANDBOX=$ROOT/.meltano/extractors/tap-webex-meetings/venv/bin/tap-webex-meetings-sandbox
 DUCKDB_PY=$ROOT/.meltano/loaders/target-duckdb/venv/bin/python # the duckdb that writes
 
@@ -160,10 +160,11 @@ export TAP_WEBEX_MEETINGS_API_URL=$API_URL
 export TAP_WEBEX_MEETINGS_ACCESS_TOKEN=sandbox-token
 export TAP_WEBEX_MEETINGS_START_DATE=$START_DATE
 export TARGET_DUCKDB_FILEPATH=$WAREHOUSE
-step "meltano run tap-webex-meetings target-duckdb"
+export DBT_DUCKDB_PATH=$WAREHOUSE # the dbt models go into the same file, schema analytics
+step "meltano run tap-webex-meetings target-duckdb dbt-duckdb:build"
 started=$SECONDS
 if ! "$MELTANO" run --state-id-suffix "$STATE_SUFFIX" tap-webex-meetings target-duckdb \
-    >"$RUN_LOG" 2>&1; then
+    dbt-duckdb:build >"$RUN_LOG" 2>&1; then
     grep -iE 'error|exception' "$RUN_LOG" | tail -n 20 >&2 || true
     fail "meltano run failed (full log: $RUN_LOG)"
 fi
@@ -175,4 +176,7 @@ echo
 "$DUCKDB_PY" scripts/show_warehouse.py "$WAREHOUSE" --run-log "$RUN_LOG" \
     --previous "$SNAPSHOT" --save "$SNAPSHOT"
 echo
-echo "Warehouse: ${WAREHOUSE#"$ROOT"/} (schema webex). Run again for an incremental run."
+step "What the dbt models say (schema analytics; README: Models)"
+"$DUCKDB_PY" scripts/show_models.py "$WAREHOUSE"
+echo
+echo "Warehouse: ${WAREHOUSE#"$ROOT"/} (schemas webex and analytics). Run again for an incremental run."

@@ -29,7 +29,7 @@ ENSURE_POSTGRES = REPO / "scripts" / "ensure_postgres.sh"
 PLUGINS = REPO / ".meltano"
 DUCKDB_PYTHON = PLUGINS / "loaders" / "target-duckdb" / "venv" / "bin" / "python"
 # Settings a developer's shell may carry; a test must not pick them up by accident.
-FOREIGN_PREFIXES = ("TAP_WEBEX_MEETINGS_", "TARGET_", "MELTANO_", "PG")
+FOREIGN_PREFIXES = ("TAP_WEBEX_MEETINGS_", "TARGET_", "MELTANO_", "PG", "DBT_")
 # The tap's last INFO line (tap_webex_meetings/summary.py): what it emitted per stream.
 SUMMARY = re.compile(r"Extracted (\d+) series \((\d+) deleted\) and (\d+) meeting records")
 

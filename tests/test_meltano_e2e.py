@@ -398,6 +398,8 @@ def test_demo_script_runs_full_then_incremental(
     assert "==> Incremental run" in second
     for output in outputs:
         assert re.search(r"series_meetings: (\d+) rows, \1 distinct ids \(one row per id\)", output)
+        assert re.search(r"^Daily Standup +\d+ +\d+ +\d+ +\d+ +\d+\.\d\d", output, re.M), output
+        assert "a restarted meeting: Team Sync of" in output
     changed = re.search(
         r"this run added (\d+) meetings, removed (\d+) deleted in Webex, and changed", second
     )
