@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from tap_webex_meetings import deletions, history, timeutils
@@ -61,9 +62,7 @@ def _partition_problems(partitions: Any) -> Iterator[str]:
             yield f"{here} is {_kind(partition)}, not an object"
             return
         context = partition.get("context")
-        if not isinstance(context, Mapping) or not isinstance(
-            context.get("meetingSeriesId"), str
-        ):
+        if not isinstance(context, Mapping) or not isinstance(context.get("meetingSeriesId"), str):
             yield f"{here} has no context with a meetingSeriesId"
             return
         value = partition.get("replication_key_value")
@@ -108,3 +107,35 @@ def _kind(value: Any) -> str:
     if value is None:
         return "null"
     return names.get(type(value), f"a {type(value).__name__}")
+
+
+def distrust_the_future(state: dict[str, Any], now: datetime) -> list[str]:
+    """Forget what a clock that was once ahead wrote: bookmarks, finished series, discovery.
+
+    Where such a series really stopped is unknown, so it is read as if it had no bookmark
+    (never skipping a meeting); series finished "after now" are not trusted to be finished,
+    and discovery goes over the whole range again to find them. Returns one line per
+    thing forgotten, for the log.
+    """
+    bookmarks = state.get("bookmarks", {})
+    meetings = bookmarks.get("series_meetings", {})
+    forgotten = []
+    for partition in meetings.get("partitions", []):
+        value = partition.get("replication_key_value")
+        if value is not None and timeutils.parse_datetime(value) > now:
+            del partition["replication_key_value"]
+            forgotten.append(
+                f"Meeting series {partition['context']['meetingSeriesId']}: its bookmark "
+                f"{value} is later than this run's start {timeutils.isoformat_utc(now)} (a "
+                "clock that was ahead?); reading it as if it had none"
+            )
+    finished = history.FinishedSeries(meetings) if history.FINISHED in meetings else None
+    later = finished.forget_later_than(now) if finished is not None else []
+    if later:
+        bookmarks.get("meeting_series", {}).pop(history.DISCOVERED, None)
+        forgotten.append(
+            f"Series finished at {', '.join(later)}, later than this run's start "
+            f"{timeutils.isoformat_utc(now)}, are not trusted to be finished; discovering "
+            "over the whole range again"
+        )
+    return forgotten

@@ -122,6 +122,15 @@ class TapWebexMeetings(Tap):
                 ctx.exit(1)
         return super().cb_config(ctx, param, value)
 
+    @override
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Then forget what a clock that was ahead wrote (see :mod:`state_check`)."""
+        super().load_state(state)
+        for line in state_check.distrust_the_future(
+            cast("dict[str, Any]", self.state), datetime.now(timezone.utc)
+        ):
+            self.logger.warning("%s", line)
+
     @cached_property
     def settings(self) -> Settings:
         """Validated, typed settings (credentials excluded)."""
