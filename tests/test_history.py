@@ -131,22 +131,22 @@ def test_finished_series_are_not_listed_again_and_the_runs_add_up_to_a_full_extr
 
 
 def test_an_instance_whose_details_appear_15_minutes_after_the_end_is_still_read() -> None:
-    start = DEFAULT_NOW - timedelta(hours=2)
-    spec = one_off("late-details", start)
+    """A 5-minute one-off: right after its end Webex shows it `ended`, but not its instance
+    yet; everything listed has settled, and only the 15 minutes keep it from finishing.
+    """
+    spec = one_off("late-details", DEFAULT_NOW - timedelta(hours=2), minutes=5)
     ((_, actual_end),) = spec.instance_times(0)
-    end = max(spec.first_start + spec.duration, actual_end)
+    end = spec.first_start + spec.duration
+    settings: dict[str, Any] = {"lookback_days": 0}
     with FakeWebex(series=[spec], now=end + timedelta(minutes=1)) as server:
-        settings: dict[str, Any] = {"lookback_days": 0}
         first = run(server, **settings)
+        assert [r["state"] for r in first.records()] == ["ended"], "no instance yet"
         assert spec.id not in finished_ids(first.last_state)
-        instances = [r for r in first.records() if r["meetingType"] == "meeting"]
-        assert [r["state"] for r in instances] == ["inProgress"], "details not there yet"
 
-        server.set_now(actual_end + timedelta(minutes=16))  # the details are out now
+        server.set_now(max(end, actual_end) + timedelta(minutes=16))  # the details are out
         second = run(server, first.last_state, **settings)
-        ended = [r for r in second.records() if r["meetingType"] == "meeting"]
-        assert [r["state"] for r in ended] == ["ended"]
-        assert ended[0]["end"] is not None
+        instances = [r for r in second.records() if r["meetingType"] == "meeting"]
+        assert [r["state"] for r in instances] == ["ended"]
         assert spec.id in finished_ids(second.last_state)
 
         server.advance(DAY)
@@ -154,6 +154,26 @@ def test_an_instance_whose_details_appear_15_minutes_after_the_end_is_still_read
         third = run(server, second.last_state, **settings)
         assert third.records() == []
         assert spec.id not in queried(server)
+
+
+def test_a_meeting_that_ran_past_its_schedule_is_read_until_its_instance_has_ended() -> None:
+    """15 minutes after the scheduled end the instance (it started late) is still running."""
+    spec = one_off("overrun-0", DEFAULT_NOW - timedelta(hours=3), minutes=60)
+    ((_, actual_end),) = spec.instance_times(0)
+    end = spec.first_start + spec.duration
+    assert actual_end > end + timedelta(minutes=3)
+    settings: dict[str, Any] = {"lookback_days": 0}
+    with FakeWebex(series=[spec], now=end + timedelta(minutes=16)) as server:
+        first = run(server, **settings)
+        instances = [r for r in first.records() if r["meetingType"] == "meeting"]
+        assert [r["state"] for r in instances] == ["inProgress"]
+        assert spec.id not in finished_ids(first.last_state)
+
+        server.set_now(actual_end + timedelta(minutes=16))
+        second = run(server, first.last_state, **settings)
+        instances = [r for r in second.records() if r["meetingType"] == "meeting"]
+        assert [r["state"] for r in instances] == ["ended"]
+        assert spec.id in finished_ids(second.last_state)
 
 
 def test_a_finished_series_that_becomes_active_again_is_read_again() -> None:
@@ -314,8 +334,12 @@ def test_a_new_host_or_an_earlier_start_date_discovers_everything_again() -> Non
         assert froms[""] != "2025-06-01T00:00:00Z"
 
         server.clear_requests()
-        run(server, first.last_state, start_date="2025-01-01T00:00:00Z")
+        again = run(server, first.last_state, start_date="2025-01-01T00:00:00Z")
         assert discovery_from(server) == {"2025-01-01T00:00:00Z"}
+        # Discovered again, the expired series stays finished: its meetings are not listed.
+        assert INCIDENT_REVIEW in again.ids("meeting_series")
+        assert INCIDENT_REVIEW not in queried(server)
+        assert INCIDENT_REVIEW in finished_ids(again.last_state)
 
 
 def test_a_failed_run_leaves_the_old_discovery_marker() -> None:
