@@ -127,7 +127,7 @@ class TapWebexMeetings(Tap):
         """Then forget what a clock that was ahead wrote (see :mod:`state_check`)."""
         super().load_state(state)
         for line in state_check.distrust_the_future(
-            cast("dict[str, Any]", self.state), datetime.now(timezone.utc)
+            cast("dict[str, Any]", self.state), self.run_start
         ):
             self.logger.warning("%s", line)
 
