@@ -100,18 +100,22 @@ class FinishedSeries:
         stamp = self._of.pop(series_id, None)
         if stamp is None:
             return None
-        group = self._groups[stamp]
-        group.remove(series_id)
-        if not group:
-            del self._groups[stamp]
+        # An emptied group stays, as []: Meltano deep-merges a failed run's STATE into the
+        # last one, and a key that vanished would come back from there.
+        self._groups[stamp].remove(series_id)
         return deletions.parse_stamp(stamp)
 
     def forget_later_than(self, run_start: datetime) -> list[str]:
         """Drop groups finished after ``run_start`` (a clock once ahead); their stamps."""
-        later = [stamp for stamp in self._groups if deletions.parse_stamp(stamp) > run_start]
+        later = [
+            stamp
+            for stamp, ids in self._groups.items()
+            if ids and deletions.parse_stamp(stamp) > run_start
+        ]
         for stamp in later:
-            for series_id in self._groups.pop(stamp):
+            for series_id in self._groups[stamp]:
                 self._of.pop(series_id, None)
+            self._groups[stamp] = []  # emptied, not removed: see reopen
         return later
 
 

@@ -132,7 +132,8 @@ def distrust_the_future(state: dict[str, Any], now: datetime) -> list[str]:
     finished = history.FinishedSeries(meetings) if history.FINISHED in meetings else None
     later = finished.forget_later_than(now) if finished is not None else []
     if later:
-        bookmarks.get("meeting_series", {}).pop(history.DISCOVERED, None)
+        if history.DISCOVERED in bookmarks.get("meeting_series", {}):
+            bookmarks["meeting_series"][history.DISCOVERED] = {}  # merged, not removed
         forgotten.append(
             f"Series finished at {', '.join(later)}, later than this run's start "
             f"{timeutils.isoformat_utc(now)}, are not trusted to be finished; discovering "

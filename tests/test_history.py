@@ -424,3 +424,24 @@ def test_a_state_file_that_cannot_be_right_is_one_error_line_before_any_request(
     assert "Traceback" not in done.stderr
     assert done.stdout == ""
     assert server.requests == []
+
+
+def test_a_configured_finished_series_is_looked_up_but_its_meetings_are_not_listed() -> None:
+    with FakeWebex() as server:
+        standup = next(s for s in server.series if s.title == "Daily Standup")
+        ids = [INCIDENT_REVIEW, standup.id]
+        first = run(server, meeting_series_ids=ids)
+        assert INCIDENT_REVIEW in finished_ids(first.last_state)
+        assert "discovered" not in first.last_state["bookmarks"]["meeting_series"]
+        server.advance(DAY)
+        server.clear_requests()
+
+        second = run(server, first.last_state, meeting_series_ids=ids)
+
+    lookups = [r.path for r in server.requests if r.path.startswith("/v1/meetings/")]
+    assert sorted(lookups) == sorted(f"/v1/meetings/{i}" for i in ids)
+    listed = {
+        r.params["meetingSeriesId"][0] for r in server.requests if "meetingSeriesId" in r.params
+    }
+    assert listed == {standup.id}
+    assert INCIDENT_REVIEW in second.ids("meeting_series")
