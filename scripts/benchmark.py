@@ -38,6 +38,10 @@ Cases (``--case``, repeatable; default: all but the big ones, which ``--big`` ad
   request; the tap runs twice, with ``max_workers: 1`` and with its default (or
   ``--workers N``).
 
+* ``history``: 50 recurring series plus H one-off meetings over the past year (H = 0 and
+  20,000; ``--big`` adds 100,000), discovered, three runs a day apart; requests (against
+  their floor), seconds and STATE of each run, and its own targets (``bench/history.py``).
+
 The date range is exactly the one the bulk data covers: ``start_date`` is the first
 meeting's start and ``end_date`` one hour after the last one's, so every generated meeting
 is extracted.
