@@ -38,6 +38,10 @@ Cases (``--case``, repeatable; default: all but the big ones, which ``--big`` ad
   request; the tap runs twice, with ``max_workers: 1`` and with its default (or
   ``--workers N``).
 
+* ``history``: 50 recurring series plus H one-off meetings over the past year (H = 0 and
+  20,000; ``--big`` adds 100,000), discovered, three runs a day apart; requests (against
+  their floor), seconds and STATE of each run, and its own targets (``bench/history.py``).
+
 The date range is exactly the one the bulk data covers: ``start_date`` is the first
 meeting's start and ``end_date`` one hour after the last one's, so every generated meeting
 is extracted.
@@ -137,11 +141,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return baseline_worker(Path(arguments[1]))
     from bench.cases import CASES, TAP_COMMAND  # noqa: PLC0415
+    from bench.history import history_json, history_report, history_targets, run_history  # noqa: PLC0415
     from bench.report import report, targets, to_json  # noqa: PLC0415
     from bench.runner import Bench, CaseResult  # noqa: PLC0415
 
-    args = parse_args(arguments, list(CASES))
-    names = args.case or [name for name, case in CASES.items() if args.big or not case.big]
+    args = parse_args(arguments, [*CASES, "history"])
+    names = args.case or [*(n for n, case in CASES.items() if args.big or not case.big), "history"]
     if not TAP_COMMAND.exists():
         print(f"{TAP_COMMAND} not found: run with the venv's python", file=sys.stderr)
         return 2
@@ -151,7 +156,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="tap-webex-bench-") as folder:
         bench = Bench(args, Path(folder))
         args.case = names
+        history_runs = (
+            run_history(args.timeout, Path(folder), big=args.big) if "history" in names else []
+        )
         for name in names:
+            if name == "history":
+                continue
             case = CASES[name]
             print(f"{name}: {case.describe()}", file=sys.stderr, flush=True)
             results[name] = bench.run_case(case)
@@ -161,12 +171,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 report(results, bench)
                 return 2
     total = time.perf_counter() - started
-    report(results, bench)
+    if results:
+        report(results, bench)
+    if history_runs:
+        history_report(history_runs)
     print(f"\nwhole benchmark: {total:.0f} s")
     if args.json is not None:
-        args.json.write_text(json.dumps(to_json(results, bench, total), indent=2) + "\n")
+        data = to_json(results, bench, total)
+        if history_runs:
+            data["history"] = history_json(history_runs)
+        args.json.write_text(json.dumps(data, indent=2) + "\n")
         print(f"results written to {args.json}")
-    missed = [t for t in targets(results) if t["met"] is False]
+    missed = [t for t in [*targets(results), *history_targets(history_runs)] if t["met"] is False]
     return 1 if args.check and missed else 0
 
 

@@ -15,6 +15,7 @@ from typing import Any, Union
 
 from tap_webex_meetings import deletions, timeutils, webex
 from tap_webex_meetings.deletions import Meeting, Memory
+from tap_webex_meetings.history import SeriesFacts
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class SeriesQuery:
     remembered: Memory
     known: bool  # extracted by an earlier run
     bookmark: datetime | None  # where the last run left the series
+    facts: SeriesFacts | None = None  # what its series record said (None: not read)
 
 
 @dataclass(frozen=True)

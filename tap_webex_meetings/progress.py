@@ -9,12 +9,12 @@ start); the upcoming meetings become the series' memory (see :mod:`deletions`) o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from singer_sdk.helpers._state import PROGRESS_MARKERS  # private module: the SDK's own key
 
-from tap_webex_meetings import deletions, timeutils, webex
+from tap_webex_meetings import deletions, history, timeutils, webex
 from tap_webex_meetings.deletions import Meeting, MemoryBuilder
 from tap_webex_meetings.listing import SeriesQuery
 from tap_webex_meetings.summary import RunSummary
@@ -28,10 +28,20 @@ class SeriesProgress:
     partition: dict[str, Any]  # the series' state partition (the SDK's, written in place)
     run_start: datetime
     summary: RunSummary
+    lookback: timedelta
     upcoming: MemoryBuilder = field(init=False)
+    # Set by :meth:`finish` when the series can be finished (see :mod:`history`).
+    finished: bool = field(init=False, default=False)
+    # Only a series its record says is over is watched for finishing (records stay cheap).
+    _watch: bool = field(init=False)
+    _latest_end: datetime | None = field(init=False, default=None)
+    _unsettled: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.upcoming = MemoryBuilder(self.query.series_id)
+        facts = self.query.facts
+        self._watch = facts is not None and facts.over
+        self._latest_end = facts.end if facts is not None else None
 
     def note(self, record: dict[str, Any], replication_key: str) -> None:
         """Count the record, move the bookmark to its ``start``, remember it if upcoming.
@@ -55,6 +65,17 @@ class SeriesProgress:
         if moment >= self.run_start and not tombstone:
             meeting_type = record.get("meetingType") or webex.SCHEDULED_TYPE
             self.upcoming.add(Meeting(record["id"], meeting_type, moment))
+        if self._watch and not tombstone:
+            self._watch_end(record, moment)
+
+    def _watch_end(self, record: dict[str, Any], start: datetime) -> None:
+        """Keep the latest ``end`` listed, and whether anything listed may still change."""
+        if record.get("state") not in history.SETTLED_STATES:
+            self._unsettled = True
+        end_text = record.get("end")
+        end = timeutils.parse_api_timestamp(end_text) if isinstance(end_text, str) else start
+        if self._latest_end is None or end > self._latest_end:
+            self._latest_end = end
 
     def _count(self, meeting_id: str, moment: datetime | None, *, tombstone: bool) -> None:
         query = self.query
@@ -79,3 +100,11 @@ class SeriesProgress:
             self.partition.pop(deletions.UPCOMING, None)
         if gone:
             self.partition[deletions.SERIES_DELETED_AT] = timeutils.isoformat_utc(self.run_start)
+        self.finished = (
+            self._watch
+            and not gone
+            and not encoded
+            and not self._unsettled
+            and self._latest_end is not None
+            and self.run_start >= history.finish_horizon(self._latest_end, self.lookback)
+        )

@@ -18,12 +18,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.helpers._state import StateWriter  # private module (no upstream issue yet)
 from singer_sdk.singerlib import StateMessage
 from singer_sdk.streams._state import StreamStateManager  # private module; meltano/sdk#305
 from typing_extensions import override
+
+from tap_webex_meetings.history import FinishedSeries
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, TapState
@@ -54,13 +58,21 @@ class IndexedStateManager(StreamStateManager):
         self._logger.addFilter(_info_as_debug)
         self._indexed: list[dict[str, Any]] | None = None
         self._index: dict[PartitionKey, dict[str, Any]] = {}
+        self._position: dict[PartitionKey, int] = {}
+        # Partitions to move to ``finished`` once the SDK has finalized their bookmark.
+        self._retiring: dict[PartitionKey, tuple[str, datetime]] = {}
+
+    @cached_property
+    def finished(self) -> FinishedSeries:
+        """The finished series of this stream (see :mod:`history`)."""
+        return FinishedSeries(self.stream_state)
 
     def find(self, context: Context) -> dict[str, Any] | None:
         """The partition state of ``context`` if the state has one; never creates it."""
         return self._partitions_index().get(partition_key(self._partition_context(context)))
 
     def partitions(self) -> list[dict[str, Any]]:
-        """Every partition state of the stream (the live list: do not reorder it)."""
+        """Every partition state of the stream (the live list: do not change it)."""
         partitions: list[dict[str, Any]] = self.stream_state.setdefault("partitions", [])
         return partitions
 
@@ -75,9 +87,39 @@ class IndexedStateManager(StreamStateManager):
         found = index.get(key)
         if found is None:
             found = {"context": dict(partition_context)}
-            self.partitions().append(found)
+            partitions = self.partitions()
+            self._position[key] = len(partitions)
+            partitions.append(found)
             index[key] = found
         return found
+
+    def retire(self, context: Context, series_id: str, run_start: datetime) -> None:
+        """Move the partition to ``finished`` when the SDK finalizes it (end of the series)."""
+        self._retiring[partition_key(self._partition_context(context))] = (series_id, run_start)
+
+    @override
+    def finalize_state(self, state: dict[str, Any] | None = None) -> None:
+        """Then a retiring partition leaves the list, in constant time, for ``finished``."""
+        super().finalize_state(state)
+        if not self._retiring or not state or "context" not in state:
+            return
+        key = partition_key(state["context"])
+        retiring = self._retiring.pop(key, None)
+        if retiring is None:
+            return
+        self._remove(key)
+        self.finished.add(*retiring)
+
+    def _remove(self, key: PartitionKey) -> None:
+        """Swap the last partition into the removed one's place (order means nothing)."""
+        index = self._partitions_index()
+        partitions = self.partitions()
+        at = self._position.pop(key)
+        del index[key]
+        last = partitions.pop()
+        if at < len(partitions):
+            partitions[at] = last
+            self._position[partition_key(last["context"])] = at
 
     def _partition_context(self, context: Context) -> Context:
         return self.get_state_partition_context(context)
@@ -85,7 +127,9 @@ class IndexedStateManager(StreamStateManager):
     def _partitions_index(self) -> dict[PartitionKey, dict[str, Any]]:
         partitions = self.partitions()
         if partitions is not self._indexed or len(partitions) != len(self._index):
-            self._index = {partition_key(p["context"]): p for p in partitions}
+            keys = [partition_key(p["context"]) for p in partitions]
+            self._index = dict(zip(keys, partitions, strict=True))
+            self._position = {key: at for at, key in enumerate(keys)}
             self._indexed = partitions
         return self._index
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import cached_property, partial
 from importlib import resources
 from importlib.abc import Traversable
@@ -27,10 +27,11 @@ from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.exceptions import FatalAPIError
 from typing_extensions import override
 
-from tap_webex_meetings import deletions, timeutils, webex
+from tap_webex_meetings import deletions, history, timeutils, webex
 from tap_webex_meetings.client import WebexStream
 from tap_webex_meetings.deletions import Meeting
 from tap_webex_meetings.errors import SeriesNotFoundError
+from tap_webex_meetings.history import Discovery, FinishedSeries, SeriesFacts
 from tap_webex_meetings.listing import SERIES_GONE, Listed, SeriesListing, SeriesQuery, StillThere
 from tap_webex_meetings.prefetch import Prefetcher
 from tap_webex_meetings.progress import SeriesProgress
@@ -53,6 +54,8 @@ def schema_dir() -> Traversable:
 
 
 SCHEMAS = SchemaDirectory(schema_dir())
+# Webex ends a meeting after 24 hours.
+MAX_MEETING = timedelta(hours=24)
 
 
 class MeetingSeriesStream(WebexStream):
@@ -68,18 +71,50 @@ class MeetingSeriesStream(WebexStream):
         super().__init__(*args, **kwargs)
         # Series found through hostEmail must be listed through the same hostEmail.
         self._host_of: dict[str, str] = {}
+        # Finished series found again and still over: their meetings are not listed.
+        self._skipped: set[str] = set()
+
+    @cached_property
+    def _discovery(self) -> Discovery:
+        """Each host's discovery window: the whole range, or narrowed (see :mod:`history`)."""
+        settings = self.settings
+        run_start = self.webex_tap.run_start
+        marker = self.stream_state.get(history.DISCOVERED)
+        found = history.discovery_windows(
+            marker if isinstance(marker, dict) else None,
+            hosts=self._hosts,
+            start_date=settings.start_date,
+            lookback=settings.lookback,
+            split=history.split_of(settings.shard_index, settings.shard_count),
+            run_start=run_start,
+            range_end=settings.range_end(run_start),
+        )
+        for host in found.future:
+            self.logger.warning(
+                "The last discovery of %s is recorded at %s, later than this run's start "
+                "%s; discovering over the whole range again",
+                host or "the token's user",
+                found.future[host],
+                timeutils.isoformat_utc(run_start),
+            )
+        return found
+
+    @property
+    def _hosts(self) -> tuple[str, ...]:
+        return (history.TOKEN_USER, *self.settings.host_emails)
 
     @override
     def list_params(self, context: Context | None) -> dict[str, str]:
-        """Discovery: ``meetingType=meetingSeries`` over the whole configured range."""
+        """Discovery: ``meetingType=meetingSeries`` from the host's window to the range end."""
         settings = self.settings
+        host = (context or {}).get("hostEmail")
         return webex.query_params(
             {
                 "meetingType": webex.SERIES_TYPE,
-                "from": timeutils.query_format(settings.start_date),
+                "from": timeutils.query_format(self._discovery.starts[host or history.TOKEN_USER]),
                 "to": timeutils.query_format(settings.range_end(self.webex_tap.run_start)),
                 "max": settings.page_size,
-                "hostEmail": (context or {}).get("hostEmail"),
+                "hostEmail": host,
             }
         )
 
@@ -96,7 +131,7 @@ class MeetingSeriesStream(WebexStream):
         child = self._meetings_stream
         ahead: deque[dict[str, Any]] = deque()
         for record in self._series_of_shard():
-            if child is not None:
+            if child is not None and record["id"] not in self._skipped:
                 child.prefetch(self.get_child_context(record, context))
             ahead.append(record)
             if len(ahead) > 2 * self.settings.max_workers:
@@ -104,10 +139,16 @@ class MeetingSeriesStream(WebexStream):
         yield from ahead
 
     def _series_of_shard(self) -> Iterator[dict[str, Any]]:
-        """This shard's series as they are found, then tombstones of the ones gone."""
+        """This shard's series as they are found, then the known ones missing from them:
+        tombstones of the ones gone, and unfinished ones a narrowed discovery no longer
+        lists.
+        """
         settings = self.settings
         summary = self.webex_tap.summary
         _ = self._known_series  # read from the state here, not on a lookup's worker thread
+        child = self._meetings_stream
+        if child is not None:
+            summary.finished_skipped = len(child.finished)
         found = (
             self._configured_series() if settings.meeting_series_ids else self._discovered_series()
         )
@@ -116,10 +157,44 @@ class MeetingSeriesStream(WebexStream):
             if self._in_shard(record["id"]):
                 in_shard.add(record["id"])
                 summary.series += 1
+                self._plan(record)
                 yield record
-        gone = self._gone_series(in_shard)
-        summary.series_deleted += len(gone)
-        yield from gone
+        for record in self._missing_series(in_shard):
+            if deletions.DELETED_AT in record:
+                summary.series_deleted += 1
+            else:
+                summary.series += 1
+                self._plan(record)
+            yield record
+
+    def _plan(self, record: dict[str, Any]) -> None:
+        """Whether the series' meetings are listed: not while it is finished and over.
+
+        A finished series Webex shows active again (a host extended it) is read again from
+        the start of the run that finished it (minus ``lookback_days``).
+        """
+        child = self._meetings_stream
+        if child is None:
+            return
+        series_id = record["id"]
+        facts = history.facts_of(record, self.webex_tap.run_start)
+        child.facts[series_id] = facts
+        if series_id not in child.finished:
+            return
+        if facts.over:
+            self._skipped.add(series_id)
+            return
+        instant = child.finished.reopen(series_id)
+        self.webex_tap.summary.finished_skipped -= 1
+        partition = child.state_manager.get_context_state(self.get_child_context(record, None))
+        if instant is not None and "replication_key_value" not in partition:
+            partition["replication_key"] = child.replication_key
+            partition["replication_key_value"] = timeutils.isoformat_utc(instant)
+        self.logger.info(
+            "Meeting series %s was finished and is %s again; reading it from its bookmark",
+            series_id,
+            record.get("state"),
+        )
 
     @property
     def _meetings_stream(self) -> SeriesMeetingsStream | None:
@@ -166,16 +241,17 @@ class MeetingSeriesStream(WebexStream):
 
     def _discovered_series(self) -> Iterator[dict[str, Any]]:
         seen: set[str] = set()
-        hosts = (None, *self.settings.host_emails)
-        for host in hosts:
+        summary = self.webex_tap.summary
+        for host in self._hosts:
             for record in self.request_records({"hostEmail": host} if host else None):
                 if record["id"] in seen:
                     continue
                 seen.add(record["id"])
+                summary.discovered += 1
                 if host:
                     self._host_of[record["id"]] = host
                 yield record
-        if not seen:
+        if not seen and not self._discovery.narrowed:
             params = self.get_url_params(None, None)
             self.logger.warning(
                 "No meeting series found for %s with meetings from %s to %s; nothing to "
@@ -187,51 +263,65 @@ class MeetingSeriesStream(WebexStream):
             )
 
     @cached_property
-    def _known_series(self) -> dict[str, Context]:
-        """Series of this shard that an earlier run extracted and that were not found gone."""
+    def _known_series(self) -> dict[str, dict[str, Any]]:
+        """Partitions of this shard's series that an earlier run extracted, not found gone."""
         child = self._meetings_stream
         if child is None:
             return {}
         return {
-            partition["context"]["meetingSeriesId"]: partition["context"]
+            partition["context"]["meetingSeriesId"]: partition
             for partition in child.state_manager.partitions()
             if deletions.SERIES_DELETED_AT not in partition
             and self._in_shard(partition["context"].get("meetingSeriesId", ""))
         }
 
-    def _gone_series(self, found: set[str]) -> list[dict[str, Any]]:
-        """Tombstones of known series missing now, once Webex confirms each with a 404.
+    def _missing_series(self, found: set[str]) -> Iterator[dict[str, Any]]:
+        """Known series not found now: a tombstone once Webex confirms it with a 404, or,
+        after a narrowed discovery, the series record of one that can still change.
 
-        With configured ids, a known id that answered 404 is gone. With discovery, a known
-        series no longer discovered is looked up (it may only have left the range); only
-        series found through the token's user or a ``host_emails`` entry still configured
-        are asked about.
+        With configured ids, a known id that answered 404 is gone. After a discovery over
+        the whole range, a known series not found is looked up (it may only have left the
+        range). After a narrowed one, only a series that can still change is asked about:
+        one with upcoming meetings remembered (they can be cancelled) or read within a day
+        before the window (a meeting that ran past its schedule); found, it is read like a
+        discovered one. Only series found through the token's user or a ``host_emails``
+        entry still configured are asked about.
         """
         settings = self.settings
-        hosts = {None, *settings.host_emails}
-        missing: dict[str, Context] = {
-            series_id: context
-            for series_id, context in self._known_series.items()
-            if series_id not in found
-            and (
-                series_id in settings.meeting_series_ids
-                if settings.meeting_series_ids
-                else context.get("hostEmail") in hosts
-            )
-        }
-        gone = []
+        discovery = self._discovery
+        missing: dict[str, Context] = {}
+        read_if_found: set[str] = set()
+        for series_id, partition in self._known_series.items():
+            context = partition["context"]
+            if series_id in found:
+                continue
+            if settings.meeting_series_ids:
+                if series_id in settings.meeting_series_ids:
+                    missing[series_id] = context
+                continue
+            host = context.get("hostEmail") or history.TOKEN_USER
+            if host not in discovery.starts:
+                continue
+            if host in discovery.narrowed:
+                if not _may_change(partition, discovery.starts[host]):
+                    continue
+                read_if_found.add(series_id)
+            missing[series_id] = context
         for series_id, context in missing.items():
             host = context.get("hostEmail")
-            if settings.meeting_series_ids or self.look_up(series_id, host) is None:
-                self.logger.warning(
-                    "Meeting series %s was deleted in Webex; emitting tombstones for it and "
-                    "its upcoming meetings.",
-                    series_id,
-                )
-                if host:
-                    self._host_of[series_id] = host
-                gone.append(deletions.series_tombstone(series_id, datetime.now(timezone.utc)))
-        return gone
+            record = None if settings.meeting_series_ids else self.look_up(series_id, host)
+            if host:
+                self._host_of[series_id] = host
+            if record is not None:
+                if series_id in read_if_found:
+                    yield record
+                continue
+            self.logger.warning(
+                "Meeting series %s was deleted in Webex; emitting tombstones for it and "
+                "its upcoming meetings.",
+                series_id,
+            )
+            yield deletions.series_tombstone(series_id, datetime.now(timezone.utc))
 
     @override
     def get_child_context(self, record: Record, context: Context | None) -> dict[str, Any]:
@@ -242,8 +332,29 @@ class MeetingSeriesStream(WebexStream):
         return child
 
     @override
+    def generate_child_contexts(
+        self, record: Record, context: Context | None
+    ) -> Iterable[Context | None]:
+        """None for a finished series that is still over: its meetings are not listed."""
+        if record["id"] in self._skipped:
+            return ()
+        return super().generate_child_contexts(record, context)
+
+    @override
     def finalize_state_progress_markers(self, state: dict[str, Any] | None = None) -> None:
-        """The end of the run: the last STATE message goes out, and the run's summary."""
+        """The end of a complete run: the discovery marker, the last STATE, the summary.
+
+        Only a run that got here discovered and read every series, so only it may narrow
+        the next run's discovery.
+        """
+        settings = self.settings
+        if not settings.meeting_series_ids and self._meetings_stream is not None:
+            self.stream_state[history.DISCOVERED] = history.discovery_marker(
+                hosts=self._hosts,
+                start_date=settings.start_date,
+                split=history.split_of(settings.shard_index, settings.shard_count),
+                run_start=self.webex_tap.run_start,
+            )
         super().finalize_state_progress_markers(state)
         self.webex_tap.state_writer.flush()
         child = self._meetings_stream
@@ -273,6 +384,13 @@ class SeriesMeetingsStream(WebexStream):
         self._series: SeriesProgress | None = None
         # Queries of the series prefetched and not written yet (2 x max_workers at most).
         self._queries: dict[str, SeriesQuery] = {}
+        # What each series' record said, from the parent stream (decides finishing).
+        self.facts: dict[str, SeriesFacts] = {}
+
+    @property
+    def finished(self) -> FinishedSeries:
+        """The series finished by earlier runs (see :mod:`history`)."""
+        return self.state_manager.finished
 
     @cached_property
     def _prefetcher(self) -> Prefetcher[Listed]:
@@ -331,7 +449,11 @@ class SeriesMeetingsStream(WebexStream):
         items = self._prefetcher.take(query.series_id) or self._meetings_from(query)
         tap = self.webex_tap
         progress = self._series = SeriesProgress(
-            query, self.get_context_state(context), tap.run_start, tap.summary
+            query,
+            self.get_context_state(context),
+            tap.run_start,
+            tap.summary,
+            self.settings.lookback,
         )
         still_there: list[Meeting] = []
         gone = False
@@ -348,6 +470,8 @@ class SeriesMeetingsStream(WebexStream):
             self.webex_tap.state_writer.flush()
             raise
         progress.finish(still_there, gone=gone)
+        if progress.finished:
+            self.state_manager.retire(context, query.series_id, tap.run_start)
         self._series = None
 
     def _query(self, context: Context) -> SeriesQuery | None:
@@ -356,14 +480,25 @@ class SeriesMeetingsStream(WebexStream):
         Runs on the main thread (it reads the state), before any worker fetches.
         """
         settings = self.settings
+        run_start = self.webex_tap.run_start
+        series_id = context["meetingSeriesId"]
         partition = self.state_manager.find(context)
         value = (partition or {}).get("replication_key_value")
         bookmark = timeutils.parse_datetime(value) if value else None
+        if partition is not None and bookmark is not None and bookmark > run_start:
+            self.logger.warning(
+                "Meeting series %s: its bookmark %s is later than this run's start %s (a "
+                "clock that was ahead?); reading it as if it had none",
+                series_id,
+                value,
+                timeutils.isoformat_utc(run_start),
+            )
+            partition.pop("replication_key_value", None)  # never written back
+            bookmark = None
         start = self._query_start(bookmark)
-        end = settings.range_end(self.webex_tap.run_start)
+        end = settings.range_end(run_start)
         if start >= end:
             return None
-        series_id = context["meetingSeriesId"]
         params = webex.query_params(
             {
                 "meetingSeriesId": series_id,
@@ -383,6 +518,7 @@ class SeriesMeetingsStream(WebexStream):
             remembered,
             known=partition is not None,
             bookmark=bookmark,
+            facts=self.facts.get(series_id),
         )
 
     def _query_start(self, bookmark: datetime | None) -> datetime:
@@ -431,3 +567,20 @@ def _warn_series_not_found(stream: WebexStream, series_id: str, exc: SeriesNotFo
     stream.logger.warning(
         "Meeting series %s was not found; extracting the other series. %s", series_id, exc
     )
+
+
+def _may_change(partition: dict[str, Any], window_start: datetime) -> bool:
+    """Whether a known series missing from a narrowed discovery can still change.
+
+    It can when it remembers upcoming meetings (they can be cancelled), or when its bookmark
+    lies within a day (Webex's longest meeting) before the window: a meeting that ran past
+    its schedule. Anything older was over before the last complete run.
+    """
+    if partition.get(deletions.UPCOMING):
+        return True
+    value = partition.get("replication_key_value")
+    try:
+        bookmark = timeutils.parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        return False
+    return bookmark is not None and bookmark >= window_start - MAX_MEETING

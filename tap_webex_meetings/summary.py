@@ -26,6 +26,8 @@ class RunSummary:
     deleted: int = 0
     requests: int = 0
     retries: int = 0
+    discovered: int = 0  # series that discovery listed (every host, each once)
+    finished_skipped: int = 0  # finished series whose meetings were not listed
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count_request(self) -> None:
@@ -39,7 +41,8 @@ class RunSummary:
             self.retries += 1
 
     def line(self, bookmarks: Iterable[str]) -> str:
-        """``Extracted 6 series (0 deleted) and 431 meeting records (…) …; bookmarks …``."""
+        """``Extracted 6 series (0 deleted) and 431 meeting records (…) …; bookmarks …;
+        6 series discovered, 0 skipped as finished``."""
         values = sorted(bookmarks)
         where = (
             f"bookmarks of {len(values)} series from {values[0]} to {values[-1]}"
@@ -51,7 +54,8 @@ class RunSummary:
             f"Extracted {self.series} series ({self.series_deleted} deleted) and {meetings} "
             f"meeting records ({self.new} new, {self.updated} updated, {self.deleted} deleted) "
             f"with {self.requests} requests ({self.retries} retries) in "
-            f"{time.monotonic() - self.started:.1f} s; {where}"
+            f"{time.monotonic() - self.started:.1f} s; {where}; {self.discovered} series "
+            f"discovered, {self.finished_skipped} skipped as finished"
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import sys
@@ -26,7 +27,7 @@ from singer_sdk.helpers.capabilities import (
 from singer_sdk.plugin_base import PluginBase, _ConfigInput
 from typing_extensions import override
 
-from tap_webex_meetings import config_errors
+from tap_webex_meetings import config_errors, state_check
 from tap_webex_meetings import settings as settings_module
 from tap_webex_meetings.auth import WebexOAuthAuthenticator, authenticator_for
 from tap_webex_meetings.ratelimit import RateGate
@@ -121,6 +122,15 @@ class TapWebexMeetings(Tap):
                 ctx.exit(1)
         return super().cb_config(ctx, param, value)
 
+    @override
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Then forget what a clock that was ahead wrote (see :mod:`state_check`)."""
+        super().load_state(state)
+        for line in state_check.distrust_the_future(
+            cast("dict[str, Any]", self.state), self.run_start
+        ):
+            self.logger.warning("%s", line)
+
     @cached_property
     def settings(self) -> Settings:
         """Validated, typed settings (credentials excluded)."""
@@ -178,7 +188,10 @@ class TapWebexMeetings(Tap):
 
         Everything emitted before the failure stays valid: records were written with the
         STATE messages that cover them, and the SDK never bookmarks an unfinished series.
+        A state file that cannot be right is one line naming it, before any request.
         """
+        if state is not None:
+            state = _checked_state(state)
         try:
             super().invoke(
                 about=about, about_format=about_format, config=config, state=state, catalog=catalog
@@ -201,3 +214,13 @@ class TapWebexMeetings(Tap):
             logger.error("%s", message)
             logger.debug("Traceback of the failure above", exc_info=exc)
             sys.exit(1)
+
+
+def _checked_state(state: IO[str]) -> IO[str]:
+    """The ``--state`` file's text, once its shape is right; else one ERROR line, exit 1."""
+    name = getattr(state, "name", "--state")
+    text = state.read()
+    if problem := state_check.problem_of_text(text):
+        logging.getLogger(TapWebexMeetings.name).error("--state: %s: %s", name, problem)
+        sys.exit(1)
+    return io.StringIO(text)

@@ -88,6 +88,12 @@ def partition_bookmarks(state: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def finished_ids(state: dict[str, Any]) -> set[str]:
+    """The series a STATE value keeps as finished (not listed again while over)."""
+    groups = state.get("bookmarks", {}).get("series_meetings", {}).get("finished", {})
+    return {series_id for ids in groups.values() for series_id in ids}
+
+
 def sync(
     config: dict[str, Any],
     *,

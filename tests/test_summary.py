@@ -9,13 +9,14 @@ from datetime import timedelta
 import pytest
 
 from tap_webex_meetings.sandbox import FakeWebex
-from tests.tap_runner import config_for, run_cli
+from tests.tap_runner import config_for, finished_ids, run_cli
 
 SUMMARY = re.compile(
     r"Extracted (?P<series>\d+) series \((?P<series_deleted>\d+) deleted\) and "
     r"(?P<records>\d+) meeting records \((?P<new>\d+) new, (?P<updated>\d+) updated, "
     r"(?P<deleted>\d+) deleted\) with (?P<requests>\d+) requests \((?P<retries>\d+) retries\) "
-    r"in [\d.]+ s; bookmarks of (?P<bookmarked>\d+) series from (?P<low>\S+) to (?P<high>\S+)$"
+    r"in [\d.]+ s; bookmarks of (?P<bookmarked>\d+) series from (?P<low>\S+) to (?P<high>\S+); "
+    r"(?P<discovered>\d+) series discovered, (?P<skipped>\d+) skipped as finished$"
 )
 
 
@@ -40,7 +41,11 @@ def test_a_run_ends_with_one_summary_line_that_adds_up(server: FakeWebex) -> Non
     assert int(summary["records"]) == len(output.ids()) == int(summary["new"])
     assert summary["updated"] == summary["deleted"] == summary["retries"] == "0"
     assert int(summary["requests"]) == len(server.requests)
-    assert int(summary["bookmarked"]) == 4
+    assert int(summary["discovered"]) == 4
+    # The expired incident review is finished by this run: no bookmark, a finished series.
+    assert int(summary["bookmarked"]) == 3
+    assert len(finished_ids(output.last_state)) == 1
+    assert summary["skipped"] == "0"  # finished before this run
     lines = output.stderr.strip().splitlines()
     assert "METRIC" not in output.stderr
     assert len(lines) < 10, lines  # a person reads the log: no line per series or request

@@ -43,6 +43,17 @@ class Server:
         self.api_url = ""
         self._log: IO[bytes] | None = None
 
+    def arguments(self) -> list[str]:
+        """What the sandbox serves: the case's bulk series, the clock frozen at FAKE_NOW."""
+        return [
+            "--now",
+            FAKE_NOW,
+            "--bulk",
+            f"{self.case.series}x{self.case.meetings}",
+            "--latency-ms",
+            str(self.case.latency_ms),
+        ]
+
     def start(self) -> Server:
         self._log = self.log_path.open("wb")
         command = [
@@ -53,12 +64,7 @@ class Server:
             "127.0.0.1",
             "--port",
             "0",
-            "--now",
-            FAKE_NOW,
-            "--bulk",
-            f"{self.case.series}x{self.case.meetings}",
-            "--latency-ms",
-            str(self.case.latency_ms),
+            *self.arguments(),
             "--verbose",
         ]
         self.process = subprocess.Popen(

@@ -8,7 +8,7 @@ from .clock import DEFAULT_NOW
 from .faults import PRESETS, Faults
 from .listing import LINK_QUIRKS
 from .replies import RecordedRequest
-from .samples import bulk_series, default_series
+from .samples import bulk_series, default_series, history_series
 from .series import SeriesSpec
 from .server import FakeWebex
 from .tokens import DEFAULT_TOKEN, Token
@@ -25,4 +25,5 @@ __all__ = [
     "Token",
     "bulk_series",
     "default_series",
+    "history_series",
 ]

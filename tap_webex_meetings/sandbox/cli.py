@@ -24,7 +24,7 @@ from typing import TypeVar
 
 from .faults import PRESETS, Faults, parse_faults
 from .listing import LINK_QUIRKS
-from .samples import bulk_series, default_series
+from .samples import bulk_series, default_series, history_series
 from .series import SeriesSpec, parse_time
 from .server import FakeWebex
 from .tokens import DEFAULT_TOKEN
@@ -122,6 +122,14 @@ def _parser() -> argparse.ArgumentParser:
         help="serve COUNT synthetic series of MEETINGS hourly meetings each (benchmarks) "
         "instead of the default series",
     )
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also serve N one-off meetings spread over the past year (a series each, as "
+        "Webex has them): an organisation with a long history",
+    )
     parser.add_argument("--verbose", action="store_true", help="log request lines to stderr")
     return parser
 
@@ -142,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         series: list[SeriesSpec] = (
             default_series(anchor) if args.bulk is None else bulk_series(*args.bulk, now=anchor)
-        )
+        ) + history_series(args.history, now=anchor)
         server = FakeWebex(
             series=series,
             now=now,

@@ -46,8 +46,12 @@ class Dataset:
             if s.id not in gone and (for_email is None or s.visible_to(for_email))
         ]
 
-    def overlapping(self, email: str, start: datetime, end: datetime) -> list[SeriesSpec]:
-        """Series the user hosts or is invited to with an occurrence in [start, end)."""
+    def overlapping(self, email: str, start: datetime, end: datetime) -> Sequence[SeriesSpec]:
+        """Series the user hosts or is invited to with an occurrence in [start, end).
+
+        The answer is shared by every page of one discovery (do not change it): copying
+        100,000 series per page would make a discovery quadratic.
+        """
         key = (email.lower(), start, end)
         cache = self._overlapping
         found = cache.get(key)
@@ -66,7 +70,7 @@ class Dataset:
             if len(cache) >= 64:
                 cache.clear()
             cache[key] = found
-        return list(found)
+        return found
 
     def series_of(self, meeting_id: str) -> SeriesSpec | None:
         """The series a series, scheduled meeting or instance id belongs to, if it exists."""

@@ -307,8 +307,11 @@ def series_record(spec: SeriesSpec, now: datetime, tz_name: str = "UTC") -> Reco
         timezone=tz_name,
         start=format_time(first, tz_name),
         end=format_time(first + spec.duration, tz_name),
-        recurrence=_recurrence(spec),
     )
+    if spec.recurring:
+        record["recurrence"] = _recurrence(spec)
+    else:
+        record.pop("recurrence", None)  # as Webex sends a one-off meeting
     return record
 
 

@@ -93,3 +93,35 @@ def bulk_series(
         )
         for i in range(count)
     ]
+
+
+def history_series(
+    count: int, *, now: datetime, host_email: str = "alice@example.com"
+) -> list[SeriesSpec]:
+    """``count`` one-off meetings spread evenly over the year before ``now``: a history.
+
+    Webex models a one-off meeting as a series of one occurrence without ``recurrence``, so
+    an organisation accumulates one series per one-off meeting ever scheduled, nearly all
+    of them over. Each lasts 30 minutes; the last one starts a year / ``count`` before
+    midnight of ``now`` (UTC), so every one of them has ended by then.
+    """
+    if count < 0:
+        raise ValueError("history_series needs count >= 0")
+    end = _midnight(now)
+    year, minutes = timedelta(days=365), 365 * 24 * 60
+    name = PEOPLE.get(host_email.lower(), host_email.partition("@")[0].title())
+    return [
+        SeriesSpec(
+            id=stable_hex("history", host_email.lower(), i),
+            title=f"One-off Meeting {i:06d}",
+            host_email=host_email,
+            host_name=name,
+            first_start=end - year + timedelta(minutes=minutes * i // count),
+            interval=timedelta(days=1),
+            count=1,
+            duration=timedelta(minutes=30),
+            missed_every=1 if i % 7 == 6 else 0,  # one in seven never happened
+            recurring=False,
+        )
+        for i in range(count)
+    ]

@@ -80,6 +80,9 @@ class SeriesSpec:
     # Every optional feature on (live stream, interpretation, breakout sessions, watermarks,
     # a space): the fullest records Webex sends, as organisations with such options get.
     full_options: bool = False
+    # False: a one-off meeting, which Webex models as a series of one occurrence without
+    # `recurrence` (its series record's start and end are that occurrence's).
+    recurring: bool = True
 
     def __post_init__(self) -> None:
         if len(self.id) != 32 or any(c not in "0123456789abcdef" for c in self.id):
@@ -88,6 +91,8 @@ class SeriesSpec:
             raise ValueError("first_start must be timezone-aware")
         if self.count < 1 or self.duration <= timedelta(0):
             raise ValueError("a series needs count >= 1 and a positive duration")
+        if not self.recurring and self.count != 1:
+            raise ValueError("a one-off meeting (recurring=False) has exactly one occurrence")
         if self.interval < self.duration + MIN_GAP:
             raise ValueError(f"interval must be at least duration + {MIN_GAP}")
         if self.scheduled_type not in SCHEDULED_TYPES:
