@@ -18,6 +18,7 @@ from singer_sdk.authenticators import BearerTokenAuthenticator, OAuthAuthenticat
 from typing_extensions import override
 
 from tap_webex_meetings import webex
+from tap_webex_meetings.credentials import clean_access_token, clean_secret
 from tap_webex_meetings.errors import TokenRefusedError
 from tap_webex_meetings.redaction import redact
 from tap_webex_meetings.settings import OAUTH_SETTINGS
@@ -154,18 +155,6 @@ def _token_body(response: requests.Response) -> dict[str, Any]:
         "expires_in": expires_in,
         "refresh_token": rotated.strip() if isinstance(rotated, str) else None,
     }
-
-
-def clean_secret(value: Any) -> str:
-    """A credential as pasted, without the whitespace around it (``echo`` adds a newline)."""
-    return value.strip() if isinstance(value, str) else ""
-
-
-def clean_access_token(value: Any) -> str:
-    """:func:`clean_secret`, and without a ``Bearer `` prefix copied from a header."""
-    token = clean_secret(value)
-    scheme, _, rest = token.partition(" ")
-    return rest.strip() if scheme.lower() == "bearer" and rest.strip() else token
 
 
 def authenticator_for(

@@ -32,7 +32,8 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext, RESTStream
 from typing_extensions import override
 
 from tap_webex_meetings import retries, webex
-from tap_webex_meetings.auth import WebexOAuthAuthenticator, clean_secret
+from tap_webex_meetings.auth import WebexOAuthAuthenticator
+from tap_webex_meetings.credentials import clean_secret
 from tap_webex_meetings.errors import (
     AccessTokenExpiredError,
     PagingLoopError,
@@ -361,8 +362,7 @@ class WebexStream(RESTStream[ParseResult | None]):
         status = response.status_code
         if status != HTTPStatus.OK:
             raise RetriableAPIError(
-                f"{status} {response.reason or ''} instead of {expected}, "
-                f"for {webex.subject_of(url)}",
+                f"{status} {response.reason or ''}, not {expected}, for {webex.subject_of(url)}",
                 response,
             )
         try:
@@ -378,7 +378,7 @@ class WebexStream(RESTStream[ParseResult | None]):
         )
         if problem:
             raise RetriableAPIError(
-                f"200 with {problem} instead of {expected}, for {webex.subject_of(url)}",
+                f"200 that is not {expected} ({problem}), for {webex.subject_of(url)}",
                 response,
             )
         with self._payloads_lock:

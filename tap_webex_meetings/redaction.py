@@ -29,9 +29,9 @@ def _usable(secrets: Iterable[object]) -> set[str]:
     found: set[str] = set()
     for secret in secrets:
         if isinstance(secret, str):
-            found |= {
-                value for value in (secret, secret.strip()) if len(value) >= MIN_SECRET_LENGTH
-            }
+            # as given, cleaned, and as a repr quotes it (a line break as \\n)
+            forms = (secret, secret.strip(), repr(secret)[1:-1], repr(secret.strip())[1:-1])
+            found |= {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
     return found
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import os
 import socket
 import threading
 import time
@@ -71,6 +72,10 @@ class WebexSession(requests.Session):
         self._origin = origin
         self._origin_url = f"{origin[0]}://{urlsplit(api_url).netloc}"
         self._timeout = timeout
+        # requests reads the CA bundle of the environment in Session.request, which the SDK
+        # bypasses (it calls send): a corporate TLS proxy's CA must work all the same.
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        self.verify = bundle or True
         adapter = adapter or _DeadlineAdapter()
         self.mount("http://", adapter)
         self.mount("https://", adapter)

@@ -89,7 +89,7 @@ def listing_problem(payload: Any) -> str | None:
     if "items" not in payload:
         return "an object without items"
     if not isinstance(payload["items"], list):
-        return f"items that are a JSON {json_type(payload['items'])}, not a list"
+        return f"items is a JSON {json_type(payload['items'])}, not a list"
     return None
 
 

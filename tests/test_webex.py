@@ -110,8 +110,8 @@ def test_error_details_survive_a_non_json_body() -> None:
     [
         ({"items": [{"id": "a"}, "junk"]}, None),
         ({"items": []}, None),
-        ({"items": None}, "items that are a JSON null, not a list"),
-        ({"items": "oops"}, "items that are a JSON string, not a list"),
+        ({"items": None}, "items is a JSON null, not a list"),
+        ({"items": "oops"}, "items is a JSON string, not a list"),
         ({}, "an object without items"),
         ([], "a JSON array, not an object"),
     ],
