@@ -20,7 +20,6 @@ from typing_extensions import override
 from tap_webex_meetings import webex
 from tap_webex_meetings.credentials import clean_access_token, clean_secret
 from tap_webex_meetings.errors import TokenRefusedError
-from tap_webex_meetings.redaction import redact
 from tap_webex_meetings.settings import OAUTH_SETTINGS
 from tap_webex_meetings.transport import WebexSession, token_adapter
 
@@ -114,8 +113,7 @@ class WebexOAuthAuthenticator(OAuthAuthenticator):
             if response.status_code != 200:
                 message, tracking_id = webex.error_details(response)
                 raise TokenRefusedError(
-                    f"Webex refused the refresh token ({response.status_code}: "
-                    f"{redact(message, self.oauth_request_body.values())}; "
+                    f"Webex refused the refresh token ({response.status_code}: {message}; "
                     f"trackingId {tracking_id}). Refresh tokens expire after 90 days unused, "
                     "or when the integration is re-authorised: authorise the integration again "
                     "and set the new refresh_token."
