@@ -43,7 +43,7 @@ from tap_webex_meetings.errors import (
 )
 from tap_webex_meetings.pages import PageEnd, QueryGuard
 from tap_webex_meetings.ratelimit import RateGate
-from tap_webex_meetings.transport import WebexSession
+from tap_webex_meetings.transport import DeadlineExceeded, WebexSession
 
 if TYPE_CHECKING:
     from backoff.types import Details
@@ -474,6 +474,8 @@ class WebexStream(RESTStream[ParseResult | None]):
                 self.webex_tap.rate_gate.hold(details.get("wait", 0.0))
             if response.status_code == HTTPStatus.GATEWAY_TIMEOUT and details["tries"] >= 2:
                 reason += "; " + retries.shrink_page_size(details["args"][0])
+        elif isinstance(exception, DeadlineExceeded):
+            reason = str(exception)  # ours: it names the URL and the deadline
         else:
             reason = type(exception).__name__ if exception else "unknown error"
         self.logger.warning(

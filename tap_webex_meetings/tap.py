@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -147,8 +148,9 @@ class TapWebexMeetings(Tap):
         An interrupted run is a failure, so that Meltano and Airflow do not report a
         partial load as a success; the next run resumes from that STATE.
         """
-        self.state_writer.flush()
-        sys.stdout.flush()
+        with contextlib.suppress(OSError):  # the loader may be gone already
+            self.state_writer.flush()
+            sys.stdout.flush()
         self.logger.error(
             "Interrupted by %s: stopped; the STATE written covers every series finished "
             "before, and the next run resumes from it",

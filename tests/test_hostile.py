@@ -412,6 +412,11 @@ def test_request_timeout_bounds_the_whole_response_not_each_read() -> None:
         "Webex kept failing, giving up after the last retry: no complete response from "
         f"{webex.api_url}/meetings within request_timeout (1 s)"
     ], output.stderr
+    (retry,) = levelled(output, "WARNING")
+    assert retry.endswith(
+        "(try 1 of 2): no complete response from "
+        f"{webex.api_url}/meetings within request_timeout (1 s)"
+    ), retry
     assert elapsed < 10  # two tries of 1 s, a short wait, and the command's start
 
 

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -59,7 +60,14 @@ def test_a_signal_midway_exits_non_zero_after_the_state_of_finished_series(
                 lines = lines_until_states(process, 1)  # a series is finished
                 assert process.poll() is None, "the signal must come mid-run"
                 process.send_signal(signum)
-                rest, _ = process.communicate(timeout=30)
+                # read() and not communicate(): the latter would skip what the loop above
+                # buffered; a timer ends a tap that would not stop.
+                watchdog = threading.Timer(30, process.kill)
+                watchdog.start()
+                assert process.stdout is not None
+                rest = process.stdout.read()
+                process.wait()
+                watchdog.cancel()
             finally:
                 if process.poll() is None:
                     process.kill()
