@@ -88,6 +88,7 @@ def test_a_signal_midway_exits_non_zero_after_the_state_of_finished_series(
         assert resumed.duplicate_ids() == []
 
 
+@pytest.mark.e2e
 def test_a_tap_interrupted_under_meltano_run_fails_the_run_and_the_rerun_completes(
     tmp_path: Path,
 ) -> None:
