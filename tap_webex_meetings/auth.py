@@ -18,8 +18,10 @@ from singer_sdk.authenticators import BearerTokenAuthenticator, OAuthAuthenticat
 from typing_extensions import override
 
 from tap_webex_meetings import webex
+from tap_webex_meetings.credentials import clean_access_token, clean_secret
 from tap_webex_meetings.errors import TokenRefusedError
 from tap_webex_meetings.settings import OAUTH_SETTINGS
+from tap_webex_meetings.transport import WebexSession, token_adapter
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,9 @@ class WebexOAuthAuthenticator(OAuthAuthenticator):
             client_id=client_id,
             client_secret=client_secret,
         )
+        # private singer-sdk attribute: the authenticator's own session (0.54). Replaced so
+        # that a redirect can never carry the form with the client secret off the origin.
+        self._session = WebexSession(api_url, timeout, token_adapter())
         self.refresh_token = refresh_token
         self._timeout = timeout
         self._lock = threading.Lock()
@@ -113,9 +118,9 @@ class WebexOAuthAuthenticator(OAuthAuthenticator):
                     "or when the integration is re-authorised: authorise the integration again "
                     "and set the new refresh_token."
                 )
-            body = response.json()
-            self.access_token = str(body["access_token"])
-            self.expires_in = int(body["expires_in"]) if body.get("expires_in") else None
+            body = _token_body(response)
+            self.access_token = body["access_token"]
+            self.expires_in = body["expires_in"]
             self.last_refreshed = requested_at
             self.token_accepted = False
             new_refresh_token = body.get("refresh_token")
@@ -129,6 +134,27 @@ class WebexOAuthAuthenticator(OAuthAuthenticator):
                 self.rotated = True
 
 
+def _token_body(response: requests.Response) -> dict[str, Any]:
+    """``access_token`` (a string), ``expires_in`` (seconds or None), ``refresh_token``."""
+    try:
+        body = response.json()
+        token = body["access_token"]
+        expires_in = int(body["expires_in"]) if body.get("expires_in") else None
+    except (ValueError, TypeError, KeyError, AttributeError):
+        body, token, expires_in = {}, None, None
+    if not isinstance(token, str) or not token.strip():
+        raise TokenRefusedError(
+            f"{response.url.split('?')[0]} answered 200 without an access token; "
+            "is api_url the Webex API?"
+        )
+    rotated = body.get("refresh_token")
+    return {
+        "access_token": token.strip(),
+        "expires_in": expires_in,
+        "refresh_token": rotated.strip() if isinstance(rotated, str) else None,
+    }
+
+
 def authenticator_for(
     config: Mapping[str, Any], *, api_url: str, timeout: float
 ) -> WebexOAuthAuthenticator | BearerTokenAuthenticator:
@@ -136,9 +162,9 @@ def authenticator_for(
     if all(config.get(name) for name in OAUTH_SETTINGS):
         return WebexOAuthAuthenticator(
             api_url=api_url,
-            client_id=config["client_id"],
-            client_secret=config["client_secret"],
-            refresh_token=config["refresh_token"],
+            client_id=clean_secret(config["client_id"]),
+            client_secret=clean_secret(config["client_secret"]),
+            refresh_token=clean_secret(config["refresh_token"]),
             timeout=timeout,
         )
-    return BearerTokenAuthenticator(token=config["access_token"])
+    return BearerTokenAuthenticator(token=clean_access_token(config["access_token"]))

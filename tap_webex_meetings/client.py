@@ -33,6 +33,7 @@ from typing_extensions import override
 
 from tap_webex_meetings import retries, webex
 from tap_webex_meetings.auth import WebexOAuthAuthenticator
+from tap_webex_meetings.credentials import clean_secret
 from tap_webex_meetings.errors import (
     AccessTokenExpiredError,
     PagingLoopError,
@@ -40,7 +41,9 @@ from tap_webex_meetings.errors import (
     TokenRefusedError,
     WebexAPIError,
 )
+from tap_webex_meetings.pages import PageEnd, QueryGuard
 from tap_webex_meetings.ratelimit import RateGate
+from tap_webex_meetings.transport import DeadlineExceeded, WebexSession
 
 if TYPE_CHECKING:
     from backoff.types import Details
@@ -98,6 +101,8 @@ class WebexStream(RESTStream[ParseResult | None]):
     # Webex records are JSON already: the SDK's per-value conformance only costs time (half
     # the tap's CPU). Unknown top-level fields are dropped in post_process instead.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    # Instances one query can list (a class attribute so tests can meet it with small data).
+    instance_cap = webex.INSTANCE_CAP
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -156,7 +161,7 @@ class WebexStream(RESTStream[ParseResult | None]):
     def http_headers(self) -> dict[str, str]:
         """``timezone`` always; ``password`` only when ``meeting_password`` is set."""
         headers = {"Accept": "application/json", "timezone": self.settings.timezone}
-        if password := self.config.get("meeting_password"):
+        if password := clean_secret(self.config.get("meeting_password")):
             headers["password"] = password
         return headers
 
@@ -169,14 +174,16 @@ class WebexStream(RESTStream[ParseResult | None]):
     @property
     @override
     def requests_session(self) -> requests.Session:
-        """One session per thread: prefetch workers must not share the SDK's one session.
+        """One session per thread, to ``api_url``'s origin only (see :mod:`transport`).
 
-        singer-sdk keeps a single session per stream and reassigns its ``auth`` before
-        every request; with several workers on one stream each needs its own.
+        Per thread because prefetch workers must not share the SDK's one session:
+        singer-sdk reassigns its ``auth`` before every request.
         """
         session: requests.Session | None = getattr(self._sessions, "session", None)
         if session is None:
-            session = self._sessions.session = requests.Session()
+            session = self._sessions.session = WebexSession(
+                self.url_base, self.settings.request_timeout
+            )
         return session
 
     @override
@@ -203,6 +210,18 @@ class WebexStream(RESTStream[ParseResult | None]):
     def lookup_context(meeting_id: str, host_email: str | None = None) -> dict[str, str]:
         """The context that makes a request ``GET /meetings/{meeting_id}``."""
         return {LOOKUP: meeting_id, **({"hostEmail": host_email} if host_email else {})}
+
+    @override
+    def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The SDK's pages, checked before they are believed (see :mod:`pages`)."""
+        context = context or {}
+        guard = QueryGuard(
+            webex.subject(context.get(LOOKUP), context),
+            self.logger,
+            self.webex_tap.summary.count_skipped,
+            self.instance_cap,
+        )
+        return guard.records(super().request_records(context or None))
 
     def look_up(self, meeting_id: str, host_email: str | None = None) -> dict[str, Any] | None:
         """The meeting or series Webex has under ``meeting_id``; None when it answers 404."""
@@ -310,7 +329,10 @@ class WebexStream(RESTStream[ParseResult | None]):
             self._accept(response)
             return
         message, tracking_id = webex.error_details(response)
-        summary = f"{status} {message} (trackingId {tracking_id or 'not given'})"
+        summary = (
+            f"{status} {message} (trackingId {tracking_id or 'not given'}), "
+            f"for {webex.subject_of(response.request.url or '')}"
+        )
         if status in retries.RETRY_STATUSES or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             raise RetriableAPIError(summary, response)
         if status == HTTPStatus.UNAUTHORIZED:
@@ -328,13 +350,37 @@ class WebexStream(RESTStream[ParseResult | None]):
         raise WebexAPIError(status, message, tracking_id)
 
     def _accept(self, response: requests.Response) -> None:
-        """Parse a 2xx body now, inside the retry loop: a truncated or HTML body is retried."""
+        """Parse the body now, inside the retry loop: what is not a listing page (or, for a
+        lookup, a meeting) is retried, never read as "no meetings" (or "deleted").
+
+        Webex answers 200; a 204, a 304 or an empty, truncated or HTML body comes from
+        something in between, and may pass.
+        """
+        url = response.request.url or ""
+        lookup = webex.lookup_id(url) is not None
+        expected = "a meeting" if lookup else "a page of meetings"
+        status = response.status_code
+        if status != HTTPStatus.OK:
+            raise RetriableAPIError(
+                f"{status} {response.reason or ''}, not {expected}, for {webex.subject_of(url)}",
+                response,
+            )
         try:
-            payload = webex.parse_json(response) if response.content else {}
+            payload = webex.parse_json(response) if response.content else None
         except ValueError as exc:
             raise RetriableAPIError(
-                f"{response.status_code} with a bad body: {exc}", response
+                f"200 with a bad body ({exc}), for {webex.subject_of(url)}", response
             ) from None
+        problem = (
+            "an empty body"
+            if payload is None
+            else (webex.meeting_problem(payload) if lookup else webex.listing_problem(payload))
+        )
+        if problem:
+            raise RetriableAPIError(
+                f"200 that is not {expected} ({problem}), for {webex.subject_of(url)}",
+                response,
+            )
         with self._payloads_lock:
             self._payloads[response] = payload
         auth = self.authenticator
@@ -359,12 +405,14 @@ class WebexStream(RESTStream[ParseResult | None]):
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
-        """The meetings of one page (or the one meeting of a lookup)."""
+        """The entries of one page (or the one meeting of a lookup), then a :class:`PageEnd`.
+
+        Checked by :class:`QueryGuard` in :meth:`request_records`, which knows the query.
+        """
         with self._payloads_lock:
-            payload = self._payloads.pop(response, None)
-        if payload is None:
-            payload = webex.parse_json(response)
-        return webex.meetings_in(payload)
+            payload = self._payloads.pop(response)  # validate_response put it there
+        entries = [payload] if webex.lookup_id(response.request.url or "") else payload["items"]
+        return [*entries, PageEnd(has_next="next" in response.links)]
 
     # Retries: the SDK's backoff loop, with Webex's Retry-After and our bounds.
 
@@ -426,6 +474,8 @@ class WebexStream(RESTStream[ParseResult | None]):
                 self.webex_tap.rate_gate.hold(details.get("wait", 0.0))
             if response.status_code == HTTPStatus.GATEWAY_TIMEOUT and details["tries"] >= 2:
                 reason += "; " + retries.shrink_page_size(details["args"][0])
+        elif isinstance(exception, DeadlineExceeded):
+            reason = str(exception)  # ours: it names the URL and the deadline
         else:
             reason = type(exception).__name__ if exception else "unknown error"
         self.logger.warning(

@@ -42,3 +42,25 @@ class PagingLoopError(FatalAPIError):
 
 class AccessTokenExpiredError(RetriableAPIError):
     """Webex refused an OAuth access token that worked before: refresh it, then retry."""
+
+
+class ForeignOriginError(FatalAPIError):
+    """A link or redirect led away from ``api_url``'s origin: credentials never go there."""
+
+    def __init__(self, url: str, origin: str) -> None:
+        super().__init__(
+            f"Refused to send a request to {url[:300]}: it is not on api_url's origin "
+            f"({origin}), and the token, the meeting password and the client secret go "
+            "there only. A proxy or server in between linked or redirected there."
+        )
+
+
+class ServerRefusedConnectionError(FatalAPIError):
+    """Nothing listens where ``api_url`` points: retrying for minutes will not change it."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"Could not connect to {url}: connection refused (check api_url)")
+
+
+class NoProgressError(FatalAPIError):
+    """Paging went on without listing anything new: following it would never end."""

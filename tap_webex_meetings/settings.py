@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
-from tap_webex_meetings import timeutils, webex
+from tap_webex_meetings import credentials, timeutils, webex
 
 OAUTH_SETTINGS = ("client_id", "client_secret", "refresh_token")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -279,7 +279,11 @@ def problems(config: Mapping[str, Any], *, now: datetime) -> list[str]:
 
     ``now`` is the run's start: without ``end_date`` the range ends ``lookahead_days`` later.
     """
-    found = _credential_problems(config) + _api_url_problems(config.get("api_url"))
+    found = [
+        *_credential_problems(config),
+        *credentials.problems(config),
+        *_api_url_problems(config.get("api_url")),
+    ]
     dates: dict[str, datetime] = {}
     for name in ("start_date", "end_date"):
         value = config.get(name)
@@ -340,7 +344,7 @@ def _credential_problems(config: Mapping[str, Any]) -> list[str]:
         return [
             f"{', '.join(missing)}: missing; OAuth needs client_id, client_secret and refresh_token"
         ]
-    if not oauth_given and not config.get("access_token"):
+    if not oauth_given and not credentials.clean_access_token(config.get("access_token")):
         return [
             "access_token: required, or client_id, client_secret and refresh_token "
             "of a Webex integration"

@@ -28,6 +28,7 @@ class RunSummary:
     retries: int = 0
     discovered: int = 0  # series that discovery listed (every host, each once)
     finished_skipped: int = 0  # finished series whose meetings were not listed
+    skipped: int = 0  # entries of a listing that were not meetings
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count_request(self) -> None:
@@ -40,6 +41,11 @@ class RunSummary:
         with self._lock:
             self.retries += 1
 
+    def count_skipped(self) -> None:
+        """An entry of a listing was skipped: it is not a meeting."""
+        with self._lock:
+            self.skipped += 1
+
     def line(self, bookmarks: Iterable[str]) -> str:
         """``Extracted 6 series (0 deleted) and 431 meeting records (…) …; bookmarks …;
         6 series discovered, 0 skipped as finished``."""
@@ -50,9 +56,11 @@ class RunSummary:
             else "no bookmarks yet"
         )
         meetings = self.new + self.updated + self.deleted
+        skipped = f", {self.skipped} skipped: not meetings" if self.skipped else ""
         return (
             f"Extracted {self.series} series ({self.series_deleted} deleted) and {meetings} "
-            f"meeting records ({self.new} new, {self.updated} updated, {self.deleted} deleted) "
+            f"meeting records ({self.new} new, {self.updated} updated, {self.deleted} deleted"
+            f"{skipped}) "
             f"with {self.requests} requests ({self.retries} retries) in "
             f"{time.monotonic() - self.started:.1f} s; {where}; {self.discovered} series "
             f"discovered, {self.finished_skipped} skipped as finished"

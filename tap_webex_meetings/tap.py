@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
+from types import FrameType
 from typing import IO, Any, ClassVar, cast
 
 import click
@@ -27,7 +30,7 @@ from singer_sdk.helpers.capabilities import (
 from singer_sdk.plugin_base import PluginBase, _ConfigInput
 from typing_extensions import override
 
-from tap_webex_meetings import config_errors, state_check
+from tap_webex_meetings import config_errors, redaction, state_check
 from tap_webex_meetings import settings as settings_module
 from tap_webex_meetings.auth import WebexOAuthAuthenticator, authenticator_for
 from tap_webex_meetings.ratelimit import RateGate
@@ -35,6 +38,13 @@ from tap_webex_meetings.settings import Settings
 from tap_webex_meetings.state import ThrottledStateWriter
 from tap_webex_meetings.streams import MeetingSeriesStream, SeriesMeetingsStream
 from tap_webex_meetings.summary import RunSummary
+from tap_webex_meetings.transport import DeadlineExceeded, without_query
+
+SECRET_SETTINGS = tuple(
+    name
+    for name, definition in settings_module.CONFIG_SCHEMA["properties"].items()
+    if definition.get("secret")
+)
 
 
 class TapWebexMeetings(Tap):
@@ -59,6 +69,7 @@ class TapWebexMeetings(Tap):
     ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        redaction.install(self._credentials)  # before the SDK logs anything about the config
         super().__init__(*args, **kwargs)
         # singer-sdk logs several METRIC lines per series at INFO: thousands of 300-character
         # lines at organisation scale, and the main thread's largest cost after the records.
@@ -131,6 +142,32 @@ class TapWebexMeetings(Tap):
         ):
             self.logger.warning("%s", line)
 
+    def _credentials(self) -> list[object]:
+        """Every credential of this run: as configured, and as issued since."""
+        config: dict[str, Any] = self.__dict__.get("_config") or {}
+        values: list[object] = [config.get(name) for name in SECRET_SETTINGS]
+        auth = self.__dict__.get("authenticator")  # only once it exists
+        if isinstance(auth, WebexOAuthAuthenticator):
+            values += [auth.access_token, auth.refresh_token]
+        return values
+
+    @override  # private singer-sdk hook: the SDK's handler exits 0 (no upstream issue yet)
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGINT or SIGTERM: write the STATE of every finished series, exit 128 + signal.
+
+        An interrupted run is a failure, so that Meltano and Airflow do not report a
+        partial load as a success; the next run resumes from that STATE.
+        """
+        with contextlib.suppress(OSError):  # the loader may be gone already
+            self.state_writer.flush()
+            sys.stdout.flush()
+        self.logger.error(
+            "Interrupted by %s: stopped; the STATE written covers every series finished "
+            "before, and the next run resumes from it",
+            signal.Signals(signum).name,
+        )
+        sys.exit(128 + signum)
+
     @cached_property
     def settings(self) -> Settings:
         """Validated, typed settings (credentials excluded)."""
@@ -201,17 +238,9 @@ class TapWebexMeetings(Tap):
             for error in exc.errors:
                 logging.getLogger(cls.name).error("%s", error)
             sys.exit(1)
-        except (FatalAPIError, RetriableAPIError, requests.RequestException) as exc:
+        except Exception as exc:  # one line; the traceback (redacted) at DEBUG
             logger = logging.getLogger(cls.name)
-            if isinstance(exc, RetriableAPIError):
-                message = f"Webex kept failing, giving up after the last retry: {exc}"
-            elif isinstance(exc, requests.RequestException):
-                message = (
-                    f"Could not reach Webex, giving up after the last retry: {type(exc).__name__}"
-                )
-            else:
-                message = str(exc)
-            logger.error("%s", message)
+            logger.error("%s", failure_message(exc))
             logger.debug("Traceback of the failure above", exc_info=exc)
             sys.exit(1)
 
@@ -224,3 +253,20 @@ def _checked_state(state: IO[str]) -> IO[str]:
         logging.getLogger(TapWebexMeetings.name).error("--state: %s: %s", name, problem)
         sys.exit(1)
     return io.StringIO(text)
+
+
+def failure_message(exc: Exception) -> str:
+    """The one ERROR line a failed run ends with."""
+    if isinstance(exc, RetriableAPIError):
+        return f"Webex kept failing, giving up after the last retry: {exc}"
+    if isinstance(exc, DeadlineExceeded):
+        return f"Webex kept failing, giving up after the last retry: {exc}"
+    if isinstance(exc, requests.RequestException):
+        where = f" ({without_query(exc.request.url)})" if exc.request and exc.request.url else ""
+        return f"Could not reach Webex{where}, giving up after the last retry: {type(exc).__name__}"
+    if isinstance(exc, FatalAPIError):
+        return str(exc)
+    return (
+        f"Unexpected error, please report it: {type(exc).__name__}: {exc} "
+        "(TAP_WEBEX_MEETINGS_LOGLEVEL=DEBUG shows where)"
+    )

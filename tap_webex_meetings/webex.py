@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import msgspec
 import requests
+
+from tap_webex_meetings import timeutils
 
 DEFAULT_API_URL = "https://webexapis.com/v1"
 MEETINGS_PATH = "/meetings"
@@ -80,18 +82,68 @@ def error_details(response: requests.Response) -> tuple[str, str | None]:
     return message, tracking_id
 
 
-def meetings_in(payload: Any) -> list[dict[str, Any]]:
-    """The meetings a body holds: a page's ``items``, or the one meeting of ``GET /meetings/{id}``.
-
-    ``{"items": null}``, ``{}`` or a non-object body hold none; entries that are not objects
-    are skipped.
-    """
+def listing_problem(payload: Any) -> str | None:
+    """Why a body is not a page of a listing (``{"items": [...]}``); None when it is one."""
     if not isinstance(payload, dict):
-        return []
+        return f"a JSON {json_type(payload)}, not an object"
     if "items" not in payload:
-        return [payload] if "id" in payload else []
-    items = payload["items"]
-    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+        return "an object without items"
+    if not isinstance(payload["items"], list):
+        return f"items is a JSON {json_type(payload['items'])}, not a list"
+    return None
+
+
+def meeting_problem(item: Any) -> str | None:
+    """Why an entry of a listing (or a lookup's body) is not a meeting; None when it is one.
+
+    A meeting has a string ``id`` and a ``start`` that parses: the id is the primary key
+    everywhere, the start the bookmark and the deletion memory.
+    """
+    if not isinstance(item, dict):
+        return f"a JSON {json_type(item)}, not an object"
+    meeting_id = item.get("id")
+    if not isinstance(meeting_id, str) or not meeting_id:
+        return "no id" if meeting_id is None else f"an id that is a JSON {json_type(meeting_id)}"
+    start = item.get("start")
+    if not isinstance(start, str):
+        return "no start" if start is None else f"a start that is a JSON {json_type(start)}"
+    try:
+        timeutils.parse_api_timestamp(start)
+    except ValueError:
+        return f"start {start[:60]!r} is not a timestamp"
+    return None
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type, for messages."""
+    if value is None:
+        return "null"
+    for kind, name in ((bool, "boolean"), (dict, "object"), (list, "array"), (str, "string")):
+        if isinstance(value, kind):
+            return name
+    return "number"
+
+
+def lookup_id(url: str) -> str | None:
+    """The id of a ``GET /meetings/{id}`` URL; None for a listing."""
+    path = urlsplit(url).path
+    head, _, tail = path.rpartition("/")
+    return unquote(tail) if head.endswith(MEETINGS_PATH) and tail else None
+
+
+def subject(meeting_id: str | None, params: Mapping[str, Any]) -> str:
+    """What a request asks for, in words: the lookup of an id, a series, or discovery."""
+    if meeting_id:
+        return f"the lookup of {meeting_id}"
+    if series_id := params.get("meetingSeriesId"):
+        return f"series {series_id}"
+    host = params.get("hostEmail")
+    return "the meeting series listing" + (f" of {host}" if host else "")
+
+
+def subject_of(url: str) -> str:
+    """:func:`subject` of a request URL."""
+    return subject(lookup_id(url), dict(parse_qsl(urlsplit(url).query)))
 
 
 def next_page_url(response: requests.Response) -> str | None:

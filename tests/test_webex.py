@@ -106,19 +106,38 @@ def test_error_details_survive_a_non_json_body() -> None:
 
 
 @pytest.mark.parametrize(
-    ("payload", "ids"),
+    ("payload", "problem"),
     [
-        ({"items": [{"id": "a"}, {"id": "b"}]}, ["a", "b"]),
-        ({"items": []}, []),
-        ({"items": None}, []),
-        ({}, []),
-        ({"id": "series"}, ["series"]),
-        ({"items": [{"id": "a"}, None, "junk"]}, ["a"]),
-        ([], []),
+        ({"items": [{"id": "a"}, "junk"]}, None),
+        ({"items": []}, None),
+        ({"items": None}, "items is a JSON null, not a list"),
+        ({"items": "oops"}, "items is a JSON string, not a list"),
+        ({}, "an object without items"),
+        ([], "a JSON array, not an object"),
     ],
 )
-def test_meetings_in_tolerates_odd_bodies(payload: object, ids: list[str]) -> None:
-    assert [m["id"] for m in webex.meetings_in(payload)] == ids
+def test_a_listing_page_is_an_object_with_a_list_of_items(
+    payload: object, problem: str | None
+) -> None:
+    assert webex.listing_problem(payload) == problem
+
+
+@pytest.mark.parametrize(
+    ("item", "problem"),
+    [
+        ({"id": "a", "start": "2026-06-20T09:00:00+02:00"}, None),
+        ({"id": "a", "start": "2026-06-20T09:00:00Z"}, None),
+        ({"start": "2026-06-20T09:00:00Z"}, "no id"),
+        ({"id": 7, "start": "2026-06-20T09:00:00Z"}, "an id that is a JSON number"),
+        ({"id": "a"}, "no start"),
+        ({"id": "a", "start": "not-a-date"}, "start 'not-a-date' is not a timestamp"),
+        ("junk", "a JSON string, not an object"),
+    ],
+)
+def test_a_meeting_has_a_string_id_and_a_start_that_parses(
+    item: object, problem: str | None
+) -> None:
+    assert webex.meeting_problem(item) == problem
 
 
 def test_retry_after_seconds_and_http_date() -> None:

@@ -1,0 +1,104 @@
+"""One query's pages, checked before they are believed.
+
+client.py makes sure a page *is* a listing (``items`` a list) or a lookup's body *is* a
+meeting, else the request fails and is retried. What is on a page is checked here, as the
+records of one query (one ``request_records`` call) go by:
+
+- an entry that is not a meeting (no string ``id``, no ``start`` that parses) is skipped
+  with one WARNING naming it and the series, and counted: one bad record must not stop
+  every later run of a warehouse;
+- a meeting listed twice in one query is emitted once;
+- paging that brings nothing new is stopped: :data:`STALL_LIMIT` pages in a row without a
+  new meeting that still link further, or more instances than Webex's cap allows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from tap_webex_meetings import webex
+from tap_webex_meetings.errors import NoProgressError
+
+# Pages in a row without a new meeting that may still link on (a real first page can be
+# empty and link to the next one).
+STALL_LIMIT = 3
+
+
+class PageEnd(dict[str, Any]):
+    """Closes each page among what ``parse_response`` returns; :class:`QueryGuard` drops it."""
+
+    def __init__(self, *, has_next: bool) -> None:
+        super().__init__()
+        self.has_next = has_next
+
+
+class QueryGuard:
+    """Checks the records of one query as they are read (see the module docstring).
+
+    Ids already listed are kept as their 64-bit hashes (about 60 bytes each): a series of
+    200,000 meetings costs 12 MB while it is read, and two ids of one query sharing a hash
+    (odds of about 1 in 10^9 at that size) would drop one of them.
+    """
+
+    def __init__(
+        self,
+        subject: str,
+        logger: logging.Logger,
+        on_skipped: Callable[[], None],
+        instance_cap: int,
+    ) -> None:
+        self._subject = subject
+        self._logger = logger
+        self._on_skipped = on_skipped
+        self._instance_cap = instance_cap
+
+    def records(self, items: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """The meetings of ``items`` (pages closed by :class:`PageEnd`), each once."""
+        seen: set[int] = set()
+        stalled = instances = entry = 0
+        new_on_page = False
+        for item in items:
+            if isinstance(item, PageEnd):
+                stalled = 0 if new_on_page else stalled + 1
+                if item.has_next and stalled >= STALL_LIMIT:
+                    raise NoProgressError(
+                        f"Webex returned {stalled} pages in a row without a new meeting for "
+                        f"{self._subject}, each linking to another; stopping instead of paging "
+                        "forever"
+                    )
+                new_on_page, entry = False, 0
+                continue
+            entry += 1
+            if problem := webex.meeting_problem(item):
+                self._skip(item, entry, problem)
+                continue
+            key = hash(item["id"])
+            if key in seen:
+                continue
+            seen.add(key)
+            new_on_page = True
+            if item.get("meetingType") == webex.INSTANCE_TYPE:
+                instances += 1
+                if instances > self._instance_cap:
+                    raise NoProgressError(
+                        f"Webex listed more than {self._instance_cap} instances in one query "
+                        f"for {self._subject}, more than its cap allows; stopping"
+                    )
+            yield item
+
+    def _skip(self, item: Any, entry: int, problem: str) -> None:
+        meeting_id = item.get("id") if isinstance(item, dict) else None
+        name = (
+            f"meeting {meeting_id}"
+            if isinstance(meeting_id, str) and meeting_id
+            else f"entry {entry} of a page"
+        )
+        self._logger.warning(
+            "Skipping %s of %s, which is not a meeting: %s",
+            name,
+            self._subject,
+            problem,
+        )
+        self._on_skipped()

@@ -1,0 +1,171 @@
+"""An interrupted run is a failure: Ctrl-C or a SIGTERM ends it with 130 or 143, after the
+STATE of every finished series, so that Meltano and Airflow never report a partial load as
+a success, and the next run resumes from there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from tap_webex_meetings.sandbox import FakeWebex
+from tests.meltano_support import Meltano, base_env, meltano_executable
+from tests.tap_runner import (
+    TapOutput,
+    config_for,
+    lines_until_states,
+    parse_messages,
+    partition_bookmarks,
+    run_cli,
+    tap_command,
+)
+
+ALICE = "alice@example.com"
+
+
+def expected_ids(server: FakeWebex, start: datetime, end: datetime) -> set[str]:
+    return {
+        m["id"] for s in server.series_ids(ALICE) for m in server.expected_meetings(s, start, end)
+    }
+
+
+@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_midway_exits_non_zero_after_the_state_of_finished_series(
+    signum: signal.Signals, exit_code: int, tmp_path: Path
+) -> None:
+    now = datetime.now(timezone.utc)
+    start = now - timedelta(days=60)
+    with FakeWebex(now=now, latency_seconds=0.05) as server:
+        config = config_for(
+            server, start_date=start.isoformat(), end_date=now.isoformat(), page_size=10
+        )
+        stderr = tmp_path / "stderr.log"
+        with stderr.open("w") as errors:
+            process = subprocess.Popen(
+                tap_command(tmp_path, config, None),
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                text=True,
+            )
+            try:
+                lines = lines_until_states(process, 1)  # a series is finished
+                assert process.poll() is None, "the signal must come mid-run"
+                process.send_signal(signum)
+                # read() and not communicate(): the latter would skip what the loop above
+                # buffered; a timer ends a tap that would not stop.
+                watchdog = threading.Timer(30, process.kill)
+                watchdog.start()
+                assert process.stdout is not None
+                rest = process.stdout.read()
+                process.wait()
+                watchdog.cancel()
+            finally:
+                if process.poll() is None:
+                    process.kill()
+        interrupted = TapOutput(parse_messages("".join(lines) + rest), stderr.read_text())
+
+        assert process.returncode == exit_code, interrupted.stderr
+        errors_logged = [line for line in interrupted.stderr.splitlines() if "| ERROR" in line]
+        assert len(errors_logged) == 1, interrupted.stderr
+        assert f"Interrupted by {signum.name}: stopped" in errors_logged[0]
+        finished = partition_bookmarks(interrupted.last_state)
+        assert finished, "the STATE of the series finished before the signal"
+        assert len(finished) < len(server.series_ids(ALICE)), "the signal came mid-run"
+
+        server.latency_seconds = 0
+        resumed = run_cli(config, state=interrupted.last_state)
+        assert resumed.exit_code == 0, resumed.stderr
+        assert set(interrupted.ids()) | set(resumed.ids()) >= expected_ids(server, start, now)
+        assert resumed.duplicate_ids() == []
+
+
+@pytest.mark.e2e
+def test_a_tap_interrupted_under_meltano_run_fails_the_run_and_the_rerun_completes(
+    tmp_path: Path,
+) -> None:
+    """SIGINT to the tap alone, the loader left to finish: Meltano must not report success.
+
+    (Ctrl-C in a terminal signals Meltano and the loader too; target-jsonl then dies with a
+    KeyboardInterrupt and the run fails whatever the tap does, so only this case tells.)
+    """
+    now = datetime.now(timezone.utc)
+    start = now - timedelta(days=60)
+    output = tmp_path / "jsonl"
+    meltano = Meltano(meltano_executable(), base_env(tmp_path / "meltano.db"))
+    with FakeWebex(now=now, latency_seconds=0.3) as server:
+        meltano.env.update(
+            TAP_WEBEX_MEETINGS_API_URL=server.api_url,
+            TAP_WEBEX_MEETINGS_ACCESS_TOKEN="sandbox-token",
+            TAP_WEBEX_MEETINGS_START_DATE=start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            TAP_WEBEX_MEETINGS_END_DATE=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            TAP_WEBEX_MEETINGS_PAGE_SIZE="10",
+            TAP_WEBEX_MEETINGS_MAX_WORKERS="1",
+            TARGET_JSONL_DESTINATION_PATH=str(output),
+        )
+        with tempfile.TemporaryFile("w+") as log:
+            process = subprocess.Popen(
+                [str(meltano.executable), "run", "tap-webex-meetings", "target-jsonl"],
+                cwd=Path(__file__).resolve().parent.parent,
+                env=meltano.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            try:
+                wait_for_records(output / "series_meetings.jsonl", process)
+                os.kill(tap_process_of(process.pid), signal.SIGINT)
+                process.wait(timeout=60)
+            finally:
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+            log.seek(0)
+            interrupted_log = log.read()
+        assert process.returncode != 0, interrupted_log[-3000:]
+        assert "Interrupted by SIGINT: stopped" in interrupted_log
+        series_requests = [r for r in server.requests if "meetingSeriesId" in r.params]
+        assert len({r.params["meetingSeriesId"][0] for r in series_requests}) < len(
+            server.series_ids(ALICE)
+        ), "the interrupt came mid-run"
+
+        server.latency_seconds = 0
+        meltano("run", "tap-webex-meetings", "target-jsonl")
+        lines = (output / "series_meetings.jsonl").read_text().splitlines()
+        loaded = {json.loads(line)["id"] for line in lines}
+        assert loaded >= expected_ids(server, start, now)
+
+
+def tap_process_of(group: int) -> int:
+    """The pid of the tap that ``meltano run`` (process group ``group``) started."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it ended meanwhile
+        if int(fields[2]) == group and any(
+            part.endswith(b"bin/tap-webex-meetings") for part in command[:2]
+        ):
+            return int(entry.name)
+    pytest.fail("no tap-webex-meetings process under meltano run")
+
+
+def wait_for_records(path: Path, process: subprocess.Popen[bytes]) -> None:
+    """Until the loader wrote a record (the run is under way), at most a minute."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if path.exists() and path.stat().st_size > 0:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"no record reached {path} (meltano exited {process.poll()})")
