@@ -117,6 +117,12 @@ def parse_args(argv: Sequence[str] | None, names: Sequence[str]) -> argparse.Nam
         metavar="PATH",
         help="after the runs, profile one more tap run with cProfile and print the top",
     )
+    parser.add_argument(
+        "--pipeline",
+        action="append",
+        choices=["target-duckdb", "target-postgres"],
+        help="also time `meltano run tap-webex-meetings LOADER` in this project (repeatable)",
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     if args.repeat < 1:
@@ -137,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return baseline_worker(Path(arguments[1]))
     from bench.cases import CASES, TAP_COMMAND  # noqa: PLC0415
+    from bench.pipeline import meltano_executable, missing_plugins  # noqa: PLC0415
     from bench.report import report, targets, to_json  # noqa: PLC0415
     from bench.runner import Bench, CaseResult  # noqa: PLC0415
 
@@ -145,11 +152,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not TAP_COMMAND.exists():
         print(f"{TAP_COMMAND} not found: run with the venv's python", file=sys.stderr)
         return 2
+    if args.pipeline:
+        if not meltano_executable().exists():
+            print(
+                f"{meltano_executable()} not found: see the README's Meltano section",
+                file=sys.stderr,
+            )
+            return 2
+        if missing := missing_plugins(args.pipeline):
+            print(f"not installed: {', '.join(missing)}: run `meltano install`", file=sys.stderr)
+            return 2
     signal.signal(signal.SIGTERM, _terminate)
     started = time.perf_counter()
     results: dict[str, CaseResult] = {}
-    with tempfile.TemporaryDirectory(prefix="tap-webex-bench-") as folder:
-        bench = Bench(args, Path(folder))
+    with (
+        tempfile.TemporaryDirectory(prefix="tap-webex-bench-") as folder,
+        Bench(args, Path(folder)) as bench,
+    ):
         args.case = names
         for name in names:
             case = CASES[name]
