@@ -7,6 +7,8 @@ Run it from the project's virtual environment (the tap must be installed in it):
     .venv/bin/python scripts/benchmark.py --case 20k --repeat 5 --json bench.json
     .venv/bin/python scripts/benchmark.py --case 200x50 --workers 8
     .venv/bin/python scripts/benchmark.py --case 2500x5 --profile tap.prof   # + one cProfile run
+    .venv/bin/python scripts/benchmark.py --case 60k --case 200k --case 2500x5 --repeat 1 \
+        --pipeline target-duckdb --pipeline target-postgres       # + `meltano run` into each
 
 For each case a fake Webex (``tap-webex-meetings-sandbox --bulk``) is started in its own
 process on 127.0.0.1, so it never shares a GIL or a core's time slice with what is
@@ -23,6 +25,16 @@ and ``--repeat`` times, two kinds of subprocess run against it:
   the HTTP requests and of the JSON in and out, without singer-sdk: what the tap could at
   best do with one request at a time.
 
+With ``--pipeline LOADER`` (``target-duckdb``, ``target-postgres``; repeatable) a third kind
+runs in the same rotation: ``meltano run tap-webex-meetings LOADER`` in this project (after
+``meltano install``), its plugins and loader settings as meltano.yml has them, the tap
+pointed at the fake through environment variables. Each such run starts from a fresh Meltano
+system database and an empty warehouse (a new DuckDB file; the PostgreSQL schema dropped, on
+a throwaway server from ``scripts/ensure_postgres.sh``), prepared untimed. Its peak memory is
+the peak of the summed RSS of Meltano, the tap and the loader (sampled every 0.1 s), its
+CPU seconds those of the whole tree, and its ``rows`` are counted in the warehouse
+afterwards: every meeting once (rows and distinct ids) and every series, or ``check`` fails.
+
 After each run (not timed) its stdout file is read: meetings RECORD lines, and bytes per
 message type (RECORD, STATE, ...). The files live in a temporary folder, or in ``--output
 DIR`` (last run of each kind), where they are kept.
@@ -32,7 +44,8 @@ Cases (``--case``, repeatable; default: all but the big ones, which ``--big`` ad
 * ``500x5``, ``2500x5``, ``10000x5`` (big): that many series of 5 meetings, discovered by
   the tap (no ``meeting_series_ids``: ceil(series/100) discovery pages, then one query per
   series). Time per series, STATE bytes and peak RSS must not grow with the series count.
-* ``20k``: one series of 20,000 meetings; ``200k`` (big): one series of 200,000 meetings.
+* ``20k``: one series of 20,000 meetings; ``60k`` and ``200k`` (big): one series of 60,000
+  or 200,000 meetings.
   Both pass ``meeting_series_ids`` (one lookup request, then pages).
 * ``200x50``: 200 series of 50 meetings, discovered, with 50 ms of server latency per
   request; the tap runs twice, with ``max_workers: 1`` and with its default (or
@@ -69,9 +82,11 @@ the last STATE). Below, ``targets`` compares the numbers with the project's goal
 ratio >= 0.5, time per series at 2,500 (and 10,000) series <= 1.3x that at 500, STATE
 bytes <= 1/4 of RECORD bytes, peak RSS at 2,500 series within 60 MiB of 500; 20k ratio >=
 0.9; 200x50 parallel >= 5x ``max_workers=1``; 200k peak RSS within 20 MB of 20k; exact
-request counts. ``--check`` makes a missed target exit 1. A failed or timed-out run always
-exits 2. ``--profile PATH`` adds one cProfile run of the tap per case and reports its top
-cumulative entries.
+request counts; with ``--pipeline``, for each loader: ``meltano run`` at most 2x the tap
+alone's wall time at 60k, 200k and 2500x5, peak of the process tree at most 600 MiB at 200k
+and within 100 MiB of 60k's. ``--check`` makes a missed target exit 1. A failed or
+timed-out run always exits 2. ``--profile PATH`` adds one cProfile run of the tap per case
+and reports its top cumulative entries.
 """
 
 from __future__ import annotations
@@ -121,6 +136,12 @@ def parse_args(argv: Sequence[str] | None, names: Sequence[str]) -> argparse.Nam
         metavar="PATH",
         help="after the runs, profile one more tap run with cProfile and print the top",
     )
+    parser.add_argument(
+        "--pipeline",
+        action="append",
+        choices=["target-duckdb", "target-postgres"],
+        help="also time `meltano run tap-webex-meetings LOADER` in this project (repeatable)",
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     if args.repeat < 1:
@@ -142,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return baseline_worker(Path(arguments[1]))
     from bench.cases import CASES, TAP_COMMAND  # noqa: PLC0415
     from bench.history import history_json, history_report, history_targets, run_history  # noqa: PLC0415
+    from bench.pipeline import meltano_executable, missing_plugins  # noqa: PLC0415
     from bench.report import report, targets, to_json  # noqa: PLC0415
     from bench.runner import Bench, CaseResult  # noqa: PLC0415
 
@@ -150,11 +172,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not TAP_COMMAND.exists():
         print(f"{TAP_COMMAND} not found: run with the venv's python", file=sys.stderr)
         return 2
+    if args.pipeline:
+        if not meltano_executable().exists():
+            print(
+                f"{meltano_executable()} not found: see the README's Meltano section",
+                file=sys.stderr,
+            )
+            return 2
+        if missing := missing_plugins(args.pipeline):
+            print(f"not installed: {', '.join(missing)}: run `meltano install`", file=sys.stderr)
+            return 2
     signal.signal(signal.SIGTERM, _terminate)
     started = time.perf_counter()
     results: dict[str, CaseResult] = {}
-    with tempfile.TemporaryDirectory(prefix="tap-webex-bench-") as folder:
-        bench = Bench(args, Path(folder))
+    with (
+        tempfile.TemporaryDirectory(prefix="tap-webex-bench-") as folder,
+        Bench(args, Path(folder)) as bench,
+    ):
         args.case = names
         history_runs = (
             run_history(args.timeout, Path(folder), big=args.big) if "history" in names else []

@@ -47,6 +47,7 @@ CASES = {
     case.name: case
     for case in (
         Case("20k", 1, 20_000),
+        Case("60k", 1, 60_000, big=True),
         Case("200k", 1, 200_000, big=True),
         Case("200x50", 200, 50, latency_ms=50, discover=True, compare_workers=True),
         Case("500x5", 500, 5, discover=True),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -12,30 +14,116 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing_extensions import override
+
 from .cases import STREAM, MiB
 
 
 @dataclass(frozen=True)
 class Measured:
     seconds: float
-    cpu_seconds: float
-    peak_rss_mib: float
+    cpu_seconds: float  # of the process and every descendant it waited for
+    peak_rss_mib: float  # the process's own, or of its whole tree with ``tree=True``
     exit_code: int
     timed_out: bool
 
 
-def measure(command: Sequence[str], stdout: Path, stderr: Path, timeout: float) -> Measured:
-    """Run ``command`` to its end (killed after ``timeout``); wall time and peak RSS."""
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+TREE_SAMPLE_SECONDS = 0.1
+
+
+def _children() -> dict[int, list[int]]:
+    """Parent pid -> child pids, of every process now (Linux /proc)."""
+    found: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        found.setdefault(parent, []).append(int(entry.name))
+    return found
+
+
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it, now."""
+    children = _children()
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, ()))
+    return found
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Sum of the resident memory of ``pid`` and all its descendants, now."""
+    total = 0
+    for current in _descendants(pid):
+        try:
+            resident = int(Path(f"/proc/{current}/statm").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        total += resident * PAGE_BYTES
+    return total
+
+
+class TreeSampler(threading.Thread):
+    """The peak of :func:`tree_rss_bytes`, sampled every ``TREE_SAMPLE_SECONDS``: Meltano,
+    tap and loader are separate processes, and ``ru_maxrss`` gives only the largest one."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak = 0
+        self.done = threading.Event()
+
+    @override
+    def run(self) -> None:  # the sampling loop, in this thread
+        while not self.done.is_set():
+            self.peak = max(self.peak, tree_rss_bytes(self.pid))
+            self.done.wait(TREE_SAMPLE_SECONDS)
+
+    def stop(self) -> int:
+        self.done.set()
+        self.join()
+        return self.peak
+
+
+def measure(
+    command: Sequence[str],
+    stdout: Path,
+    stderr: Path,
+    timeout: float,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    tree: bool = False,
+) -> Measured:
+    """Run ``command`` to its end (killed after ``timeout``); wall time and peak RSS (with
+    ``tree``: of the process and its descendants together, sampled)."""
     killed = threading.Event()
-    env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    env = {
+        **(os.environ if env is None else env),
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
     with stdout.open("wb") as out, stderr.open("wb") as err:
         started = time.perf_counter()
         process = subprocess.Popen(
-            list(command), stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env
+            list(command), stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd
         )
+        sampler = TreeSampler(process.pid) if tree else None
+        if sampler is not None:
+            sampler.start()
 
         def kill() -> None:
             killed.set()
+            for pid in _descendants(process.pid):  # Meltano's plugins too
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
             process.kill()
 
         timer = threading.Timer(timeout, kill)
@@ -48,10 +136,12 @@ def measure(command: Sequence[str], stdout: Path, stderr: Path, timeout: float) 
             raise
         finally:
             timer.cancel()
+            tree_peak = 0 if sampler is None else sampler.stop()
         seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     # ru_maxrss is in KiB on Linux (bytes on macOS).
     rss_bytes = usage.ru_maxrss if sys.platform == "darwin" else usage.ru_maxrss * 1024
+    rss_bytes = max(rss_bytes, tree_peak)
     cpu = usage.ru_utime + usage.ru_stime
     return Measured(seconds, cpu, rss_bytes / MiB, process.returncode, killed.is_set())
 

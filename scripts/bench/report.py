@@ -20,6 +20,11 @@ MIN_RATIO_20K = 0.9  # 1 series x 20,000 full records
 MIN_PARALLEL_SPEEDUP = 5.0  # 200 x 50 at 50 ms: default workers vs max_workers 1
 MAX_RSS_GROWTH_200K_MB = 20  # 200,000 meetings vs 20,000: flat in the number of records
 SMALL, LARGE, HUGE = "500x5", "2500x5", "10000x5"
+# The targets of issue 17: `meltano run` (the whole process tree) against the tap alone.
+MAX_PIPELINE_FACTOR = 2.0  # pipeline wall time at most this x the tap's, in the same run
+MAX_PIPELINE_PEAK_MIB = 600  # at 200,000 meetings
+MAX_PIPELINE_GROWTH_MIB = 100  # 200,000 meetings vs 60,000
+PIPELINE_CASES = ("60k", "200k", LARGE)
 
 
 def tap_row(result: CaseResult) -> Row | None:
@@ -49,6 +54,86 @@ def speedup(result: CaseResult) -> float | None:
     return serial.seconds / parallel[0].seconds
 
 
+def pipeline_rows(result: CaseResult) -> list[Row]:
+    return [row for row in result.rows.values() if row.runs and row.runs[0].loader]
+
+
+def pipeline_factor(result: CaseResult, row: Row) -> float | None:
+    """Pipeline seconds / the tap alone's seconds, in the same run."""
+    tap = tap_row(result)
+    return None if tap is None else row.seconds / tap.seconds
+
+
+def format_pipelines(results: list[CaseResult]) -> str:
+    """`meltano run` next to the tap alone: time, whole-tree memory, rows loaded."""
+    cases = [(r, pipeline_rows(r)) for r in results if pipeline_rows(r)]
+    if not cases:
+        return ""
+    header = (
+        f"{'case':<8} {'run':<30} {'seconds':>8} {'x tap':>6} {'cpu s':>7} "
+        f"{'peak MiB':>9} {'rows':>8} {'rows/s':>8} {'check':<5}"
+    )
+    lines = [header, "-" * len(header)]
+    for result, rows in cases:
+        tap = tap_row(result)
+        if tap is not None:
+            lines.append(
+                f"{result.case.name:<8} {'tap alone':<30} {tap.seconds:8.2f} {'1.00':>6} "
+                f"{tap.median('cpu_seconds'):7.2f} {tap.peak_rss_mib:9.1f} {tap.records:>8} "
+                f"{tap.rate():8,.0f} {'ok' if tap.check == 'ok' else 'FAIL':<5}"
+            )
+        for row in rows:
+            factor = pipeline_factor(result, row)
+            lines.append(
+                f"{result.case.name:<8} {row.label:<30} {row.seconds:8.2f} "
+                f"{'' if factor is None else f'{factor:.2f}':>6} "
+                f"{row.median('cpu_seconds'):7.2f} {row.peak_rss_mib:9.1f} {row.records:>8} "
+                f"{row.rate():8,.0f} {'ok' if row.check == 'ok' else 'FAIL':<5}"
+            )
+    return "\n".join(lines)
+
+
+def pipeline_targets(results: dict[str, CaseResult]) -> list[dict[str, Any]]:
+    """Issue 17's goals for each loader that ran."""
+    found: list[dict[str, Any]] = []
+
+    def add(name: str, value: float | None, met: bool, unit: str) -> None:
+        text = "not run" if value is None else f"{value:.2f}{unit}"
+        found.append({"target": name, "value": text, "met": None if value is None else met})
+
+    loaders = sorted({row.label for result in results.values() for row in pipeline_rows(result)})
+    for label in loaders:
+        for name in PIPELINE_CASES:
+            result = results.get(name)
+            row = result.rows.get(label) if result else None
+            factor = pipeline_factor(result, row) if result and row and row.runs else None
+            add(
+                f"{name} {label} <= {MAX_PIPELINE_FACTOR:g}x the tap alone",
+                factor,
+                factor is not None and factor <= MAX_PIPELINE_FACTOR,
+                "x",
+            )
+        big = results["200k"].rows.get(label) if "200k" in results else None
+        peak = big.peak_rss_mib if big and big.runs else None
+        add(
+            f"200k {label} peak <= {MAX_PIPELINE_PEAK_MIB} MiB",
+            peak,
+            peak is not None and peak <= MAX_PIPELINE_PEAK_MIB,
+            " MiB",
+        )
+        small = results["60k"].rows.get(label) if "60k" in results else None
+        growth = None
+        if peak is not None and small and small.runs:
+            growth = peak - small.peak_rss_mib
+        add(
+            f"200k {label} peak within {MAX_PIPELINE_GROWTH_MIB} MiB of 60k",
+            growth,
+            growth is not None and growth <= MAX_PIPELINE_GROWTH_MIB,
+            " MiB",
+        )
+    return found
+
+
 def format_table(results: list[CaseResult]) -> str:
     header = (
         f"{'case':<8} {'run':<24} {'records':>8} {'requests':>8} {'check':<5} "
@@ -58,7 +143,7 @@ def format_table(results: list[CaseResult]) -> str:
     lines = [header, "-" * len(header)]
     for result in results:
         for row in result.rows.values():
-            if not row.runs:
+            if not row.runs or row.runs[0].loader:
                 continue
             ratio = result.ratio(row.label) if row.label != "baseline" else None
             server_cpu = "?" if row.server_cpu_seconds is None else f"{row.server_cpu_seconds:.2f}"
@@ -166,6 +251,7 @@ def targets(results: dict[str, CaseResult]) -> list[dict[str, Any]]:
         factor is not None and factor >= MIN_PARALLEL_SPEEDUP,
         "x",
     )
+    found += pipeline_targets(results)
     for result in results.values():
         tap_rows = [r for label, r in result.rows.items() if label != "baseline" and r.runs]
         exact = all(row.check == "ok" for row in result.rows.values())
@@ -213,6 +299,10 @@ def report(results: dict[str, CaseResult], bench: Bench) -> None:
     scaling = format_scaling(list(results.values()))
     if scaling:
         print(f"\n{scaling}")
+    pipelines = format_pipelines(list(results.values()))
+    if pipelines:
+        print("\nthe pipeline (meltano run; peak of the whole process tree) next to the tap alone:")
+        print(f"\n{pipelines}")
     print("\ntargets:")
     for target in targets(results):
         mark = {True: "met", False: "MISSED", None: "n/a"}[target["met"]]
@@ -242,6 +332,9 @@ def to_json(results: dict[str, CaseResult], bench: Bench, seconds: float) -> dic
                     "state_bytes": row.median("state_bytes"),
                     "state_messages": row.median("state_messages"),
                     "ratio": result.ratio(label) if label != "baseline" else None,
+                    "times_tap_alone": (
+                        pipeline_factor(result, row) if row.runs[0].loader else None
+                    ),
                     "runs": [asdict(run) for run in row.runs],
                 }
                 for label, row in result.rows.items()

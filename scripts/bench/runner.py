@@ -14,8 +14,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .cases import TAP_COMMAND, Case, Expected, Plan, plan_for, tap_config
-from .measure import measure, read_output
+from .cases import SERIES_STREAM, TAP_COMMAND, Case, Expected, Plan, plan_for, tap_config
+from .measure import Measured, Output, measure, read_output
+from .pipeline import REPO, Pipelines
 from .server import Server, classify
 
 # The entry point, which also runs the baseline worker (``--baseline-worker PLAN``).
@@ -48,6 +49,7 @@ class Run:
     non_200: int
     other: int
     check: str  # "ok", or what was wrong
+    loader: str | None = None  # a `meltano run` into this loader; None: the tap or baseline
 
     @property
     def ok(self) -> bool:
@@ -127,6 +129,14 @@ class Bench:
         self.timeout: float = args.timeout
         self.output_dir: Path = args.output or folder
         self.tap_settings = self._tap_settings()
+        self.pipelines = Pipelines(list(args.pipeline or ()), folder / "pipeline")
+
+    def __enter__(self) -> Bench:
+        self.pipelines.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pipelines.__exit__(*exc)
 
     def _tap_settings(self) -> set[str]:
         """The tap's known settings (``--about``); also warms the import caches."""
@@ -170,11 +180,22 @@ class Bench:
                 config_path = self.folder / f"config-{case.name}-{workers}.json"
                 config_path.write_text(json.dumps(tap_config(plan, workers), indent=2))
                 commands.append((label, [str(TAP_COMMAND), "--config", str(config_path)]))
+            profiled = commands[-1][1]
             baseline = [sys.executable, str(BENCHMARK_SCRIPT), "--baseline-worker", str(plan_path)]
             commands.append(("baseline", baseline))
+            loaders = {Pipelines.label(loader): loader for loader in self.pipelines.loaders}
+            commands += [(label, self.pipelines.command(lo)) for label, lo in loaders.items()]
             for repetition in range(self.args.repeat):
-                for label, command in commands:  # alternate: tap(s), baseline, tap(s), ...
-                    run = self.one_run(case, server, label, command, expected)
+                for label, command in commands:  # alternate: tap(s), baseline, pipelines, ...
+                    run = self.one_run(
+                        case,
+                        server,
+                        label,
+                        command,
+                        expected=expected,
+                        plan=plan,
+                        loader=loaders.get(label),
+                    )
                     result.row(label).runs.append(run)
                     print(
                         f"  [{case.name} {repetition + 1}/{self.args.repeat}] {label:<24} "
@@ -188,28 +209,48 @@ class Bench:
                     if not run.ok:
                         return result
             if self.args.profile is not None:
-                result.profile = self.profile(case, commands[-2][1])
+                result.profile = self.profile(case, profiled)
         result.elapsed = time.perf_counter() - started
         return result
 
     def one_run(
-        self, case: Case, server: Server, label: str, command: list[str], expected: Expected
+        self,
+        case: Case,
+        server: Server,
+        label: str,
+        command: list[str],
+        *,
+        expected: Expected,
+        plan: Plan,
+        loader: str | None = None,
     ) -> Run:
         sink = self.sink(case, label)
         stderr_path = self.folder / "stderr.txt"
         before, offset = server.status()["requests"], server.log_size()
         server_cpu = server.cpu_seconds()
-        measured = measure(command, sink, stderr_path, self.timeout)
+        measured = self._measure(command, sink, stderr_path, plan, loader)
         server_cpu_after = server.cpu_seconds()
         requests = int(server.status()["requests"]) - int(before)
         found = classify(server.request_targets(offset), expected)
-        output = read_output(sink)
         check = found.pop("check")
         logged = found["lookups"] + found["discovery"] + found["page_requests"] + found["other"]
         if logged != requests:
             check = f"{check}; log shows {logged} requests, status {requests}"
-        if output.records != case.records:
-            check = f"{check}; {output.records} records, expected {case.records}"
+        if loader is None:
+            output = read_output(sink)
+            if output.records != case.records:
+                check = f"{check}; {output.records} records, expected {case.records}"
+        else:  # what the warehouse holds: every meeting once, every series
+            output = Output()
+            loaded = self.pipelines.loaded(loader)
+            output.records = loaded.rows()
+            if (loaded.rows(), loaded.distinct()) != (case.records, case.records):
+                check = (
+                    f"{check}; {loaded.rows()} rows ({loaded.distinct()} ids) loaded, "
+                    f"expected {case.records}"
+                )
+            if loaded.rows(SERIES_STREAM) != case.series:
+                check = f"{check}; {loaded.rows(SERIES_STREAM)} series rows, expected {case.series}"
         if measured.timed_out:
             check = f"timed out after {self.timeout:g} s"
         elif measured.exit_code != 0:
@@ -236,8 +277,18 @@ class Bench:
             stdout_bytes=sum(output.bytes_by_type.values()),
             requests=requests,
             check=check,
+            loader=loader,
             **found,
         )
+
+    def _measure(
+        self, command: list[str], sink: Path, stderr: Path, plan: Plan, loader: str | None
+    ) -> Measured:
+        if loader is None:
+            return measure(command, sink, stderr, self.timeout)
+        env = self.pipelines.env(plan, loader)
+        self.pipelines.prepare(loader, env)
+        return measure(command, sink, stderr, self.timeout, env=env, cwd=REPO, tree=True)
 
     def profile(self, case: Case, tap_command: list[str]) -> list[str]:
         """One more tap run under cProfile (not measured); prints the top functions and

@@ -1,0 +1,167 @@
+"""A `meltano run` stopped half way keeps what it loaded, and the rerun loads the rest once.
+
+A SIGTERM to `meltano run` (what Airflow, systemd or a container runtime send) after the
+loader has written a few batches: the rows of those batches stay, the state Meltano saved
+never claims a series whose meetings are not all in the warehouse, and the next run loads
+the rest, each meeting exactly once.
+
+target-duckdb emits state after every batch, so the rerun does not start the finished
+series over. target-postgres (singer-sdk) emits state only when it drains all its sinks:
+every 5 minutes and at the end; on SIGTERM it drains and emits it, but Meltano 4.4.1 has
+stopped reading by then. A stop within its first 5 minutes keeps the rows, not the state:
+the rerun extracts again, and its upserts keep each meeting once.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tap_webex_meetings.sandbox import FakeWebex, bulk_series
+from tests.meltano_support import REPO, Meltano, Postgres, base_env, emitted_records, read_duckdb
+from tests.test_meltano_e2e import installed, meltano_bin  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.e2e
+
+NOW = datetime(2026, 6, 15, 12, tzinfo=timezone.utc)  # the server's frozen clock
+SERIES, EACH = 24, 100  # hourly meetings: one page a series
+TOTAL = SERIES * EACH
+BATCH = 200  # the loaders' batch_size_rows, small here so that a short run has 12 batches
+STOP_AFTER = 5  # batches of meetings the loader has started to write when it is stopped
+# An incremental run re-reads each series from its bookmark minus lookback_days (1 day).
+REREAD = 25
+# The loader's log line for a batch of meetings being written.
+BATCH_LINE = {
+    "target-duckdb": re.compile(r"Loading \d+ rows into .*series_meetings"),
+    "target-postgres": re.compile(r"Target sink for 'series_meetings' is full"),
+}
+
+
+@pytest.fixture
+def bulk() -> Iterator[FakeWebex]:
+    with FakeWebex(series=bulk_series(SERIES, EACH, now=NOW), now=NOW) as fake:
+        yield fake
+
+
+def point_at(meltano: Meltano, server: FakeWebex, loader: str) -> None:
+    first = min(spec.first_start for spec in server.series)
+    prefix = loader.upper().replace("-", "_")
+    meltano.env.update(
+        {
+            "TAP_WEBEX_MEETINGS_API_URL": server.api_url,
+            "TAP_WEBEX_MEETINGS_ACCESS_TOKEN": "sandbox-token",
+            "TAP_WEBEX_MEETINGS_START_DATE": first.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "TAP_WEBEX_MEETINGS_END_DATE": (first + timedelta(hours=EACH)).strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            ),
+            f"{prefix}_BATCH_SIZE_ROWS": str(BATCH),
+        }
+    )
+
+
+def run_and_terminate(meltano: Meltano, loader: str) -> tuple[int, str, int]:
+    """`meltano run`, SIGTERM once the loader logged its STOP_AFTER-th batch; its exit code,
+    log, and the batches logged by then."""
+    process = subprocess.Popen(
+        [str(meltano.executable), "run", "tap-webex-meetings", loader],
+        cwd=REPO,
+        env=meltano.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    watchdog = threading.Timer(300, process.kill)  # never hang the suite
+    watchdog.start()
+    lines, batches = [], 0
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if BATCH_LINE[loader].search(line):
+                batches += 1
+                if batches == STOP_AFTER:
+                    process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=60)
+    finally:
+        watchdog.cancel()
+        process.kill()
+    return code, "".join(lines), batches
+
+
+def finished_series(state: dict[str, Any]) -> dict[str, str]:
+    """Series id -> bookmark, of the series whose sync the state records as finished."""
+    partitions = state.get("bookmarks", {}).get("series_meetings", {}).get("partitions", [])
+    return {
+        p["context"]["meetingSeriesId"]: p["replication_key_value"]
+        for p in partitions
+        if "replication_key_value" in p
+    }
+
+
+def interrupted_then_rerun(
+    meltano: Meltano, server: FakeWebex, loader: str, meetings: Callable[[], list[str]]
+) -> None:
+    """The checks; ``meetings`` lists the stored meetings' series ids, one per row."""
+    point_at(meltano, server, loader)
+    code, log, batches = run_and_terminate(meltano, loader)
+    assert batches >= STOP_AFTER, f"the run ended before it could be stopped:\n{log[-3000:]}"
+    assert code != 0, f"an interrupted run must not report success:\n{log[-3000:]}"
+
+    stored = Counter(meetings())
+    state = meltano.state(f"dev:tap-webex-meetings-to-{loader}")
+    finished = finished_series(state)
+    assert sum(stored.values()) >= (STOP_AFTER - 1) * BATCH, "finished batches were lost"
+    if loader == "target-duckdb":  # state after every batch (see the module's docstring)
+        assert finished, f"no state kept for the {sum(stored.values())} meetings loaded"
+    incomplete = {key: stored[key] for key in finished if stored[key] != EACH}
+    assert not incomplete, f"state claims series not fully loaded: {incomplete}"
+    assert all(count <= EACH for count in stored.values()), "a meeting stored twice"
+
+    rerun = meltano("run", "tap-webex-meetings", loader)
+    assert Counter(meetings()) == dict.fromkeys(server.series_ids("alice@example.com"), EACH)
+    emitted = emitted_records(rerun.stdout + rerun.stderr)["series_meetings"]
+    assert emitted <= TOTAL - len(finished) * (EACH - REREAD), "the rerun started over"
+
+
+def test_sigterm_keeps_duckdb_batches_and_rerun_loads_the_rest_once(
+    installed: Path,  # noqa: F811
+    meltano_bin: Path,  # noqa: F811
+    bulk: FakeWebex,
+    tmp_path: Path,
+) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
+    meltano.env["TARGET_DUCKDB_FILEPATH"] = str(warehouse)
+
+    def meetings() -> list[str]:
+        rows = read_duckdb(warehouse)["series_meetings"]
+        return [row["meetingSeriesId"] for row in rows]
+
+    interrupted_then_rerun(meltano, bulk, "target-duckdb", meetings)
+
+
+def test_sigterm_keeps_postgres_batches_and_rerun_loads_the_rest_once(
+    installed: Path,  # noqa: F811
+    meltano_bin: Path,  # noqa: F811
+    bulk: FakeWebex,
+    postgres: Postgres,
+    tmp_path: Path,
+) -> None:
+    schema = f"webex_{tmp_path.name.lower().replace('-', '_')}"[:60]
+    meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
+    meltano.env.update(postgres.target_env, TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=schema)
+
+    def meetings() -> list[str]:
+        rows = postgres.query(f'SELECT "meetingSeriesId" FROM {schema}.series_meetings')
+        return [row[0] for row in rows]
+
+    interrupted_then_rerun(meltano, bulk, "target-postgres", meetings)

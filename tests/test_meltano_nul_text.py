@@ -1,0 +1,79 @@
+"""U+0000 in a title, through `meltano run` into both warehouses.
+
+PostgreSQL refuses NUL in text ("text fields cannot contain NUL"): without meltano.yml's
+``sanitize_null_text_characters`` one such title fails every run. There it is stored as
+U+FFFD; DuckDB keeps the text exactly as Webex sent it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from tap_webex_meetings.sandbox import FakeWebex, bulk_series
+from tests.meltano_support import Meltano, Postgres, base_env, read_duckdb
+from tests.test_meltano_e2e import installed, meltano_bin  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.e2e
+
+NOW = datetime(2026, 6, 15, 12, tzinfo=timezone.utc)
+TITLE = "Stand-up\x00 notes"  # as a Webex client that lets a NUL through would send it
+EACH = 5
+
+
+@pytest.fixture
+def server() -> Iterator[FakeWebex]:
+    plain, odd = bulk_series(2, EACH, now=NOW)
+    with FakeWebex(series=[plain, dataclasses.replace(odd, title=TITLE)], now=NOW) as fake:
+        yield fake
+
+
+def run(meltano: Meltano, server: FakeWebex, loader: str) -> None:
+    first = min(spec.first_start for spec in server.series)
+    meltano.env.update(
+        TAP_WEBEX_MEETINGS_API_URL=server.api_url,
+        TAP_WEBEX_MEETINGS_ACCESS_TOKEN="sandbox-token",
+        TAP_WEBEX_MEETINGS_START_DATE=first.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        TAP_WEBEX_MEETINGS_END_DATE=(first + timedelta(hours=EACH)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    meltano("run", "tap-webex-meetings", loader)
+
+
+def titles(server: FakeWebex, odd: str) -> dict[str, str]:
+    return {spec.id: odd if spec.title == TITLE else spec.title for spec in server.series}
+
+
+def test_duckdb_keeps_a_nul_in_a_title_as_webex_sent_it(
+    installed: Path,  # noqa: F811
+    meltano_bin: Path,  # noqa: F811
+    server: FakeWebex,
+    tmp_path: Path,
+) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
+    meltano.env["TARGET_DUCKDB_FILEPATH"] = str(warehouse)
+    run(meltano, server, "target-duckdb")
+    data = read_duckdb(warehouse)
+    assert {row["id"]: row["title"] for row in data["meeting_series"]} == titles(server, TITLE)
+    assert len(data["series_meetings"]) == 2 * EACH
+
+
+def test_postgres_loads_a_nul_in_a_title_as_the_replacement_character(
+    installed: Path,  # noqa: F811
+    meltano_bin: Path,  # noqa: F811
+    server: FakeWebex,
+    postgres: Postgres,
+    tmp_path: Path,
+) -> None:
+    schema = f"webex_{tmp_path.name.lower().replace('-', '_')}"[:60]
+    meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
+    meltano.env.update(postgres.target_env, TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=schema)
+    run(meltano, server, "target-postgres")
+    stored = dict(postgres.query(f"SELECT id, title FROM {schema}.meeting_series"))
+    assert stored == titles(server, TITLE.replace("\x00", "\ufffd"))
+    meetings = postgres.query(f"SELECT title FROM {schema}.series_meetings")
+    assert sorted(row[0] for row in meetings).count(TITLE.replace("\x00", "\ufffd")) == EACH
