@@ -69,20 +69,34 @@ class TapWebexMeetings(Tap):
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Report every bad setting at once, before any request, each once, in one style.
 
-        The schema's errors (reworded, see :mod:`config_errors`) and then what a schema
-        cannot express (:func:`settings.problems`). Overridden (a private hook, but the only
+        Settings the tap does not know (a typo, named with the setting it likely meant), the
+        schema's errors (reworded, see :mod:`config_errors`) and then what a schema cannot
+        express (:func:`settings.problems`). Overridden (a private hook, but the only
         one) so both lists come together, and so that discovery, which needs no settings,
         does not warn about them.
         """
         schema = self.config_jsonschema
         self.append_builtin_config(schema)
-        errors = config_errors.schema_problems(self._config, schema)
-        reported = {config_errors.setting_of(error) for error in errors}
+        unknown = config_errors.unknown_settings(self._config, schema)
+        errors = [
+            config_errors.unknown_setting_problem(key, meant) for key, meant in unknown.items()
+        ]
+        # A setting missing because its name was misspelt: the typo's line says so already.
+        meant = {name for name in unknown.values() if name and name not in self._config}
+        errors += [
+            problem
+            for problem in config_errors.schema_problems(self._config, schema)
+            if not set(config_errors.setting_of(problem).split(", ")) & meant
+        ]
+        reported = {config_errors.setting_of(error) for error in errors} | meant
         errors += [
             problem
             for problem in settings_module.problems(self._config, now=datetime.now(timezone.utc))
-            if config_errors.setting_of(problem) not in reported
+            if not set(config_errors.setting_of(problem).split(", ")) & reported
         ]
+        if raise_errors and not errors:
+            for note in settings_module.meeting_ids_in_series_ids(self._config):
+                self.logger.warning("%s; extracting the other series", note)
         if errors and raise_errors:
             raise ConfigValidationError("Config validation failed", errors=errors)
         return errors
