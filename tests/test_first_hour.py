@@ -138,3 +138,28 @@ def test_meeting_type_meeting_series_is_refused(server: FakeWebex) -> None:
         "meeting_type: 'meetingSeries' is not one of scheduledMeeting, meeting"
     ], output.stderr
     assert server.requests == []
+
+
+# 9. A wrong client secret is not blamed on the refresh token ------------------------------
+
+
+def test_a_wrong_client_secret_is_named_as_such(server: FakeWebex) -> None:
+    config = config_for(
+        server,
+        access_token=None,
+        client_id="sandbox-client",
+        client_secret="not-the-secret",
+        refresh_token="sandbox-refresh",
+    )
+    output = run_cli(config)
+    assert output.exit_code == 1
+    (line,) = errors(output)
+    assert line.startswith(
+        "Webex refused the client_id or client_secret (401: invalid_client: Invalid client_id "
+        "or client_secret."
+    ), line
+    assert "trackingId ROUTER_" in line
+    assert line.endswith("Copy both from your integration's page on developer.webex.com."), line
+    assert "refresh token" not in line
+    assert "not-the-secret" not in output.stderr
+    assert output.records() == []
