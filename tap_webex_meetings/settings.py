@@ -11,8 +11,9 @@ client only turns ``meeting_password`` into its header).
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from tap_webex_meetings import timeutils, webex
 
 OAUTH_SETTINGS = ("client_id", "client_secret", "refresh_token")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 # Ids of one meeting of a series, as Webex forms them: what a user copies from a listing.
 _MEETING_IDS = (
     (re.compile(r"^(?P<series>[^_\s]+)_\d{8}T\d{6}Z$"), "a scheduled meeting"),
@@ -283,6 +285,35 @@ DEFAULTS: dict[str, Any] = {
 def with_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
     """The config with the schema's default for every setting that is not set (or null)."""
     return {**DEFAULTS, **{name: value for name, value in config.items() if value is not None}}
+
+
+def read_text_values(config: MutableMapping[str, Any]) -> None:
+    """Lists and numbers given as text become lists and numbers, in place.
+
+    Meltano hands an environment variable's text through as it is typed (meltano.yml
+    declares these settings ``kind: string``: its own array and decimal kinds turn
+    ``a,b`` and ``0.5`` into tracebacks): a list is JSON (``["a","b"]``) or comma-separated
+    (``a,b``), a number a decimal (``0.5``). Text that is neither stays, for the schema's
+    one-line error.
+    """
+    for name, spec in CONFIG_SCHEMA["properties"].items():
+        value = config.get(name)
+        if not isinstance(value, str):
+            continue
+        types = spec.get("type", [])
+        if "array" in types:
+            config[name] = _list_from_text(value)
+        elif "number" in types and _NUMBER.match(value.strip()):
+            config[name] = float(value)
+
+
+def _list_from_text(value: str) -> Any:
+    if value.lstrip().startswith("["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def problems(config: Mapping[str, Any], *, now: datetime) -> list[str]:

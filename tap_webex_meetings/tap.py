@@ -77,6 +77,7 @@ class TapWebexMeetings(Tap):
         """
         schema = self.config_jsonschema
         self.append_builtin_config(schema)
+        settings_module.read_text_values(self._config)
         unknown = config_errors.unknown_settings(self._config, schema)
         errors = [
             config_errors.unknown_setting_problem(key, meant) for key, meant in unknown.items()

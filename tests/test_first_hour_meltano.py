@@ -1,0 +1,101 @@
+"""What a new user meets through Meltano in the first hour: values typed into the
+environment, and a full refresh that must forget what Webex no longer has.
+
+Each test runs the pinned Meltano in the repo's project, as a user does, against the fake
+Webex, and asserts what they see: the exit code, the one line, the rows.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tap_webex_meetings.sandbox import FakeWebex
+from tests.meltano_support import PLUGINS, REPO, Meltano, base_env, meltano_executable
+
+pytestmark = pytest.mark.e2e
+
+USER = "alice@example.com"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`meltano install` once; quick when .meltano/ already has the venvs."""
+    system_db = tmp_path_factory.mktemp("meltano-install") / "meltano.db"
+    Meltano(meltano_executable(), base_env(system_db))(
+        "install", "tap-webex-meetings", "target-duckdb", "target-postgres"
+    )
+    return PLUGINS
+
+
+@pytest.fixture
+def server() -> Iterator[FakeWebex]:
+    with FakeWebex(follow_wall_clock=True) as fake:
+        yield fake
+
+
+def tap_env(server: FakeWebex, tmp_path: Path, **settings: str) -> dict[str, str]:
+    """A user's environment: the sandbox, a start date, and ``TAP_WEBEX_MEETINGS_*`` values."""
+    env = base_env(tmp_path / "meltano.db")
+    env.update(
+        TAP_WEBEX_MEETINGS_API_URL=server.api_url,
+        TAP_WEBEX_MEETINGS_ACCESS_TOKEN="sandbox-token",
+        TAP_WEBEX_MEETINGS_START_DATE=(server.now.date().replace(day=1)).isoformat(),
+        TAP_WEBEX_MEETINGS_RETRY_MAX_WAIT_SECONDS="5",
+    )
+    env.update({f"TAP_WEBEX_MEETINGS_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+def invoke(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``meltano invoke tap-webex-meetings``: the tap's Singer messages on stdout."""
+    return subprocess.run(
+        [str(meltano_executable()), "invoke", "tap-webex-meetings"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def series_of_records(stdout: str) -> set[str]:
+    messages = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    return {
+        m["record"]["meetingSeriesId"]
+        for m in messages
+        if m["type"] == "RECORD" and m["stream"] == "series_meetings"
+    }
+
+
+# 7. Values typed into the environment ------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", ["{a},{b}", "{a}, {b}", '["{a}","{b}"]'])
+def test_a_list_and_a_fraction_in_the_environment_as_a_user_types_them(
+    installed: Path, server: FakeWebex, tmp_path: Path, form: str
+) -> None:
+    a, b = server.series_ids(USER)[:2]
+    env = tap_env(server, tmp_path, meeting_series_ids=form.format(a=a, b=b), lookback_days="0.5")
+    completed = invoke(env)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert series_of_records(completed.stdout) == {a, b}
+    assert "Traceback" not in completed.stderr
+
+
+def test_a_number_that_is_no_number_is_one_line(
+    installed: Path, server: FakeWebex, tmp_path: Path
+) -> None:
+    completed = invoke(tap_env(server, tmp_path, lookback_days="half a day"))
+    assert completed.returncode == 1
+    # Meltano relays the tap's lines with its own prefix (at "info", whatever their level).
+    named = [line for line in completed.stderr.splitlines() if "lookback_days" in line]
+    assert len(named) == 1, completed.stderr
+    assert named[0].endswith("lookback_days: 'half a day' is not a number (>= 0)"), named
+    assert "Traceback" not in completed.stderr
+    assert server.requests == []
