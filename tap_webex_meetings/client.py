@@ -304,7 +304,6 @@ class WebexStream(RESTStream[ParseResult | None]):
     @override
     def validate_response(self, response: requests.Response) -> None:
         """Sort Webex's answer into success, retry, skip or stop, with a readable reason."""
-        self.webex_tap.summary.count_request()
         status = response.status_code
         if status < HTTPStatus.BAD_REQUEST:
             self._accept(response)
@@ -377,9 +376,11 @@ class WebexStream(RESTStream[ParseResult | None]):
         each once (``logger=None``). The exceptions are the SDK's own list (singer-sdk 0.54).
         """
         gate = self.webex_tap.rate_gate
+        summary = self.webex_tap.summary
 
         def gated(request: requests.PreparedRequest, context: Context | None) -> requests.Response:
             gate.wait()
+            summary.count_request()  # each try, answered or not: retries add up
             return func(request, context)
 
         decorated: RequestFunc = backoff.on_exception(
@@ -429,10 +430,21 @@ class WebexStream(RESTStream[ParseResult | None]):
         else:
             reason = type(exception).__name__ if exception else "unknown error"
         self.logger.warning(
-            "Retrying %s in %.1f s (try %d of %d): %s",
+            "Retrying %s%s in %.1f s (try %d of %d): %s",
             self.name,
+            _whose(details["args"][1] if len(details["args"]) > 1 else None),
             details.get("wait", 0.0),
             details["tries"],
             self.backoff_max_tries(),
             reason,
         )
+
+
+def _whose(context: Context | None) -> str:
+    """`` of series X`` (or ``, lookup of X``): which series a retried request is about."""
+    if context and (series_id := context.get("meetingSeriesId")):
+        return f" of series {series_id}"
+    if context and (meeting_id := context.get(LOOKUP)):
+        return f", lookup of {meeting_id}"
+    host = (context or {}).get("hostEmail")
+    return f", discovery of {host}'s series" if host else ", discovery of the series"

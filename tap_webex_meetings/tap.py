@@ -165,8 +165,9 @@ class TapWebexMeetings(Tap):
 
     @cached_property
     def summary(self) -> RunSummary:
-        """Totals of this run, logged as its last INFO line."""
-        return RunSummary()
+        """Totals of this run, logged as its last INFO line and as progress every 30 s."""
+        logger = self.logger
+        return RunSummary(report=lambda line: logger.info("%s", line))
 
     @cached_property
     def rate_gate(self) -> RateGate:
