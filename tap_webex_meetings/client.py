@@ -63,6 +63,7 @@ class WebexTap(Protocol):
     rate_gate: RateGate
     state_writer: ThrottledStateWriter
     summary: RunSummary
+    table_version: int | None
 
 
 class WebexLinkPaginator(HeaderLinkPaginator):
@@ -280,10 +281,26 @@ class WebexStream(RESTStream[ParseResult | None]):
 
     @override
     def _write_schema_message(self) -> None:  # private singer-sdk hook (no upstream issue yet)
-        """Once per run: singer-sdk would repeat the 30 KB schema for every series."""
+        """Once per run: singer-sdk would repeat the 30 KB schema for every series.
+
+        Also where the stream's records get their table version, before the first of them:
+        the tap's, for every stream of a full extract (see full_extract.py), else none.
+        """
         if not self._schema_written:
+            self._stream_version = self.webex_tap.table_version  # private: on each RECORD
             super()._write_schema_message()
             self._schema_written = True
+
+    @override
+    def finalize_state_progress_markers(self, state: dict[str, Any] | None = None) -> None:
+        """The end of the run; after a full extract, ACTIVATE_VERSION (see full_extract.py).
+
+        Sent once every record is out (the SDK finalizes children first), so a run that
+        fails midway deletes nothing.
+        """
+        super().finalize_state_progress_markers(state)
+        if self.selected and self._stream_version is not None:
+            self._write_activate_version_message(self._stream_version)  # private SDK writer
 
     @override
     def get_new_paginator(self) -> WebexLinkPaginator:

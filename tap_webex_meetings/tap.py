@@ -26,7 +26,7 @@ from singer_sdk.helpers.capabilities import (
 from singer_sdk.plugin_base import PluginBase, _ConfigInput
 from typing_extensions import override
 
-from tap_webex_meetings import config_errors
+from tap_webex_meetings import config_errors, full_extract
 from tap_webex_meetings import settings as settings_module
 from tap_webex_meetings.auth import WebexOAuthAuthenticator, authenticator_for
 from tap_webex_meetings.ratelimit import RateGate
@@ -145,6 +145,16 @@ class TapWebexMeetings(Tap):
     def run_start(self) -> datetime:
         """When this run started: the cap of every bookmark, the base of ``lookahead_days``."""
         return datetime.fromtimestamp(self.initialized_at / 1000, tz=timezone.utc)
+
+    @cached_property
+    def table_version(self) -> int | None:
+        """The version of every record of a full extract (see :mod:`full_extract`), else None.
+
+        First read with the first SCHEMA message, before any series has a partition.
+        """
+        return full_extract.table_version(
+            self.state, shard_count=self.settings.shard_count, started_ms=self.initialized_at
+        )
 
     @cached_property
     def authenticator(self) -> WebexOAuthAuthenticator | BearerTokenAuthenticator:

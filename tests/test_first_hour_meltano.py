@@ -15,7 +15,15 @@ from pathlib import Path
 import pytest
 
 from tap_webex_meetings.sandbox import FakeWebex
-from tests.meltano_support import PLUGINS, REPO, Meltano, base_env, meltano_executable
+from tests.meltano_support import (
+    PLUGINS,
+    REPO,
+    Meltano,
+    Postgres,
+    base_env,
+    emitted_records,
+    meltano_executable,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -99,3 +107,45 @@ def test_a_number_that_is_no_number_is_one_line(
     assert named[0].endswith("lookback_days: 'half a day' is not a number (>= 0)"), named
     assert "Traceback" not in completed.stderr
     assert server.requests == []
+
+
+# 4. --full-refresh forgets nothing Webex deleted -------------------------------------------
+
+
+def upcoming_meeting(server: FakeWebex) -> str:
+    """The id of a scheduled meeting two days ahead: what a host cancels."""
+    standup = next(s for s in server.series if s.title == "Daily Standup")
+    k = standup.first_index_from(server.now) + 2
+    return f"{standup.id}_{standup.start_of(k):%Y%m%dT%H%M%SZ}"
+
+
+def emitted_ids(log: str) -> int:
+    return emitted_records(log)["series_meetings"]
+
+
+def test_a_full_refresh_into_postgres_leaves_no_live_row_of_a_cancelled_meeting(
+    installed: Path, server: FakeWebex, postgres: Postgres, tmp_path: Path
+) -> None:
+    """target-postgres honours ACTIVATE_VERSION: rows the full extract did not find are
+    marked deleted (its hard_delete, false here, would delete them)."""
+    schema = f"webex_{tmp_path.name.lower().replace('-', '_')}"[:60]
+    meltano = Meltano(meltano_executable(), tap_env(server, tmp_path))
+    meltano.env.update(postgres.target_env, TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=schema)
+    meltano("run", "tap-webex-meetings", "target-postgres")
+    cancelled = upcoming_meeting(server)
+    live = f"SELECT id FROM {schema}.series_meetings WHERE _sdc_deleted_at IS NULL"
+    live_series = f"SELECT id FROM {schema}.meeting_series WHERE _sdc_deleted_at IS NULL"
+    assert [cancelled] in postgres.query(live)
+    series = postgres.query(live_series)
+    server.delete(cancelled)
+
+    refresh = meltano("run", "--full-refresh", "tap-webex-meetings", "target-postgres")
+
+    live_ids = {row[0] for row in postgres.query(live)}
+    assert cancelled not in live_ids
+    assert len(live_ids) == emitted_ids(refresh.stdout + refresh.stderr)  # nothing else lost
+    marked = postgres.query(
+        f"SELECT id FROM {schema}.series_meetings WHERE _sdc_deleted_at IS NOT NULL"
+    )
+    assert marked == [[cancelled]]
+    assert sorted(postgres.query(live_series)) == sorted(series)  # no series lost either
