@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tap_webex_meetings.sandbox import FakeWebex
 from tests.meltano_support import (
@@ -23,6 +25,7 @@ from tests.meltano_support import (
     base_env,
     emitted_records,
     meltano_executable,
+    read_duckdb,
 )
 
 pytestmark = pytest.mark.e2e
@@ -149,3 +152,144 @@ def test_a_full_refresh_into_postgres_leaves_no_live_row_of_a_cancelled_meeting(
     )
     assert marked == [[cancelled]]
     assert sorted(postgres.query(live_series)) == sorted(series)  # no series lost either
+
+
+def test_duckdb_ignores_activate_version_so_it_starts_over_from_an_empty_file(
+    installed: Path, server: FakeWebex, tmp_path: Path
+) -> None:
+    """What the README says of target-duckdb 0.8.0: a full refresh alone keeps the row of a
+    meeting cancelled while no state remembered it; deleting the file first starts over.
+    """
+    warehouse = tmp_path / "warehouse.duckdb"
+    meltano = Meltano(meltano_executable(), tap_env(server, tmp_path))
+    meltano.env["TARGET_DUCKDB_FILEPATH"] = str(warehouse)
+    meltano("run", "tap-webex-meetings", "target-duckdb")
+    cancelled = upcoming_meeting(server)
+    server.delete(cancelled)
+
+    meltano("run", "--full-refresh", "tap-webex-meetings", "target-duckdb")
+    assert cancelled in {row["id"] for row in read_duckdb(warehouse)["series_meetings"]}
+
+    warehouse.unlink()
+    refresh = meltano("run", "--full-refresh", "tap-webex-meetings", "target-duckdb")
+    ids = [row["id"] for row in read_duckdb(warehouse)["series_meetings"]]
+    assert cancelled not in ids
+    assert len(ids) == len(set(ids)) == emitted_ids(refresh.stdout + refresh.stderr)
+
+
+# 10. What an adopter looks for: timezone in the warehouse, the tap in a project of their own
+
+
+def test_timezone_changes_no_instant_stored_in_either_warehouse(
+    installed: Path, server: FakeWebex, postgres: Postgres, tmp_path: Path
+) -> None:
+    """The same meetings loaded with timezone UTC and Asia/Shanghai: the same stored values."""
+    series = server.series_ids(USER)[0]
+    duckdb: dict[str, dict[str, str]] = {}
+    pg: dict[str, dict[str, str]] = {}
+    for zone in ("UTC", "Asia/Shanghai"):
+        folder = tmp_path / zone.replace("/", "-")
+        folder.mkdir()
+        schema = f"tz_{zone.replace('/', '_').lower()}_{tmp_path.name.lower().replace('-', '_')}"
+        meltano = Meltano(
+            meltano_executable(),
+            tap_env(server, folder, timezone=zone, meeting_series_ids=series),
+        )
+        meltano.env.update(
+            postgres.target_env,
+            TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=schema[:60],
+            TARGET_DUCKDB_FILEPATH=str(folder / "warehouse.duckdb"),
+        )
+        meltano(
+            "run", "tap-webex-meetings", "target-duckdb", "tap-webex-meetings", "target-postgres"
+        )
+        duckdb[zone] = {
+            row["id"]: row["start"]
+            for row in read_duckdb(folder / "warehouse.duckdb")["series_meetings"]
+        }
+        pg[zone] = dict(
+            postgres.query(
+                "SELECT id, to_char(start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+                f"FROM {schema[:60]}.series_meetings"
+            )
+        )
+        (column_type,) = postgres.query(
+            "SELECT data_type FROM information_schema.columns WHERE table_schema = "
+            f"'{schema[:60]}' AND table_name = 'series_meetings' AND column_name = 'start'"
+        )
+        assert column_type == ["timestamp with time zone"], column_type
+    assert duckdb["UTC"]
+    assert duckdb["Asia/Shanghai"] == duckdb["UTC"]
+    assert pg["Asia/Shanghai"] == pg["UTC"] == duckdb["UTC"]
+
+
+def readme_meltano_add() -> str:
+    (line,) = [
+        line
+        for line in (REPO / "README.md").read_text().splitlines()
+        if line.startswith("meltano add extractor tap-webex-meetings --from-ref ")
+    ]
+    return line
+
+
+def pip_url_of(source: str, tmp_path: Path) -> str:
+    """A wheel built as the README's Install section says, or a git+file:// URL of HEAD."""
+    if source == "wheel":
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--quiet",
+                "--no-deps",
+                "-w",
+                str(tmp_path),
+                str(REPO),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        return str(next(tmp_path.glob("tap_webex_meetings-*.whl")))
+    head = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    return f"git+file://{REPO}@{head}"
+
+
+@pytest.mark.parametrize("source", ["wheel", "git"])
+def test_the_tap_added_to_a_new_meltano_project_runs(
+    server: FakeWebex, tmp_path: Path, source: str
+) -> None:
+    """The README's `meltano add --from-ref`, its pip_url edit, `meltano install`, a run."""
+    env = tap_env(server, tmp_path)
+    env["PATH"] = (
+        f"{meltano_executable().parent}:{env['PATH']}"  # meltano on PATH, as a user has it
+    )
+
+    def shell(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        completed = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", command],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        assert completed.returncode == 0, (command, completed.stderr[-3000:])
+        return completed
+
+    shell("meltano init project --no-usage-stats", tmp_path)
+    project = tmp_path / "project"
+    shell(readme_meltano_add().replace("path/to/tap-webex-meetings", str(REPO)), project)
+    meltano_yml = project / "meltano.yml"
+    config = yaml.safe_load(meltano_yml.read_text())
+    (tap,) = config["plugins"]["extractors"]
+    tap["pip_url"] = pip_url_of(source, tmp_path)  # the user's edit of meltano.yml
+    meltano_yml.write_text(yaml.safe_dump(config))
+    shell("meltano install extractor tap-webex-meetings", project)
+
+    run = shell("meltano invoke tap-webex-meetings", project)
+    assert len(series_of_records(run.stdout)) > 1
+    assert "Traceback" not in run.stderr
