@@ -63,7 +63,7 @@ SCHEMA_ERRORS: list[tuple[dict[str, Any], str]] = [
         {"meeting_type": "webinar"},
         "meeting_type: 'webinar' is not one of scheduledMeeting, meeting",
     ),
-    ({"host_emails": "bob@example.com"}, "host_emails: 'bob@example.com' is not a list"),
+    ({"host_emails": {"bob": 1}}, "host_emails: {'bob': 1} is not a list"),
     ({"start_date": None}, "start_date: required but not set"),
     ({"access_token": 12345}, "access_token: the value given is not a string"),
 ]

@@ -163,3 +163,17 @@ def test_a_wrong_client_secret_is_named_as_such(server: FakeWebex) -> None:
     assert "refresh token" not in line
     assert "not-the-secret" not in output.stderr
     assert output.records() == []
+
+
+# 7. Lists and numbers as text (what Meltano passes on for its kind: string) ----------------
+
+
+def test_a_list_and_a_number_given_as_text_are_read_as_typed(server: FakeWebex) -> None:
+    a, b = server.series_ids(ALICE)[:2]
+    output = run_cli(
+        config_for(server, meeting_series_ids=f"{a}, {b}", lookback_days="0.5", **WEEK)
+    )
+    assert output.exit_code == 0, output.stderr
+    assert {r["meetingSeriesId"] for r in output.records()} == {a, b}
+    json_list = run_cli(config_for(server, meeting_series_ids=f'["{a}"]', **WEEK))
+    assert {r["meetingSeriesId"] for r in json_list.records()} == {a}
