@@ -45,8 +45,9 @@ class TapWebexMeetings(Tap):
     # msgspec serialises RECORD lines several times faster than the default simplejson.
     message_writer_class = MsgSpecWriter
     # Only what is tested (tests/test_capabilities.py), as meltano.yml declares it. Not the
-    # SDK's BATCH (it would also add a batch_config setting), ACTIVATE_VERSION (it needs a
-    # setting this tap does not offer), nor STRUCTURED_LOGGING (Meltano would switch to
+    # SDK's BATCH (it would also add a batch_config setting), ACTIVATE_VERSION (behind a
+    # setting, and sent before a full-table stream's records; the tap sends its own after a
+    # full extract, see full_extract.py), nor STRUCTURED_LOGGING (Meltano would switch to
     # JSON logs, which no test here reads).
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
         TapCapabilities.CATALOG,
