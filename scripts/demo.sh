@@ -103,20 +103,23 @@ stop_sandbox() {
     fi
 }
 trap stop_sandbox EXIT
-"$SANDBOX" --port 0 --anchor "$ANCHOR" >"$SANDBOX_LOG" 2>&1 &
+# Ready when it has written its ready file (atomically, once it listens): never read its
+# log before then, it may not even exist yet.
+READY_FILE=$OUT/sandbox.ready
+rm -f "$READY_FILE"
+"$SANDBOX" --port 0 --anchor "$ANCHOR" --ready-file "$READY_FILE" >"$SANDBOX_LOG" 2>&1 &
 SANDBOX_PID=$!
-API_URL=
-for _ in $(seq 150); do
-    API_URL=$(sed -n 's/^api_url=//p' "$SANDBOX_LOG")
-    [ -n "$API_URL" ] && break
+for _ in $(seq 600); do
+    [ -f "$READY_FILE" ] && break
     if ! kill -0 "$SANDBOX_PID" 2>/dev/null; then
-        cat "$SANDBOX_LOG" >&2
+        cat "$SANDBOX_LOG" >&2 || true
         fail "the sandbox did not start"
     fi
     sleep 0.1
 done
-[ -n "$API_URL" ] || fail "the sandbox did not say where it listens (see $SANDBOX_LOG)"
-clock=$(sed -n 's/^Fake Webex Meetings API running (\(.*\))\.$/\1/p' "$SANDBOX_LOG")
+[ -f "$READY_FILE" ] || fail "the sandbox was not ready after 60 s (see $SANDBOX_LOG)"
+API_URL=$(sed -n 's/^api_url=//p' "$READY_FILE")
+clock=$(sed -n 's/^clock=//p' "$READY_FILE")
 step "Sandbox at $API_URL, $clock"
 
 # An incremental run: the sandbox starts afresh, so the meetings deleted before are deleted

@@ -3,11 +3,12 @@
 #
 #   bash scripts/ensure_postgres.sh            install PostgreSQL when missing (Debian apt),
 #                                              start a new cluster on 127.0.0.1, free port,
-#                                              print its settings as KEY=VALUE lines
+#                                              print its settings as `export KEY=VALUE` lines
 #   bash scripts/ensure_postgres.sh --stop DIR stop the cluster of that PGDATA, delete it
 #
 # Printed: PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE PGDATA PG_BINDIR (psql is there), then the
-# connection as TARGET_POSTGRES_* (Meltano's names): `eval "$(bash scripts/ensure_postgres.sh)"`.
+# connection as TARGET_POSTGRES_* (Meltano's names): `eval "$(bash scripts/ensure_postgres.sh)"` exports
+# them into your shell.
 # PostgreSQL refuses to run as root: as root the cluster belongs to the `postgres` user that
 # the Debian package creates. Everything else goes to stderr; any failure exits non-zero.
 set -euo pipefail
@@ -102,17 +103,17 @@ for attempt in 1 2 3; do
 done
 
 cat <<EOF
-PGHOST=127.0.0.1
-PGPORT=$port
-PGUSER=postgres
-PGPASSWORD=$password
-PGDATABASE=postgres
-PGDATA=$pgdata
-PG_BINDIR=$bindir
-TARGET_POSTGRES_HOST=127.0.0.1
-TARGET_POSTGRES_PORT=$port
-TARGET_POSTGRES_USER=postgres
-TARGET_POSTGRES_PASSWORD=$password
-TARGET_POSTGRES_DATABASE=postgres
+export PGHOST=127.0.0.1
+export PGPORT=$port
+export PGUSER=postgres
+export PGPASSWORD=$password
+export PGDATABASE=postgres
+export PGDATA=$pgdata
+export PG_BINDIR=$bindir
+export TARGET_POSTGRES_HOST=127.0.0.1
+export TARGET_POSTGRES_PORT=$port
+export TARGET_POSTGRES_USER=postgres
+export TARGET_POSTGRES_PASSWORD=$password
+export TARGET_POSTGRES_DATABASE=postgres
 EOF
 say "running: stop it with: bash scripts/ensure_postgres.sh --stop $pgdata"

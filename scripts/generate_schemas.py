@@ -5,7 +5,8 @@ Run after replacing ``tests/openapi/webex-meeting.openapi.json``::
     python scripts/generate_schemas.py
 
 Both streams also declare ``_sdc_deleted_at`` (nullable date-time), the Singer convention
-for deletions: null on live records, set on the tombstone of a meeting Webex deleted.
+for deletions: null on live records, set on the tombstone of a meeting Webex deleted, and
+``EXTRA_PROPERTIES``: fields Webex sends that this item does not declare (another one does).
 
 Every property becomes nullable (the API omits whatever does not apply to a meeting), except
 the primary key ``id``. Enums are dropped on purpose: Webex adds states and types over time,
@@ -31,6 +32,9 @@ DELETED_AT: JSONSchema = {
 }
 
 JSONSchema = dict[str, Any]
+# Fields Webex sends on meeting instances that MeetingObjectForListMeeting lacks, taken from
+# the item where the same OpenAPI file declares them: loaded, not dropped with a notice.
+EXTRA_PROPERTIES = {"hasSummary": "MeetingObjectForAdminListMeeting"}
 
 
 def _resolve(node: JSONSchema, components: dict[str, JSONSchema]) -> JSONSchema:
@@ -66,6 +70,10 @@ def meeting_schema(openapi: JSONSchema) -> JSONSchema:
         if name in DATE_TIME_FIELDS:
             prop["format"] = "date-time"
         properties[name] = prop
+    for name, source in EXTRA_PROPERTIES.items():
+        properties[name] = convert(
+            components[source]["properties"][name], components, nullable=True
+        )
     properties["_sdc_deleted_at"] = DELETED_AT
     return {
         "$comment": (

@@ -58,8 +58,9 @@ def about() -> dict[str, Any]:
 def meltano_kind(spec: dict[str, Any]) -> str:
     """The Meltano setting kind of a JSON-schema property.
 
-    Numbers are ``integer``, as in meltano.yml: Meltano 4.4.1 turns a ``decimal`` set by an
-    environment variable into a value it then fails to write into the tap's config.
+    Lists and decimal numbers are ``string``, as in meltano.yml: Meltano 4.4.1 fails on an
+    environment variable of kind ``array`` that is not JSON (``a,b``) and on one of kind
+    ``decimal``; as text, the tap reads both forms of a list and a decimal number.
     """
     types = spec.get("type", [])
     types = {types} if isinstance(types, str) else set(types)
@@ -69,9 +70,9 @@ def meltano_kind(spec: dict[str, Any]) -> str:
         return "date_iso8601"
     for json_type, kind in (
         ("integer", "integer"),
-        ("number", "integer"),
+        ("number", "string"),
         ("boolean", "boolean"),
-        ("array", "array"),
+        ("array", "string"),
         ("object", "object"),
     ):
         if json_type in types:

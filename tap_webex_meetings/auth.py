@@ -112,11 +112,16 @@ class WebexOAuthAuthenticator(OAuthAuthenticator):
                 ) from None
             if response.status_code != 200:
                 message, tracking_id = webex.error_details(response)
+                details = f"{response.status_code}: {message}; trackingId {tracking_id}"
+                if message.startswith("invalid_client"):  # OAuth's error for the client's pair
+                    raise TokenRefusedError(
+                        f"Webex refused the client_id or client_secret ({details}). Copy both "
+                        "from your integration's page on developer.webex.com."
+                    )
                 raise TokenRefusedError(
-                    f"Webex refused the refresh token ({response.status_code}: {message}; "
-                    f"trackingId {tracking_id}). Refresh tokens expire after 90 days unused, "
-                    "or when the integration is re-authorised: authorise the integration again "
-                    "and set the new refresh_token."
+                    f"Webex refused the refresh token ({details}). Refresh tokens expire after "
+                    "90 days unused, or when the integration is re-authorised: authorise the "
+                    "integration again and set the new refresh_token."
                 )
             body = _token_body(response)
             self.access_token = body["access_token"]

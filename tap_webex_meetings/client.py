@@ -66,6 +66,7 @@ class WebexTap(Protocol):
     rate_gate: RateGate
     state_writer: ThrottledStateWriter
     summary: RunSummary
+    table_version: int | None
 
 
 class WebexLinkPaginator(HeaderLinkPaginator):
@@ -299,10 +300,26 @@ class WebexStream(RESTStream[ParseResult | None]):
 
     @override
     def _write_schema_message(self) -> None:  # private singer-sdk hook (no upstream issue yet)
-        """Once per run: singer-sdk would repeat the 30 KB schema for every series."""
+        """Once per run: singer-sdk would repeat the 30 KB schema for every series.
+
+        Also where the stream's records get their table version, before the first of them:
+        the tap's, for every stream of a full extract (see full_extract.py), else none.
+        """
         if not self._schema_written:
+            self._stream_version = self.webex_tap.table_version  # private: on each RECORD
             super()._write_schema_message()
             self._schema_written = True
+
+    @override
+    def finalize_state_progress_markers(self, state: dict[str, Any] | None = None) -> None:
+        """The end of the run; after a full extract, ACTIVATE_VERSION (see full_extract.py).
+
+        Sent once every record is out (the SDK finalizes children first), so a run that
+        fails midway deletes nothing.
+        """
+        super().finalize_state_progress_markers(state)
+        if self.selected and self._stream_version is not None:
+            self._write_activate_version_message(self._stream_version)  # private SDK writer
 
     @override
     def get_new_paginator(self) -> WebexLinkPaginator:
@@ -323,7 +340,6 @@ class WebexStream(RESTStream[ParseResult | None]):
     @override
     def validate_response(self, response: requests.Response) -> None:
         """Sort Webex's answer into success, retry, skip or stop, with a readable reason."""
-        self.webex_tap.summary.count_request()
         status = response.status_code
         if status < HTTPStatus.BAD_REQUEST:
             self._accept(response)
@@ -425,9 +441,11 @@ class WebexStream(RESTStream[ParseResult | None]):
         each once (``logger=None``). The exceptions are the SDK's own list (singer-sdk 0.54).
         """
         gate = self.webex_tap.rate_gate
+        summary = self.webex_tap.summary
 
         def gated(request: requests.PreparedRequest, context: Context | None) -> requests.Response:
             gate.wait()
+            summary.count_request()  # each try, answered or not: retries add up
             return func(request, context)
 
         decorated: RequestFunc = backoff.on_exception(
@@ -479,10 +497,21 @@ class WebexStream(RESTStream[ParseResult | None]):
         else:
             reason = type(exception).__name__ if exception else "unknown error"
         self.logger.warning(
-            "Retrying %s in %.1f s (try %d of %d): %s",
+            "Retrying %s%s in %.1f s (try %d of %d): %s",
             self.name,
+            _whose(details["args"][1] if len(details["args"]) > 1 else None),
             details.get("wait", 0.0),
             details["tries"],
             self.backoff_max_tries(),
             reason,
         )
+
+
+def _whose(context: Context | None) -> str:
+    """`` of series X`` (or ``, lookup of X``): which series a retried request is about."""
+    if context and (series_id := context.get("meetingSeriesId")):
+        return f" of series {series_id}"
+    if context and (meeting_id := context.get(LOOKUP)):
+        return f", lookup of {meeting_id}"
+    host = (context or {}).get("hostEmail")
+    return f", discovery of {host}'s series" if host else ", discovery of the series"

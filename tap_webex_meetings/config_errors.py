@@ -8,6 +8,7 @@ naming the setting, and never a secret's value.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
@@ -37,6 +38,27 @@ def schema_problems(config: MutableMapping[str, Any], schema: Mapping[str, Any])
     """Every JSON-schema error of ``config``, worded for a user; fills in defaults."""
     errors = _VALIDATOR(schema).iter_errors(config)
     return [_describe(error, schema) for error in sorted(errors, key=lambda e: list(e.path))]
+
+
+def unknown_settings(config: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, str | None]:
+    """Each key of ``config`` the schema does not declare, with the setting it most likely meant.
+
+    A misspelt ``meeting_serie_ids`` would otherwise be ignored, and the tap would extract
+    every series of the organisation.
+    """
+    known = list(schema.get("properties", {}))
+    return {
+        key: next(iter(difflib.get_close_matches(key, known, n=1, cutoff=0.6)), None)
+        for key in config
+        if key not in known
+    }
+
+
+def unknown_setting_problem(key: str, meant: str | None) -> str:
+    """``meeting_serie_ids: not a setting of this tap; did you mean meeting_series_ids?``."""
+    if meant is None:
+        return f"{key}: not a setting of this tap (tap-webex-meetings --about lists them)"
+    return f"{key}: not a setting of this tap; did you mean {meant}?"
 
 
 def environment_problems(

@@ -90,6 +90,7 @@ class SeriesProgress:
 
     def finish(self, still_there: list[Meeting], *, gone: bool) -> None:
         """The series is complete: keep its upcoming meetings in its state, for the next run."""
+        self.summary.series_done += 1
         for meeting in still_there:
             if meeting.start >= self.run_start:
                 self.upcoming.add(meeting)

@@ -11,8 +11,9 @@ client only turns ``meeting_password`` into its header).
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +25,12 @@ from tap_webex_meetings import credentials, timeutils, webex
 
 OAUTH_SETTINGS = ("client_id", "client_secret", "refresh_token")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+# Ids of one meeting of a series, as Webex forms them: what a user copies from a listing.
+_MEETING_IDS = (
+    (re.compile(r"^(?P<series>[^_\s]+)_\d{8}T\d{6}Z$"), "a scheduled meeting"),
+    (re.compile(r"^(?P<series>[^_\s]+)_I_\d+$"), "a meeting instance"),
+)
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -120,7 +127,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "meeting_type",
         th.StringType,
-        allowed_values=list(webex.MEETING_TYPES),
+        allowed_values=[t for t in webex.MEETING_TYPES if t != webex.SERIES_TYPE],
         title="Meeting type",
         description="Only meetings of this meetingType.",
     ),
@@ -244,7 +251,13 @@ class Settings:
             end_date=timeutils.parse_datetime(end_date) if end_date else None,
             lookahead=timedelta(days=values["lookahead_days"]),
             lookback=timedelta(days=values["lookback_days"]),
-            meeting_series_ids=tuple(dict.fromkeys(values.get("meeting_series_ids") or ())),
+            meeting_series_ids=tuple(
+                dict.fromkeys(
+                    series_id
+                    for series_id in values.get("meeting_series_ids") or ()
+                    if _meeting_id_kind(series_id) is None
+                )
+            ),
             host_emails=tuple(dict.fromkeys(values.get("host_emails") or ())),
             meeting_type=values.get("meeting_type"),
             state=values.get("state"),
@@ -274,6 +287,35 @@ def with_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
     return {**DEFAULTS, **{name: value for name, value in config.items() if value is not None}}
 
 
+def read_text_values(config: MutableMapping[str, Any]) -> None:
+    """Lists and numbers given as text become lists and numbers, in place.
+
+    Meltano hands an environment variable's text through as it is typed (meltano.yml
+    declares these settings ``kind: string``: its own array and decimal kinds turn
+    ``a,b`` and ``0.5`` into tracebacks): a list is JSON (``["a","b"]``) or comma-separated
+    (``a,b``), a number a decimal (``0.5``). Text that is neither stays, for the schema's
+    one-line error.
+    """
+    for name, spec in CONFIG_SCHEMA["properties"].items():
+        value = config.get(name)
+        if not isinstance(value, str):
+            continue
+        types = spec.get("type", [])
+        if "array" in types:
+            config[name] = _list_from_text(value)
+        elif "number" in types and _NUMBER.match(value.strip()):
+            config[name] = float(value)
+
+
+def _list_from_text(value: str) -> Any:
+    if value.lstrip().startswith("["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
 def problems(config: Mapping[str, Any], *, now: datetime) -> list[str]:
     """What the JSON schema cannot check, each message starting with the setting's name.
 
@@ -292,7 +334,10 @@ def problems(config: Mapping[str, Any], *, now: datetime) -> list[str]:
         try:
             dates[name] = timeutils.parse_datetime(str(value))
         except ValueError:
-            found.append(f"{name}: {value!r} is not an ISO 8601 date or date-time")
+            found.append(
+                f"{name}: {value!r} is not an ISO 8601 date or date-time "
+                "(e.g. 2025-01-01 or 2025-01-01T00:00:00Z)"
+            )
     if "start_date" in dates and "end_date" in dates and dates["end_date"] <= dates["start_date"]:
         found.append("end_date: must be after start_date")
     found += _range_end_problems(config, dates, now)
@@ -311,11 +356,38 @@ def problems(config: Mapping[str, Any], *, now: datetime) -> list[str]:
         for series_id in config.get("meeting_series_ids") or []
         if not (isinstance(series_id, str) and series_id.strip())
     ]
+    meeting_ids = meeting_ids_in_series_ids(config)
+    if meeting_ids and len(meeting_ids) == len(config.get("meeting_series_ids") or []):
+        found += [f"{note}; no series left to extract" for note in meeting_ids]
     values = with_defaults(config)
     shard_count, shard_index = values["shard_count"], values["shard_index"]
     if isinstance(shard_count, int) and isinstance(shard_index, int) and shard_index >= shard_count:
         found.append(f"shard_index: {shard_index} must be below shard_count ({shard_count})")
     return found
+
+
+def meeting_ids_in_series_ids(config: Mapping[str, Any]) -> list[str]:
+    """A line for each id of ``meeting_series_ids`` that is one meeting of a series.
+
+    ``GET /meetings/{id}`` answers such an id with the meeting, which is no series to list.
+    """
+    notes = []
+    for series_id in config.get("meeting_series_ids") or []:
+        if isinstance(series_id, str) and (kind := _meeting_id_kind(series_id)):
+            what, series = kind
+            notes.append(
+                f"meeting_series_ids: {series_id!r} is {what} of the series {series}, "
+                f"not a series (its series id is {series})"
+            )
+    return notes
+
+
+def _meeting_id_kind(series_id: str) -> tuple[str, str] | None:
+    """(what it is, its series id) for the id of one meeting; None for anything else."""
+    for pattern, what in _MEETING_IDS:
+        if match := pattern.match(series_id):
+            return what, match["series"]
+    return None
 
 
 def _range_end_problems(

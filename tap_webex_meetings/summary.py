@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+# A sign of life this often, so a long run is never long silent.
+PROGRESS_EVERY_SECONDS = 30.0
 
 
 @dataclass
 class RunSummary:
     """Totals of one run; :meth:`line` is what the log shows at the end."""
 
-    started: float = field(default_factory=time.monotonic)
     series: int = 0
     series_deleted: int = 0
     new: int = 0
@@ -29,12 +31,22 @@ class RunSummary:
     discovered: int = 0  # series that discovery listed (every host, each once)
     finished_skipped: int = 0  # finished series whose meetings were not listed
     skipped: int = 0  # entries of a listing that were not meetings
+    series_done: int = 0
+    # Where the progress line goes and the clock it is timed by (tests inject both).
+    report: Callable[[str], None] | None = field(default=None, repr=False)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    started: float = field(init=False)
+    _last_report: float = field(init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def __post_init__(self) -> None:
+        self.started = self._last_report = self.clock()
+
     def count_request(self) -> None:
-        """A response arrived (any status)."""
+        """A request is sent (first try or retry); the progress line when it is due."""
         with self._lock:
             self.requests += 1
+            self._report_if_due()
 
     def count_retry(self) -> None:
         """A request is about to be tried again."""
@@ -45,6 +57,22 @@ class RunSummary:
         """An entry of a listing was skipped: it is not a meeting."""
         with self._lock:
             self.skipped += 1
+
+    def _report_if_due(self) -> None:
+        """Every ``PROGRESS_EVERY_SECONDS``, from whichever thread sends a request then."""
+        now = self.clock()
+        if self.report is None or now - self._last_report < PROGRESS_EVERY_SECONDS:
+            return
+        self._last_report = now
+        self.report(
+            f"Progress: {self.series_done} series done of {self.series} found so far, "
+            f"{self.new + self.updated + self.deleted} meeting records, "
+            f"{self._requests_text()} in {now - self.started:.0f} s"
+        )
+
+    def _requests_text(self) -> str:
+        """``3660 requests (3030 + 630 retries)``: every request sent, retries included."""
+        return f"{self.requests} requests ({self.requests - self.retries} + {self.retries} retries)"
 
     def line(self, bookmarks: Iterable[str]) -> str:
         """``Extracted 6 series (0 deleted) and 431 meeting records (…) …; bookmarks …;
@@ -61,9 +89,8 @@ class RunSummary:
             f"Extracted {self.series} series ({self.series_deleted} deleted) and {meetings} "
             f"meeting records ({self.new} new, {self.updated} updated, {self.deleted} deleted"
             f"{skipped}) "
-            f"with {self.requests} requests ({self.retries} retries) in "
-            f"{time.monotonic() - self.started:.1f} s; {where}; {self.discovered} series "
-            f"discovered, {self.finished_skipped} skipped as finished"
+            f"with {self._requests_text()} in {self.clock() - self.started:.1f} s; {where}; "
+            f"{self.discovered} series discovered, {self.finished_skipped} skipped as finished"
         )
 
 

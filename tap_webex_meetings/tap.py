@@ -30,7 +30,7 @@ from singer_sdk.helpers.capabilities import (
 from singer_sdk.plugin_base import PluginBase, _ConfigInput
 from typing_extensions import override
 
-from tap_webex_meetings import config_errors, redaction, state_check
+from tap_webex_meetings import config_errors, full_extract, redaction, state_check
 from tap_webex_meetings import settings as settings_module
 from tap_webex_meetings.auth import WebexOAuthAuthenticator, authenticator_for
 from tap_webex_meetings.ratelimit import RateGate
@@ -56,8 +56,9 @@ class TapWebexMeetings(Tap):
     # msgspec serialises RECORD lines several times faster than the default simplejson.
     message_writer_class = MsgSpecWriter
     # Only what is tested (tests/test_capabilities.py), as meltano.yml declares it. Not the
-    # SDK's BATCH (it would also add a batch_config setting), ACTIVATE_VERSION (it needs a
-    # setting this tap does not offer), nor STRUCTURED_LOGGING (Meltano would switch to
+    # SDK's BATCH (it would also add a batch_config setting), ACTIVATE_VERSION (behind a
+    # setting, and sent before a full-table stream's records; the tap sends its own after a
+    # full extract, see full_extract.py), nor STRUCTURED_LOGGING (Meltano would switch to
     # JSON logs, which no test here reads).
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
         TapCapabilities.CATALOG,
@@ -81,20 +82,35 @@ class TapWebexMeetings(Tap):
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Report every bad setting at once, before any request, each once, in one style.
 
-        The schema's errors (reworded, see :mod:`config_errors`) and then what a schema
-        cannot express (:func:`settings.problems`). Overridden (a private hook, but the only
+        Settings the tap does not know (a typo, named with the setting it likely meant), the
+        schema's errors (reworded, see :mod:`config_errors`) and then what a schema cannot
+        express (:func:`settings.problems`). Overridden (a private hook, but the only
         one) so both lists come together, and so that discovery, which needs no settings,
         does not warn about them.
         """
         schema = self.config_jsonschema
         self.append_builtin_config(schema)
-        errors = config_errors.schema_problems(self._config, schema)
-        reported = {config_errors.setting_of(error) for error in errors}
+        settings_module.read_text_values(self._config)
+        unknown = config_errors.unknown_settings(self._config, schema)
+        errors = [
+            config_errors.unknown_setting_problem(key, meant) for key, meant in unknown.items()
+        ]
+        # A setting missing because its name was misspelt: the typo's line says so already.
+        meant = {name for name in unknown.values() if name and name not in self._config}
+        errors += [
+            problem
+            for problem in config_errors.schema_problems(self._config, schema)
+            if not set(config_errors.setting_of(problem).split(", ")) & meant
+        ]
+        reported = {config_errors.setting_of(error) for error in errors} | meant
         errors += [
             problem
             for problem in settings_module.problems(self._config, now=datetime.now(timezone.utc))
-            if config_errors.setting_of(problem) not in reported
+            if not set(config_errors.setting_of(problem).split(", ")) & reported
         ]
+        if raise_errors and not errors:
+            for note in settings_module.meeting_ids_in_series_ids(self._config):
+                self.logger.warning("%s; extracting the other series", note)
         if errors and raise_errors:
             raise ConfigValidationError("Config validation failed", errors=errors)
         return errors
@@ -179,6 +195,16 @@ class TapWebexMeetings(Tap):
         return datetime.fromtimestamp(self.initialized_at / 1000, tz=timezone.utc)
 
     @cached_property
+    def table_version(self) -> int | None:
+        """The version of every record of a full extract (see :mod:`full_extract`), else None.
+
+        First read with the first SCHEMA message, before any series has a partition.
+        """
+        return full_extract.table_version(
+            self.state, shard_count=self.settings.shard_count, started_ms=self.initialized_at
+        )
+
+    @cached_property
     def authenticator(self) -> WebexOAuthAuthenticator | BearerTokenAuthenticator:
         """One authenticator for the whole run, so a refreshed token serves every request."""
         return authenticator_for(
@@ -197,8 +223,9 @@ class TapWebexMeetings(Tap):
 
     @cached_property
     def summary(self) -> RunSummary:
-        """Totals of this run, logged as its last INFO line."""
-        return RunSummary()
+        """Totals of this run, logged as its last INFO line and as progress every 30 s."""
+        logger = self.logger
+        return RunSummary(report=lambda line: logger.info("%s", line))
 
     @cached_property
     def rate_gate(self) -> RateGate:

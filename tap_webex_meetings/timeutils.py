@@ -1,4 +1,4 @@
-"""Dates and times: parse anything ISO 8601, compare and store as UTC instants.
+"""Dates and times: parse ISO 8601 (only), compare and store as UTC instants.
 
 Contract: every datetime that leaves this module is timezone-aware and in UTC. Webex
 renders ``start``/``end`` in the zone of the ``timezone`` header (``+08:00`` for
@@ -14,8 +14,11 @@ import pendulum
 
 
 def parse_datetime(value: str) -> datetime:
-    """Parse an ISO 8601 date or date-time; a value without offset is taken as UTC."""
-    parsed = pendulum.parse(value, strict=False, tz="UTC")
+    """Parse an ISO 8601 date or date-time; a value without offset is taken as UTC.
+
+    Strictly ISO 8601: a lenient parser reads ``02.01.2025`` as 2025-02-01, guessing.
+    """
+    parsed = pendulum.parse(value, strict=True, tz="UTC")
     if not isinstance(parsed, datetime):
         raise ValueError(f"{value!r} is not a date or date-time")
     return to_utc(parsed)

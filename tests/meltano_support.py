@@ -175,7 +175,11 @@ def start_postgres() -> tuple[Postgres, str]:
             f"(exit {completed.returncode}):\n{completed.stderr[-4000:]}",
             pytrace=False,
         )
-    settings = dict(line.split("=", 1) for line in completed.stdout.splitlines() if "=" in line)
+    settings = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in completed.stdout.splitlines()
+        if "=" in line
+    )
     return Postgres(settings), settings["PGDATA"]
 
 

@@ -105,6 +105,11 @@ def sync(
     tap = TapWebexMeetings(config=config, state=copy.deepcopy(state), catalog=catalog)
     if run_start is not None:
         tap.run_start = run_start
+    return sync_tap(tap)
+
+
+def sync_tap(tap: TapWebexMeetings) -> TapOutput:
+    """Run a tap made (and changed, e.g. its clock) by the test, in-process."""
     stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # the msgspec writer writes bytes
     with contextlib.redirect_stdout(stdout):
         tap.sync_all()

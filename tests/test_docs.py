@@ -8,6 +8,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from markdown_it import MarkdownIt
+
 from tap_webex_meetings.settings import CONFIG_SCHEMA
 from tap_webex_meetings.tap import TapWebexMeetings
 
@@ -49,3 +51,38 @@ def test_the_fast_tier_command_selects_every_test_but_the_end_to_end_ones() -> N
     assert selected > 300
     assert deselected >= 5
     assert selected + deselected == total
+
+
+def github_anchor(title: str) -> str:
+    """The ``#anchor`` GitHub gives a heading: lower case, punctuation dropped, spaces to -."""
+    return re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
+
+
+def test_the_readme_renders_every_heading_as_a_heading_and_every_anchor_exists() -> None:
+    """A fence closed on a line with text after it swallows the sections that follow."""
+    tokens = MarkdownIt("commonmark").parse(README)
+    rendered = [
+        tokens[i + 1].content for i, token in enumerate(tokens) if token.type == "heading_open"
+    ]
+    in_fence, written = False, []
+    for line in README.splitlines():
+        if line.startswith("```"):
+            assert re.fullmatch(r"```\w*", line), f"a fence line with text after it: {line!r}"
+            in_fence = not in_fence
+        elif not in_fence and re.match(r"^#{1,6} ", line):
+            written.append(line.lstrip("#").strip())
+    assert rendered == written
+    anchors = {github_anchor(title) for title in rendered}
+    links = {
+        token.attrGet("href")
+        for block in tokens
+        for token in block.children or []
+        if token.type == "link_open"
+    }
+    missing = sorted(
+        str(link) for link in links if str(link).startswith("#") and str(link)[1:] not in anchors
+    )
+    assert missing == []
+    assert any(str(link).startswith("#") for link in links)
+    fences = [token for token in tokens if token.type == "fence"]
+    assert all("\n## " not in "\n" + token.content for token in fences)

@@ -1,118 +1,131 @@
-"""The README's Meltano commands, run as written against the fake Webex, so they stay true.
+"""The README's Meltano blocks, run as a user copies them: one shell, block after block.
 
-Every ``meltano …`` command of the README outside the Python (Airflow) examples is found,
-must be one this test knows, and is run with the pinned Meltano in the repo's project, its
-settings pointed at the fake Webex through environment variables, as a user would.
+Every bash block of the README that calls ``.venv-meltano/bin/meltano`` or starts PostgreSQL
+is pasted, as written, into one bash process (exports carry over, as in a terminal), in the
+repo's project, against the fake Webex. The user's token ``...`` is one the fake Webex
+knows; only its URL comes from the environment. Blocks with a ``<placeholder>`` are
+templates (the Airflow shard task, run by tests/test_airflow.py); the block that installs
+Meltano is what scripts/test.sh and scripts/demo.sh run.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shlex
 import subprocess
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
 
-from tap_webex_meetings.sandbox import FakeWebex
-from tests.meltano_support import REPO, Meltano, base_env, emitted_records, meltano_executable
+from tap_webex_meetings.sandbox import FakeWebex, Token
+from tests.meltano_support import REPO, base_env, emitted_records
 
 pytestmark = pytest.mark.e2e
 
 README = (REPO / "README.md").read_text()
 STATE_ID = "dev:tap-webex-meetings-to-target-duckdb"
-RUN = "meltano run tap-webex-meetings target-duckdb"
-# In the order they run: install, look, run, look at the state, start over, the schedule.
-KNOWN = [
-    "meltano install",
-    "meltano config list tap-webex-meetings --all",
-    "meltano schedule list",
-    RUN,
-    f"meltano state get {STATE_ID}",
-    "meltano run --full-refresh tap-webex-meetings target-duckdb",
-    "meltano schedule run daily-webex-meetings",
-    f"TAP_WEBEX_MEETINGS_START_DATE=yesterday {RUN}",
+USER = "alice@example.com"
+INSTALL_MELTANO = "python3 -m venv .venv-meltano && .venv-meltano/bin/pip install meltano=="
+# The order a user pastes them in: set up and run, look around, schedule, the settings' example,
+# PostgreSQL. Each names its block by the block's first line.
+ORDER = [
+    ".venv-meltano/bin/meltano install",
+    ".venv-meltano/bin/meltano config list tap-webex-meetings --all",
+    ".venv-meltano/bin/meltano schedule list",
+    "TAP_WEBEX_MEETINGS_START_DATE=yesterday .venv-meltano/bin/meltano run",
+    'eval "$(bash scripts/ensure_postgres.sh)"',
 ]
+# After the PostgreSQL block, in the same shell: what it loaded (the user's `psql`).
+COUNT_ROWS = 'echo "rows: $("$PG_BINDIR/psql" -XAtc "SELECT count(*) FROM webex.series_meetings")"'
+MARK = "=== README block "
 
 # Run by tests/test_dbt_e2e.py, as written, against the sandbox (and its PostgreSQL twin).
-RUN_BY_DBT_E2E = {"meltano run tap-webex-meetings target-duckdb dbt-duckdb:build"}
+RUN_BY_DBT_E2E = {".venv-meltano/bin/meltano run tap-webex-meetings target-duckdb dbt-duckdb:build"}
 
 
-def readme_meltano_commands() -> set[str]:
-    """``meltano`` commands in bash blocks and inline code; Python blocks left out."""
-    text = re.sub(r"```python\n.*?```", "", README, flags=re.DOTALL)
-    found: set[str] = set()
-    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.DOTALL):
-        found |= {line.split("#")[0] for line in block.splitlines() if "meltano " in line}
-    prose = re.sub(r"```.*?```", "", text, flags=re.DOTALL)
-    found |= set(re.findall(r"`([^`]*meltano [^`]*)`", prose))
-    commands = {" ".join(c.replace(".venv-meltano/bin/meltano", "meltano").split()) for c in found}
-    return {c for c in commands if re.match(r"^(\w+=\S+ )*meltano ", c) and "pip " not in c}
+def bash_blocks() -> list[str]:
+    """Every ```bash block of the README, as markdown renders it."""
+    return [
+        token.content
+        for token in MarkdownIt("commonmark").parse(README)
+        if token.type == "fence" and token.info.strip() == "bash"
+    ]
 
 
-def is_template(command: str) -> bool:
-    """A command with a ``<placeholder>``, such as the one each Airflow shard task runs."""
-    return re.search(r"<[^>]+>", command) is not None
+def blocks_to_run() -> list[str]:
+    found = [
+        block
+        for block in bash_blocks()
+        if (".venv-meltano/bin/meltano " in block or "ensure_postgres.sh)" in block)
+        and not re.search(r"<[^>]+>", block)
+        and not block.startswith(INSTALL_MELTANO)
+        and block.strip() not in RUN_BY_DBT_E2E
+    ]
+    return sorted(
+        found, key=lambda block: next(i for i, f in enumerate(ORDER) if block.startswith(f))
+    )
 
 
-def test_the_readme_has_no_meltano_command_this_test_does_not_run() -> None:
-    commands = readme_meltano_commands()
-    assert {c for c in commands if not is_template(c)} == set(KNOWN) | RUN_BY_DBT_E2E
+def test_every_meltano_block_of_the_readme_is_one_this_test_runs() -> None:
+    blocks = blocks_to_run()
+    assert [next(f for f in ORDER if block.startswith(f)) for block in blocks] == ORDER
+    assert any(block.startswith(INSTALL_MELTANO) for block in bash_blocks())
+    assert "export TAP_WEBEX_MEETINGS_ACCESS_TOKEN=... " in blocks[0]  # what a user edits
+    assert {block.strip() for block in bash_blocks()} >= RUN_BY_DBT_E2E
 
 
 @pytest.fixture
 def server() -> Iterator[FakeWebex]:
     with FakeWebex(follow_wall_clock=True) as fake:
+        fake.tokens["..."] = Token(USER, admin=True)  # the README's placeholder token
         yield fake
 
 
-def test_readme_meltano_commands_work_against_the_fake_webex(
-    server: FakeWebex, tmp_path: Path
-) -> None:
-    meltano = Meltano(meltano_executable(), base_env(tmp_path / "meltano.db"))
-    start = server.now - timedelta(days=60)
-    meltano.env.update(
+def test_readme_meltano_blocks_work_pasted_into_a_shell(server: FakeWebex, tmp_path: Path) -> None:
+    env = base_env(tmp_path / "meltano.db")
+    env.update(
         TAP_WEBEX_MEETINGS_API_URL=server.api_url,
-        TAP_WEBEX_MEETINGS_ACCESS_TOKEN="sandbox-token",
-        TAP_WEBEX_MEETINGS_START_DATE=start.strftime("%Y-%m-%dT%H:%M:%SZ"),
         TAP_WEBEX_MEETINGS_RETRY_MAX_WAIT_SECONDS="5",
         TARGET_DUCKDB_FILEPATH=str(tmp_path / "warehouse.duckdb"),
     )
-
-    def run(command: str) -> subprocess.CompletedProcess[str]:
-        """The command as written: leading ``NAME=value`` words set environment variables."""
-        words = shlex.split(command)
-        assignments = [w.split("=", 1) for w in words[: words.index("meltano")]]
-        saved = dict(meltano.env)
-        meltano.env.update(dict(assignments))
-        try:
-            return meltano(*words[len(assignments) + 1 :])
-        finally:
-            meltano.env = saved
-
-    done = {command: run(command) for command in KNOWN}
-
-    listing = done["meltano config list tap-webex-meetings --all"].stdout
-    for setting in ("start_date", "page_size", "access_token", "shard_index"):
-        line = rf"^{setting} .*\[env: TAP_WEBEX_MEETINGS_"
-        assert re.search(line, listing, re.MULTILINE), listing
-    assert "daily-webex-meetings" in done["meltano schedule list"].stdout
-
-    def emitted(command: str) -> int:
-        return emitted_records(done[command].stdout + done[command].stderr)["series_meetings"]
-
-    full = emitted(RUN)
-    assert full > 100
-    state = json.loads(done[f"meltano state get {STATE_ID}"].stdout)
-    partitions = state["singer_state"]["bookmarks"]["series_meetings"]["partitions"]
-    assert {p["context"]["meetingSeriesId"] for p in partitions} == set(
-        server.series_ids("alice@example.com")
+    script = [
+        "set -euo pipefail",
+        'trap \'[ -z "${PGDATA:-}" ] || bash scripts/ensure_postgres.sh --stop "$PGDATA"\' EXIT',
+    ]
+    for number, block in enumerate(blocks_to_run()):
+        script += [f"echo '{MARK}{number}'", block]
+    script.append(COUNT_ROWS)
+    completed = subprocess.run(
+        ["bash", "-c", "\n".join(script) + "\n"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=1500,
+        check=False,
     )
+    assert completed.returncode == 0, completed.stdout[-5000:]
+    run, look, schedule, yesterday, postgres = completed.stdout.split(MARK)[1:]
+
+    full = emitted_records(run)["series_meetings"]
+    assert full > 100
+    for setting in ("start_date", "page_size", "access_token", "shard_index"):
+        assert re.search(rf"^{setting} .*\[env: TAP_WEBEX_MEETINGS_", look, re.MULTILINE), look
+    found = re.search(r'\{\s*"singer_state"', look)
+    assert found, look[-3000:]
+    state, end = json.JSONDecoder().raw_decode(look, found.start())
+    partitions = state["singer_state"]["bookmarks"]["series_meetings"]["partitions"]
+    assert {p["context"]["meetingSeriesId"] for p in partitions} == set(server.series_ids(USER))
     # Starting over reads everything again; the schedule's job continues from the state.
-    assert emitted("meltano run --full-refresh tap-webex-meetings target-duckdb") == full
-    assert 0 < emitted("meltano schedule run daily-webex-meetings") < full
+    assert emitted_records(look[end:])["series_meetings"] == full
+    assert "daily-webex-meetings" in schedule
+    assert 0 < emitted_records(schedule)["series_meetings"] < full
     # Meltano turns "yesterday" into a timestamp without offset, which the tap takes as UTC.
-    assert emitted(f"TAP_WEBEX_MEETINGS_START_DATE=yesterday {RUN}") > 0
+    assert emitted_records(yesterday)["series_meetings"] > 0
+    # eval "$(bash scripts/ensure_postgres.sh)" exported what target-postgres needs.
+    loaded = emitted_records(postgres)["series_meetings"]
+    assert f"\nrows: {loaded}\n" in postgres
+    assert loaded > 100

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -62,9 +63,15 @@ def schema(request: pytest.FixtureRequest) -> dict[str, Any]:
     return loaded
 
 
+# Declared by other items of the same OpenAPI file (scripts/generate_schemas.py).
+EXTRA = {"hasSummary": "MeetingObjectForAdminListMeeting"}
+
+
 def webex_part(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema without the Singer deletion marker, which is ours, not Webex's."""
-    properties = {k: v for k, v in schema["properties"].items() if k != "_sdc_deleted_at"}
+    """The schema of the OpenAPI item: without the Singer deletion marker, which is ours, and
+    the extras, checked against the item that declares them."""
+    ours = {"_sdc_deleted_at", *EXTRA}
+    properties = {k: v for k, v in schema["properties"].items() if k not in ours}
     return {**schema, "properties": properties}
 
 
@@ -77,6 +84,28 @@ def test_deletion_marker_is_a_nullable_date_time(schema: dict[str, Any]) -> None
 def test_schema_covers_every_property_of_the_openapi_item(schema: dict[str, Any]) -> None:
     assert len(ITEM["properties"]) == 71
     assert _differences(ITEM, webex_part(schema), "meeting") == []
+
+
+def test_fields_webex_sends_beyond_the_item_are_declared_as_webex_declares_them(
+    schema: dict[str, Any],
+) -> None:
+    for name, source in EXTRA.items():
+        assert name not in ITEM["properties"], f"{name} is in the item now: drop it from EXTRA"
+        declared = COMPONENTS[source]["properties"][name]
+        assert _differences(declared, schema["properties"][name], name) == []
+        assert schema["properties"][name]["description"] == declared["description"]
+
+
+def test_the_files_are_what_the_generator_writes(schema: dict[str, Any]) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "generate_schemas", ROOT / "scripts" / "generate_schemas.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    assert generator.EXTRA_PROPERTIES == EXTRA
+    assert generator.meeting_schema(OPENAPI) == schema
 
 
 def test_nested_objects_are_typed_not_opaque(schema: dict[str, Any]) -> None:

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from tap_webex_meetings.sandbox import FakeWebex
-from tests.tap_runner import config_for, finished_ids, run_cli
+from tap_webex_meetings.sandbox.faults import PRESETS
+from tap_webex_meetings.summary import PROGRESS_EVERY_SECONDS, RunSummary
+from tap_webex_meetings.tap import TapWebexMeetings
+from tests.tap_runner import config_for, finished_ids, run_cli, sync_tap
 
 SUMMARY = re.compile(
     r"Extracted (?P<series>\d+) series \((?P<series_deleted>\d+) deleted\) and "
     r"(?P<records>\d+) meeting records \((?P<new>\d+) new, (?P<updated>\d+) updated, "
-    r"(?P<deleted>\d+) deleted\) with (?P<requests>\d+) requests \((?P<retries>\d+) retries\) "
+    r"(?P<deleted>\d+) deleted\) with (?P<requests>\d+) requests \((?P<first>\d+) \+ "
+    r"(?P<retries>\d+) retries\) "
     r"in [\d.]+ s; bookmarks of (?P<bookmarked>\d+) series from (?P<low>\S+) to (?P<high>\S+); "
     r"(?P<discovered>\d+) series discovered, (?P<skipped>\d+) skipped as finished$"
 )
@@ -82,3 +88,75 @@ def test_debug_shows_the_sdk_metrics(server: FakeWebex) -> None:
     assert output.exit_code == 0, output.stderr
     assert '"metric":"record_count"' in output.stderr.replace(" ", "")
     assert "Beginning sync of 'series_meetings'" in output.stderr
+
+
+def test_under_faults_every_retry_names_its_series_and_the_requests_add_up() -> None:
+    """The sandbox's flaky preset: 429s with odd Retry-After, 5xx and connection resets."""
+    with FakeWebex(follow_wall_clock=True, faults=replace(PRESETS["flaky"], seed=3)) as server:
+        output = run_cli(
+            config_for(server, retry_max_wait_seconds=0.01, max_workers=2, page_size=10)
+        )
+        received = len(server.requests)
+        series_ids = set(server.series_ids("alice@example.com"))
+    assert output.exit_code == 0, output.stderr
+    summary = summary_of(output.stderr)
+    requests, first, retries = (int(summary[k]) for k in ("requests", "first", "retries"))
+    retry_lines = [line for line in output.stderr.splitlines() if "Retrying" in line]
+    assert retries == len(retry_lines) > 3, output.stderr
+    assert requests == first + retries == received
+    named = [
+        re.search(r"Retrying (\w+)(?: of series (\w+)|, (lookup|discovery) )", line)
+        for line in retry_lines
+    ]
+    assert all(named), retry_lines
+    assert {m.group(2) for m in named if m and m.group(2)} <= series_ids
+    assert any(m and m.group(2) for m in named), retry_lines
+
+
+class StepClock:
+    """A clock that moves ``step`` seconds each time it is read: no real waiting."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_a_progress_line_about_every_30_seconds(server: FakeWebex) -> None:
+    """Each request reads the clock once: 7 s a request is a line every 5 requests."""
+    tap = TapWebexMeetings(config=config_for(server, max_workers=1))
+    lines: list[str] = []
+    tap.summary = RunSummary(report=lines.append, clock=StepClock(7.0))
+    run = sync_with(tap)
+    assert run > 0
+    requests = len(server.requests)
+    assert len(lines) == requests // 5, lines
+    pattern = re.compile(
+        r"^Progress: (\d+) series done of (\d+) found so far, (\d+) meeting records, "
+        r"(\d+) requests \((\d+) \+ (\d+) retries\) in (\d+) s$"
+    )
+    parsed = [pattern.match(line) for line in lines]
+    assert all(parsed), lines
+    values = [tuple(int(g) for g in m.groups()) for m in parsed if m]
+    assert [v[3] for v in values] == [5 * (i + 1) for i in range(len(values))]
+    assert all(v[0] <= v[1] <= 4 for v in values)
+    assert values == sorted(values)
+    assert values[-1][2] <= run
+    assert all(v[6] >= PROGRESS_EVERY_SECONDS for v in values)
+
+
+def test_the_tap_logs_progress_at_info(server: FakeWebex, caplog: pytest.LogCaptureFixture) -> None:
+    tap = TapWebexMeetings(config=config_for(server))
+    tap.summary = RunSummary(report=tap.summary.report, clock=StepClock(31.0))
+    with caplog.at_level(logging.INFO):
+        sync_with(tap)
+    progress = [r for r in caplog.records if r.getMessage().startswith("Progress: ")]
+    assert progress, caplog.text
+    assert {r.levelno for r in progress} == {logging.INFO}
+
+
+def sync_with(tap: TapWebexMeetings) -> int:
+    """Run ``tap`` in-process; how many meeting records it emitted."""
+    return len(sync_tap(tap).records())

@@ -8,6 +8,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+import requests
 
 from tap_webex_meetings import timeutils
 from tap_webex_meetings.sandbox import FakeWebex, SeriesSpec
@@ -307,16 +308,42 @@ def test_is_modified_is_sent_only_when_set(
     assert {r["isModified"] for r in output.records()} == {is_modified}
 
 
-def test_a_field_the_schema_does_not_know_is_dropped_and_named_once(server: FakeWebex) -> None:
-    """Webex sends ``hasSummary`` on instances; it is not in its OpenAPI file."""
+def test_has_summary_which_webex_sends_on_instances_is_kept_without_a_notice(
+    server: FakeWebex,
+) -> None:
     output = run_cli(config_for(server, end_date=server.now.strftime("%Y-%m-%dT%H:%M:%SZ")))
     assert output.exit_code == 0, output.stderr
     instances = [r for r in output.records() if r["meetingType"] == "meeting"]
     assert instances
-    assert all("hasSummary" not in r for r in instances)
-    named = [line for line in output.stderr.splitlines() if "hasSummary" in line]
+    assert all(isinstance(r["hasSummary"], bool) for r in instances)
+    assert "hasSummary" not in output.stderr
+    assert "Ignoring fields" not in output.stderr
+
+
+def test_a_field_the_schema_does_not_know_is_dropped_and_named_once(server: FakeWebex) -> None:
+    """A field Webex adds one day must not break a target that validates records."""
+    series = server.series_ids("alice@example.com")[0]
+    page = requests.get(
+        f"{server.api_url}/meetings",
+        params={"meetingSeriesId": series, "from": "2026-06-01T00:00:00Z", "max": "100"},
+        headers={"Authorization": "Bearer sandbox-token"},
+        timeout=10,
+    ).json()
+    for item in page["items"]:
+        item["aiNotes"] = "new"
+    server.inject(
+        200, times=2, body=page, match=lambda r: r.params.get("meetingSeriesId") == [series]
+    )
+    output = run_cli(
+        config_for(server, meeting_series_ids=[series], end_date="2026-06-20T00:00:00Z")
+    )
+    assert output.exit_code == 0, output.stderr
+    assert output.records()
+    assert all("aiNotes" not in r for r in output.records())
+    named = [line for line in output.stderr.splitlines() if "aiNotes" in line]
     assert len(named) == 1, named
     assert "INFO" in named[0]
+    assert named[0].endswith("Ignoring fields not in the series_meetings schema: ['aiNotes']")
 
 
 def test_each_stream_sends_its_schema_once_however_many_series(server: FakeWebex) -> None:

@@ -1,7 +1,8 @@
 """``tap-webex-meetings-sandbox``: run the fake Webex in the foreground to try the tap.
 
 The first two lines on stdout are machine-readable (``api_url=...``, ``access_token=...``)
-so scripts and tests can start it with ``--port 0`` and read where it listens.
+so scripts and tests can start it with ``--port 0`` and read where it listens; a script
+that must not read a log before it exists waits for ``--ready-file`` instead.
 
 Its clock follows the wall clock (plus whatever ``/_sandbox/clock`` or ``--ahead-hours``
 added), because the tap caps its bookmarks at its own wall-clock run start: a sandbox
@@ -13,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from types import FrameType
 from typing import TypeVar
 
@@ -131,7 +134,23 @@ def _parser() -> argparse.ArgumentParser:
         "Webex has them): an organisation with a long history",
     )
     parser.add_argument("--verbose", action="store_true", help="log request lines to stderr")
+    parser.add_argument(
+        "--ready-file",
+        type=Path,
+        help="once it listens, write api_url=, access_token= and clock= lines to this file "
+        "(atomically: it exists only when complete), for scripts that wait for the sandbox",
+    )
     return parser
+
+
+def _write_ready_file(path: Path, server: FakeWebex) -> None:
+    """Written under another name and renamed, so a reader never sees it half-written."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(
+        f"api_url={server.api_url}\naccess_token={DEFAULT_TOKEN}\n"
+        f"clock=clock: {server.now.strftime('%Y-%m-%dT%H:%M:%SZ')}, {_clock_kind(server)}\n"
+    )
+    partial.replace(path)
 
 
 def _clock_kind(server: FakeWebex) -> str:
@@ -202,6 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
             flush=True,
         )
+        if args.ready_file is not None:
+            _write_ready_file(args.ready_file, server)
         while not stop.wait(0.5):
             pass
     finally:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -36,6 +38,32 @@ def test_cli_prints_where_it_listens_and_stops_on_sigterm() -> None:
         process.wait(timeout=10)
     assert process.returncode == 0, err
     assert "_sandbox/clock" in out
+
+
+def test_cli_ready_file_appears_complete_once_it_listens(tmp_path: Path) -> None:
+    """What scripts/demo.sh waits for: never a log that may not exist yet."""
+    ready = tmp_path / "sandbox.ready"
+    process = start_cli("--ready-file", str(ready))
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert process.poll() is None, "the sandbox exited"
+            assert time.monotonic() < deadline, "no ready file after 60 s"
+            time.sleep(0.02)
+        lines = dict(line.split("=", 1) for line in ready.read_text().splitlines())
+        assert set(lines) == {"api_url", "access_token", "clock"}
+        assert lines["clock"].endswith(", the wall clock"), lines
+        response = requests.get(
+            lines["api_url"] + "/meetings",
+            params={"meetingType": "meetingSeries"},
+            headers={"Authorization": f"Bearer {lines['access_token']}"},
+            timeout=10,
+        )
+        assert response.status_code == 200
+        assert [path.name for path in tmp_path.iterdir()] == ["sandbox.ready"]
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
 
 
 def _cli_status(*args: str) -> tuple[dict[str, Any], list[Item]]:
