@@ -42,6 +42,23 @@ def shard_command(index: int) -> str:
     return f"{MELTANO} run tap-webex-meetings-shard-{index} target-postgres-shard-{index}"
 
 
+def shard_tasks(count: int) -> list[dict[str, object]]:
+    """The arguments of each shard task of a run split ``count`` ways.
+
+    Each shard is its own pair of plugins in meltano.yml, hence its own Meltano run directory
+    (two runs of one plugin overwrite each other's catalog, state and logging files) and its
+    own state id, prod:tap-webex-meetings-shard-<i>-to-<its loader>. The tap takes its split
+    from shard_plan and refuses to run if other settings disagree.
+    """
+    return [
+        {
+            "bash_command": shard_command(index),
+            "env": {f"TAP_WEBEX_MEETINGS_SHARD_{index}_SHARD_PLAN": f"{index}/{count}"},
+        }
+        for index in range(count)
+    ]
+
+
 def shard_count_from_metadata() -> int:
     """``webex_meetings_shard_count`` as Airflow's metadata database holds it.
 
@@ -84,17 +101,7 @@ with DAG(
         """The split of this run, decided once: the arguments of each shard task."""
         count = shard_count_from_metadata()
         log.info("This run extracts the series in %d shards", count)
-        # Each shard is its own pair of plugins in meltano.yml, hence its own Meltano run
-        # directory (two runs of one plugin overwrite each other's catalog, state and logging
-        # files) and its own state id, prod:tap-webex-meetings-shard-<i>-to-<its loader>. The
-        # tap takes its split from shard_plan and refuses to run if other settings disagree.
-        return [
-            {
-                "bash_command": shard_command(index),
-                "env": {f"TAP_WEBEX_MEETINGS_SHARD_{index}_SHARD_PLAN": f"{index}/{count}"},
-            }
-            for index in range(count)
-        ]
+        return shard_tasks(count)
 
     # Before any shard: Meltano's system database is migrated by one process (Meltano
     # processes starting together on a new database each try to create its tables, and all
