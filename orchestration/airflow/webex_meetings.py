@@ -37,6 +37,17 @@ MELTANO = ".venv-meltano/bin/meltano --environment=prod"
 log = logging.getLogger(__name__)
 
 
+# A retry forces its run. Meltano records each run as a job in the shared system database and
+# refuses to start a second one with the same state id while the first is "running"; a try
+# whose machine died (killed, no clean exit) stays "running" there until Meltano calls it
+# stale, 5 minutes after its last heartbeat, and every retry before then fails ("Another
+# ... pipeline is already running"). Airflow retries only a try it has declared over: one that
+# exited, or one that stopped heartbeating, which its own worker then terminates.
+FORCE_A_RETRY = (
+    'if [ "${AIRFLOW_CTX_TRY_NUMBER:-1}" -gt 1 ]; then export MELTANO_RUN_FORCE=true; fi; '
+)
+
+
 def shard_command(index: int) -> str:
     """What shard ``index`` runs: its own pair of plugins (README "Past one machine")."""
     return f"{MELTANO} run tap-webex-meetings-shard-{index} target-postgres-shard-{index}"
@@ -52,7 +63,7 @@ def shard_tasks(count: int) -> list[dict[str, object]]:
     """
     return [
         {
-            "bash_command": shard_command(index),
+            "bash_command": FORCE_A_RETRY + shard_command(index),
             "env": {f"TAP_WEBEX_MEETINGS_SHARD_{index}_SHARD_PLAN": f"{index}/{count}"},
         }
         for index in range(count)
