@@ -62,7 +62,7 @@ if [ "$("$MELTANO" --version 2>/dev/null || true)" != "meltano, version $MELTANO
     "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 10))' ||
         fail "$PY is $("$PY" --version 2>&1); Meltano needs Python >= 3.10 (set PYTHON=...)"
     [ -x .venv-meltano/bin/python ] || quiet "$INSTALL_LOG" "$PY" -m venv .venv-meltano
-    quiet "$INSTALL_LOG" .venv-meltano/bin/python -m pip install -q "meltano==$MELTANO_VERSION"
+    quiet "$INSTALL_LOG" .venv-meltano/bin/python -m pip install -q "meltano[postgres]==$MELTANO_VERSION"
 fi
 
 # 2. The plugins this demo needs (quick when they are installed already).

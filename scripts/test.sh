@@ -17,10 +17,13 @@ if ! cmp -s pyproject.toml .venv/installed-pyproject.toml; then
   cp pyproject.toml .venv/installed-pyproject.toml
 fi
 
-if [ "$(.venv-meltano/bin/meltano --version 2>/dev/null || true)" != "meltano, version $MELTANO_VERSION" ]; then
+# With the PostgreSQL driver (meltano[postgres]): the Airflow tests keep Meltano's system
+# database in PostgreSQL, shared by the workers. An older install without it is completed.
+if [ "$(.venv-meltano/bin/meltano --version 2>/dev/null || true)" != "meltano, version $MELTANO_VERSION" ] ||
+  ! .venv-meltano/bin/python -c 'import psycopg' 2>/dev/null; then
   python3 -m venv .venv-meltano
   .venv-meltano/bin/pip install --quiet --upgrade pip
-  .venv-meltano/bin/pip install --quiet "meltano==$MELTANO_VERSION"
+  .venv-meltano/bin/pip install --quiet "meltano[postgres]==$MELTANO_VERSION"
 fi
 
 # Reinstalled only when orchestration/airflow/requirements.txt changed (a copy marks the install).

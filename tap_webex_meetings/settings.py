@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
-from tap_webex_meetings import credentials, timeutils, webex
+from tap_webex_meetings import credentials, shard_plan, timeutils, webex
 
 OAUTH_SETTINGS = ("client_id", "client_secret", "refresh_token")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -208,6 +208,16 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Which shard this instance extracts: 0 .. shard_count-1.",
     ),
     th.Property(
+        "shard_plan",
+        th.StringType,
+        title="Shard plan",
+        description=(
+            "The split an orchestrator planned for this instance, <shard_index>/<shard_count> "
+            "(e.g. 1/4; the Airflow DAG sets it). It replaces shard_index and shard_count; if "
+            "either is set to something else, the tap stops before any request."
+        ),
+    ),
+    th.Property(
         "retry_max_wait_seconds",
         th.NumberType(minimum=0),
         default=300,
@@ -245,6 +255,7 @@ class Settings:
         """Read settings that :func:`problems` found valid; defaults come from the schema."""
         values = with_defaults(config)
         end_date = values.get("end_date")
+        shard_index, shard_count = shard_plan.split(values)
         return cls(
             api_url=str(values["api_url"]).rstrip("/"),
             start_date=timeutils.parse_datetime(values["start_date"]),
@@ -268,8 +279,8 @@ class Settings:
             retry_max_tries=int(values["retry_max_tries"]),
             retry_max_wait=float(values["retry_max_wait_seconds"]),
             max_workers=int(values["max_workers"]),
-            shard_count=int(values["shard_count"]),
-            shard_index=int(values["shard_index"]),
+            shard_count=shard_count,
+            shard_index=shard_index,
         )
 
     def range_end(self, run_start: datetime) -> datetime:
@@ -359,11 +370,7 @@ def problems(config: Mapping[str, Any], *, now: datetime) -> list[str]:
     meeting_ids = meeting_ids_in_series_ids(config)
     if meeting_ids and len(meeting_ids) == len(config.get("meeting_series_ids") or []):
         found += [f"{note}; no series left to extract" for note in meeting_ids]
-    values = with_defaults(config)
-    shard_count, shard_index = values["shard_count"], values["shard_index"]
-    if isinstance(shard_count, int) and isinstance(shard_index, int) and shard_index >= shard_count:
-        found.append(f"shard_index: {shard_index} must be below shard_count ({shard_count})")
-    return found
+    return found + shard_plan.problems(with_defaults(config))
 
 
 def meeting_ids_in_series_ids(config: Mapping[str, Any]) -> list[str]:

@@ -49,7 +49,8 @@ def meltano_executable() -> Path:
         pytest.fail(
             f"Meltano not found at {path}. Install it as .ci/run does: "
             f"python3 -m venv .venv-meltano && "
-            f".venv-meltano/bin/pip install meltano=={version} (or run bash scripts/demo.sh)",
+            f".venv-meltano/bin/pip install 'meltano[postgres]=={version}' "
+            "(or run bash scripts/test.sh)",
             pytrace=False,
         )
     return path

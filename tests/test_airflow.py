@@ -9,10 +9,12 @@ that every shard has some.
 
 Three runs, as a user lives them: the scheduled run Airflow starts when the DAG appears; a
 run two (fake) days later, which must continue from each shard's own state; and, after the
-``webex_meetings_shard_count`` Variable went from 4 to 2 (the README's procedure), a run in
-which the series that changed shard are read again from ``start_date`` by their new shard.
-After each: every task succeeded on its first try, the shard tasks overlapped in time, and
-PostgreSQL holds every meeting of the range exactly once, the ids an unsharded run stores.
+``webex_meetings_shard_count`` Variable went from 4 to 2 (the README's procedure: the next
+run's plan reads it, nothing is re-parsed), a run in which the series that changed shard are
+read again from ``start_date`` by their new shard. After each: every task succeeded on its
+first try, the shard tasks overlapped in time, and PostgreSQL holds every meeting of the range
+exactly once, the ids an unsharded run stores. tests/test_airflow_celery.py runs the same DAG
+on two workers that share only the network.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -109,6 +112,22 @@ class Airflow:
                 )
             )
 
+    def start_all(self) -> None:
+        """api-server, then (once it answers: tasks report to it) scheduler and dag-processor."""
+        self.start(["api-server"])
+        url = self.env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"].replace("/execution/", "/")
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}api/v2/monitor/health", timeout=5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    log = (self.home / "api-server.log").read_text()[-3000:]
+                    pytest.fail(f"the api-server did not answer within 120 s:\n{log}")
+                time.sleep(0.5)
+        self.start(["scheduler"], ["dag-processor"])
+
     def stop(self) -> None:
         for process in self.processes:
             if process.poll() is None:
@@ -120,26 +139,39 @@ class Airflow:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=30)
 
-    def task_log(self, run_id: str, task_id: str) -> str:
+    def task_log(self, run_id: str, task_id: str, map_index: int = -1) -> str:
         """The end of a task's log (Airflow writes one JSON object per line)."""
-        folder = self.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}" / f"task_id={task_id}"
-        lines = []
-        for path in sorted(folder.glob("attempt=*.log")):
-            for line in path.read_text().splitlines():
-                try:
-                    lines.append(str(json.loads(line).get("event", "")))
-                except json.JSONDecodeError:
-                    lines.append(line)
-        return "\n".join(lines[-60:])
+        return task_log(self.home, run_id, task_id, map_index)
+
+
+def task_log(home: Path, run_id: str, task_id: str, map_index: int = -1) -> str:
+    """The end of a task's log in an Airflow home (one JSON object per line)."""
+    folder = home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}" / f"task_id={task_id}"
+    if map_index >= 0:
+        folder /= f"map_index={map_index}"
+    lines = []
+    for path in sorted(folder.glob("attempt=*.log")):
+        for line in path.read_text().splitlines():
+            try:
+                lines.append(str(json.loads(line).get("event", "")))
+            except json.JSONDecodeError:
+                lines.append(line)
+    return "\n".join(lines[-60:])
 
 
 @dataclass(frozen=True)
 class TaskRun:
     task_id: str
+    map_index: int
     state: str
     try_number: int
     start: float
     end: float
+    hostname: str
+
+    @property
+    def name(self) -> str:
+        return self.task_id if self.map_index < 0 else f"{self.task_id}[{self.map_index}]"
 
 
 def free_port() -> int:
@@ -163,6 +195,11 @@ def schedule_timezone(now: datetime) -> str:
 
 @pytest.fixture(scope="module")
 def airflow_bin() -> Path:
+    return airflow_bin_dir()
+
+
+def airflow_bin_dir() -> Path:
+    """The pinned Airflow's bin folder; a clear failure when it is not installed."""
     bin_dir = Path(os.environ.get("AIRFLOW_VENV") or REPO / ".venv-airflow") / "bin"
     if not (bin_dir / "airflow").exists():
         pytest.fail(
@@ -207,27 +244,31 @@ def server() -> Iterator[FakeWebex]:
 # --- reading what happened ------------------------------------------------------------------
 
 
-def wait_for_run(airflow: Airflow, run_id: str) -> list[TaskRun]:
-    """The run's task instances once it finished; fail fast, with the log, on any failure."""
+def wait_for_run(
+    airflow: Airflow, run_id: str, allowed: frozenset[str] = frozenset()
+) -> list[TaskRun]:
+    """The run's task instances once it finished; fail fast, with the log, on any failure
+    (but the ``allowed`` states).
+    """
     deadline = time.monotonic() + RUN_TIMEOUT
     while time.monotonic() < deadline:
-        rows = airflow.metadata.query(
-            "SELECT task_id, state, try_number, "
-            "extract(epoch from start_date), extract(epoch from end_date) "
-            f"FROM task_instance WHERE dag_id = '{DAG_ID}' AND run_id = '{run_id}'"
-        )
-        for task_id, state, *_ in rows:
-            if state in FAILED:
-                pytest.fail(
-                    f"task {task_id} of {run_id} is {state}:\n{airflow.task_log(run_id, task_id)}"
-                )
+        # The run's state first: once it is success, the rows read after it are final.
         ((run_state,),) = airflow.metadata.query(
             f"SELECT state FROM dag_run WHERE dag_id = '{DAG_ID}' AND run_id = '{run_id}'"
         )
+        rows = airflow.metadata.query(
+            "SELECT task_id, map_index, state, try_number, "
+            "extract(epoch from start_date), extract(epoch from end_date), hostname "
+            f"FROM task_instance WHERE dag_id = '{DAG_ID}' AND run_id = '{run_id}'"
+        )
+        for task_id, map_index, state, *_ in rows:
+            if state in FAILED - allowed:
+                log = airflow.task_log(run_id, task_id, int(map_index))
+                pytest.fail(f"task {task_id}[{map_index}] of {run_id} is {state}:\n{log}")
         if run_state == "success":
             return [
-                TaskRun(task_id, state, int(tries), float(start), float(end))
-                for task_id, state, tries, start, end in rows
+                TaskRun(task_id, int(index), state, int(tries), float(start), float(end), host)
+                for task_id, index, state, tries, start, end, host in rows
             ]
         assert run_state in {"queued", "running"}, f"{run_id} is {run_state}"
         time.sleep(2)
@@ -252,21 +293,25 @@ def trigger(airflow: Airflow, run_id: str) -> None:
     airflow.cli("dags", "trigger", DAG_ID, "--run-id", run_id)
 
 
+def check_task_names(tasks: list[TaskRun], shards: int) -> None:
+    """The run's tasks: ``plan``, ``prepare`` and the ``shard`` task mapped over the plan."""
+    expected = ["plan", "prepare", *(f"shard[{index}]" for index in range(shards))]
+    assert sorted(task.name for task in tasks) == sorted(expected)
+
+
 def check_tasks(tasks: list[TaskRun], shards: int) -> dict[str, float]:
     """Every task succeeded at once; the shards ran at the same time. Their timings."""
-    assert sorted(task.task_id for task in tasks) == sorted(
-        ["create_tables", *(f"shard_{index}" for index in range(shards))]
-    )
+    check_task_names(tasks, shards)
     assert {(task.state, task.try_number) for task in tasks} == {("success", 1)}, tasks
-    (create,) = [task for task in tasks if task.task_id == "create_tables"]
-    shard_tasks = [task for task in tasks if task.task_id != "create_tables"]
+    (create,) = [task for task in tasks if task.task_id == "prepare"]
+    shard_tasks = [task for task in tasks if task.task_id == "shard"]
     assert all(task.start >= create.end for task in shard_tasks), "shards before the tables"
     latest_start = max(task.start for task in shard_tasks)
     earliest_end = min(task.end for task in shard_tasks)
     assert latest_start < earliest_end, "the shard tasks did not overlap"
     return {
-        "run_s": round(max(task.end for task in tasks) - create.start, 1),
-        "create_tables_s": round(create.end - create.start, 1),
+        "run_s": round(max(task.end for task in tasks) - min(task.start for task in tasks), 1),
+        "prepare_s": round(create.end - create.start, 1),
         "shards_sum_s": round(sum(task.end - task.start for task in shard_tasks), 1),
         "shards_wall_s": round(
             max(task.end for task in shard_tasks) - min(task.start for task in shard_tasks), 1
@@ -312,18 +357,25 @@ def check_states(meltano: Meltano, series_ids: list[str], shards: int) -> None:
 
 
 def test_dag_agrees_with_meltano_yml(airflow_bin: Path, tmp_path: Path) -> None:
-    """The DAG as Airflow loads it, with its default shard count: one task per shard that
-    meltano.yml declares, each running its own pair of plugins with the split forced.
+    """The DAG as Airflow loads it: ``plan`` and ``prepare``, then the ``shard`` task mapped
+    over the plan, each shard running its own pair of plugins that meltano.yml declares, told
+    its split as ``shard_plan``; nothing read at parse time decides the tasks.
     """
     script = (
-        "import json, runpy; dag = runpy.run_path(__import__('sys').argv[1])['dag']; "
-        "print(json.dumps({'max_active_runs': dag.max_active_runs, 'tasks': {t.task_id: "
-        "{'command': t.bash_command, 'env': t.env, 'upstream': sorted(t.upstream_task_ids), "
-        "'retries': t.retries} for t in dag.tasks}}))"
+        "import json, runpy, sys; module = runpy.run_path(sys.argv[1]); dag = module['dag']; "
+        "print(json.dumps({'max_active_runs': dag.max_active_runs, 'plan': "
+        "module['shard_tasks'](int(sys.argv[2])), 'tasks': {t.task_id: "
+        "{'upstream': sorted(t.upstream_task_ids), 'retries': t.retries, "
+        "'mapped': type(t).__name__ == 'MappedOperator'} for t in dag.tasks}}))"
     )
-    env = {"PATH": os.environ["PATH"], "AIRFLOW_HOME": str(tmp_path)}
+    # A worker's environment that says 8 shards changes nothing in the DAG.
+    env = {
+        "PATH": os.environ["PATH"],
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW_VAR_WEBEX_MEETINGS_SHARD_COUNT": "8",
+    }
     completed = subprocess.run(
-        [str(airflow_bin / "python"), "-c", script, str(DAG_FILE)],
+        [str(airflow_bin / "python"), "-c", script, str(DAG_FILE), str(DEFAULT_SHARDS)],
         env=env,
         capture_output=True,
         text=True,
@@ -333,32 +385,33 @@ def test_dag_agrees_with_meltano_yml(airflow_bin: Path, tmp_path: Path) -> None:
     assert completed.returncode == 0, completed.stderr[-3000:]
     dag = json.loads(completed.stdout.splitlines()[-1])
     assert dag["max_active_runs"] == 1
+    assert dag["tasks"] == {
+        "plan": {"upstream": [], "retries": 2, "mapped": False},
+        "prepare": {"upstream": [], "retries": 2, "mapped": False},
+        "shard": {"upstream": ["plan", "prepare"], "retries": 2, "mapped": True},
+    }
 
     yaml = importlib.import_module("yaml")  # PyYAML comes with singer-sdk; no stubs needed
     project = yaml.safe_load((REPO / "meltano.yml").read_text())
     shards = {p["name"]: p for p in project["plugins"]["extractors"] if "-shard-" in p["name"]}
     loaders = {p["name"]: p for p in project["plugins"]["loaders"] if "-shard-" in p["name"]}
     assert len(shards) == len(loaders) == DEFAULT_SHARDS
-    tasks = dag["tasks"]
-    assert set(tasks) == {"create_tables", *(f"shard_{i}" for i in range(DEFAULT_SHARDS))}
-    for index in range(DEFAULT_SHARDS):
+    assert len(dag["plan"]) == DEFAULT_SHARDS
+    for index, task in enumerate(dag["plan"]):
         extractor = shards[f"tap-webex-meetings-shard-{index}"]
         assert extractor["inherit_from"] == "tap-webex-meetings"
-        assert extractor["config"] == {"shard_count": DEFAULT_SHARDS, "shard_index": index}
+        assert extractor["config"] == {"shard_index": index}
         assert loaders[f"target-postgres-shard-{index}"]["inherit_from"] == "target-postgres"
-        task = tasks[f"shard_{index}"]
-        assert task["command"].endswith(
+        # The README shows the same command as a template; a retry adds --force (the DAG).
+        forced, command = task["bash_command"].split("; fi; ")
+        assert command == README_SHARD_COMMAND.replace("<i>", str(index))
+        assert command.endswith(
             f" run tap-webex-meetings-shard-{index} target-postgres-shard-{index}"
         )
-        # The README shows the same command as a template.
-        assert task["command"] == README_SHARD_COMMAND.replace("<i>", str(index))
-        prefix = f"TAP_WEBEX_MEETINGS_SHARD_{index}_"
+        assert "MELTANO_RUN_FORCE=true" in forced
         assert task["env"] == {
-            f"{prefix}SHARD_COUNT": str(DEFAULT_SHARDS),
-            f"{prefix}SHARD_INDEX": str(index),
+            f"TAP_WEBEX_MEETINGS_SHARD_{index}_SHARD_PLAN": f"{index}/{DEFAULT_SHARDS}"
         }
-        assert task["upstream"] == ["create_tables"]
-    assert all(task["retries"] >= 1 for task in tasks.values())
 
 
 def test_dag_runs_shards_in_parallel_and_incrementally_under_the_scheduler(
@@ -409,7 +462,6 @@ def test_dag_runs_shards_in_parallel_and_incrementally_under_the_scheduler(
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__API_AUTH__JWT_SECRET": os.urandom(16).hex(),
-        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",  # see a Variable change soon
         "AIRFLOW_VAR_WEBEX_MEETINGS_PROJECT": str(REPO),
     }
     env.pop("MELTANO_ENVIRONMENT")  # the DAG chooses prod
@@ -419,7 +471,7 @@ def test_dag_runs_shards_in_parallel_and_incrementally_under_the_scheduler(
     try:
         # Run 1: the scheduled run Airflow starts as soon as it has parsed the DAG.
         before = truth(server, start)
-        airflow.start(["api-server"], ["scheduler"], ["dag-processor"])
+        airflow.start_all()
         run_id = first_scheduled_run(airflow)
         timings = check_tasks(wait_for_run(airflow, run_id), DEFAULT_SHARDS)
         run = Run("", before, truth(server, start))
@@ -448,7 +500,6 @@ def test_dag_runs_shards_in_parallel_and_incrementally_under_the_scheduler(
         # moved has no bookmark in its new shard, which reads it from start_date; upserts
         # keep one row per meeting.
         airflow.cli("variables", "set", "webex_meetings_shard_count", "2")
-        wait_for_dag_version(airflow, 2)
         server.advance(timedelta(days=1))
         server.clear_requests()
         before = truth(server, start)
@@ -467,16 +518,3 @@ def test_dag_runs_shards_in_parallel_and_incrementally_under_the_scheduler(
         airflow.stop()
     for name, timings, per_shard, stored in report:
         print(f"{name}: {timings}, rows per shard {per_shard}, {stored} rows, 0 duplicates")
-
-
-def wait_for_dag_version(airflow: Airflow, version: int) -> None:
-    """Until the dag-processor has stored the DAG's ``version``-th shape."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        ((latest,),) = airflow.metadata.query(
-            f"SELECT coalesce(max(version_number), 0) FROM dag_version WHERE dag_id = '{DAG_ID}'"
-        )
-        if int(latest) >= version:
-            return
-        time.sleep(2)
-    pytest.fail(f"the dag-processor did not re-parse {DAG_ID} within 120 s")

@@ -27,7 +27,9 @@ pytestmark = pytest.mark.e2e
 README = (REPO / "README.md").read_text()
 STATE_ID = "dev:tap-webex-meetings-to-target-duckdb"
 USER = "alice@example.com"
-INSTALL_MELTANO = "python3 -m venv .venv-meltano && .venv-meltano/bin/pip install meltano=="
+INSTALL_MELTANO = (
+    "python3 -m venv .venv-meltano && .venv-meltano/bin/pip install 'meltano[postgres]=="
+)
 # The order a user pastes them in: set up and run, look around, schedule, the settings' example,
 # PostgreSQL. Each names its block by the block's first line.
 ORDER = [

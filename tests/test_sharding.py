@@ -59,3 +59,49 @@ def test_shard_index_must_be_below_shard_count() -> None:
         sync(config_for(server, shard_count=2, shard_index=2), run_start=NOW)
     assert any(error.startswith("shard_index:") for error in raised.value.errors)
     assert server.requests == []
+
+
+def test_shard_plan_is_the_split() -> None:
+    """What the Airflow DAG passes: the tap extracts exactly that shard's series."""
+    with FakeWebex(series=bulk_series(24, 3, now=NOW), now=NOW) as server:
+        config = config_for(server, end_date="2026-06-30T00:00:00Z")
+        planned = sync({**config, "shard_plan": "1/3", "shard_index": 1}, run_start=NOW)
+        by_settings = sync({**config, "shard_count": 3, "shard_index": 1}, run_start=NOW)
+        everything = set(server.series_ids("alice@example.com"))
+    series = set(planned.ids("meeting_series"))
+    assert series == {s for s in everything if shard_of(s, 3) == 1}
+    assert series == set(by_settings.ids("meeting_series"))
+    assert set(planned.ids()) == set(by_settings.ids())
+
+
+@pytest.mark.parametrize(
+    ("settings", "told"),
+    [
+        ({"shard_count": 8}, "shard_count 8"),  # e.g. a worker's environment
+        ({"shard_index": 2}, "shard_index 2"),  # e.g. a shard plugin copied without its index
+        ({"shard_count": 8, "shard_index": 2}, "shard_index 2 and shard_count 8"),
+    ],
+)
+def test_a_split_other_than_the_plan_stops_the_tap(settings: dict[str, int], told: str) -> None:
+    with FakeWebex(now=NOW) as server, pytest.raises(ConfigValidationError) as raised:
+        sync({**config_for(server), "shard_plan": "1/4", **settings}, run_start=NOW)
+    assert raised.value.errors == [
+        f"shard_plan: this run was planned as shard 1 of 4, but {told} set elsewhere disagree; "
+        "unset them or make them agree: shards of one run split the series one way"
+    ]
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("plan", "error"),
+    [
+        ("4", "shard_plan: '4' is not <shard_index>/<shard_count> (e.g. 1/4)"),
+        ("4/4", "shard_plan: '4/4': the shard index must be 0 .. 3"),
+        ("0/0", "shard_plan: '0/0': the shard count must be 1 or more"),
+    ],
+)
+def test_a_malformed_shard_plan_stops_the_tap(plan: str, error: str) -> None:
+    with FakeWebex(now=NOW) as server, pytest.raises(ConfigValidationError) as raised:
+        sync({**config_for(server), "shard_plan": plan}, run_start=NOW)
+    assert raised.value.errors == [error]
+    assert server.requests == []
