@@ -160,6 +160,7 @@ def trusting(server: ScriptedServer) -> dict[str, str]:
 def _handler_for(owner: ScriptedServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out apart: no 40 ms stall
 
         @override
         def log_message(self, format: str, *args: Any) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 from typing import Protocol
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from .dataset import Dataset
 from .occurrences import Position
@@ -85,11 +85,15 @@ def list_meetings(
         following = Position(first + limit) if len(series) > first + limit else None
     headers = {}
     if following is not None:
-        headers["Link"] = _next_link(live, request.params, following, limit)
+        headers["Link"] = _next_link(live, request, following, limit)
     return json_reply(200, {"items": items}, headers)
 
 
-def _next_link(live: Live, params: dict[str, list[str]], position: Position, limit: int) -> str:
+def _next_link(live: Live, request: RecordedRequest, position: Position, limit: int) -> str:
+    """The next page's link, on the host the request was sent to (``localhost`` or not),
+    as Webex's own links stay on the host asked: a client may refuse another one.
+    """
+    params = request.params
     quirks = set(live.link_quirks)
     if "literal_string" in quirks:
         return "string"
@@ -106,7 +110,9 @@ def _next_link(live: Live, params: dict[str, list[str]], position: Position, lim
     )
     max_value = "null" if "max_null" in quirks else str(limit)
     query = urlencode([*kept, ("max", max_value), ("cursor", cursor)])
-    return f'<{live.api_url}/meetings?{query}>; rel="next"'
+    host = request.headers.get("host")
+    api_url = f"{urlsplit(live.api_url).scheme}://{host}/v1" if host else live.api_url
+    return f'<{api_url}/meetings?{query}>; rel="next"'
 
 
 def _encode_cursor(position: Position) -> str:
