@@ -94,6 +94,13 @@ def finished_ids(state: dict[str, Any]) -> set[str]:
     return {series_id for ids in groups.values() for series_id in ids}
 
 
+def series_in_state(state: dict[str, Any]) -> set[str]:
+    """The live series a STATE value knows: a partition each, or kept as finished."""
+    partitions = state.get("bookmarks", {}).get("series_meetings", {}).get("partitions", [])
+    live = {p["context"]["meetingSeriesId"] for p in partitions if "series_deleted_at" not in p}
+    return live | finished_ids(state)
+
+
 def sync(
     config: dict[str, Any],
     *,

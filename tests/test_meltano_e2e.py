@@ -42,6 +42,7 @@ from tests.meltano_support import (
     pinned_meltano_version,
     read_duckdb,
 )
+from tests.tap_runner import series_in_state
 
 pytestmark = pytest.mark.e2e
 
@@ -233,8 +234,7 @@ def check_state(meltano: Meltano, loader: str, server: FakeWebex) -> None:
     """
     state = meltano.state(f"dev:tap-webex-meetings-to-{loader}")
     partitions = state["bookmarks"]["series_meetings"]["partitions"]
-    live = {p["context"]["meetingSeriesId"] for p in partitions if "series_deleted_at" not in p}
-    assert live == set(server.series_ids(USER))
+    assert series_in_state(state) == set(server.series_ids(USER))
     for partition in partitions:
         bookmark = datetime.fromisoformat(partition["replication_key_value"])
         assert bookmark <= datetime.now(UTC)
