@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -501,8 +502,15 @@ def finished_in(machine: Machine) -> set[str]:
     return {
         series_id
         for index in range(DEFAULT_SHARDS)
-        for series_id in finished_ids(json.loads(machine.saved_state(state_id(index))))
+        for series_id in finished_ids(singer_state(machine.saved_state(state_id(index))))
     }
+
+
+def singer_state(saved: str) -> dict[str, Any]:
+    """The Singer state in what ``meltano state get`` prints."""
+    value: dict[str, Any] = json.loads(saved)
+    state: dict[str, Any] = value.get("singer_state", value)
+    return state
 
 
 def check_continuation(
