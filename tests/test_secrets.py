@@ -138,6 +138,7 @@ def test_an_oauth_error_that_echoes_the_form_is_shown_without_it() -> None:
     assert output.exit_code == 1
     assert [r.path for r in oauth.requests] == ["/v1/access_token"]
     assert CLIENT_SECRET in oauth.requests[0].body.decode()  # it was echoed back
-    assert "refused the refresh token (400: invalid_client: Bad request:" in output.stderr
+    refused = "refused the client_id or client_secret (400: invalid_client: Bad request:"
+    assert refused in output.stderr
     assert "<redacted>" in output.stderr
     assert_never_printed(output.stdout + output.stderr, [CLIENT_SECRET, REFRESH_TOKEN])
