@@ -216,32 +216,29 @@ def _attach_current(sock: socket.socket | None) -> None:
         flight.attach(sock)
 
 
-class _WatchedHTTPConnection(HTTPConnection):
-    """Tells the request in flight which socket it reads (kept if the connection closes)."""
+class _Watched:
+    """Tells the request in flight which socket it reads (kept if the connection closes).
 
-    @override
+    Mixed into urllib3's http and https connections alike.
+    """
+
+    sock: socket.socket | None
+
     def request(self, *args: Any, **kwargs: Any) -> None:
-        super().request(*args, **kwargs)
+        super().request(*args, **kwargs)  # type: ignore[misc]
         _attach_current(self.sock)
 
-    @override
     def getresponse(self) -> Any:
         _attach_current(self.sock)
-        return super().getresponse()
+        return super().getresponse()  # type: ignore[misc]
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
+    """An http connection whose socket the deadline watchdog can reach."""
+
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
     """The same for https."""
-
-    @override
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        super().request(*args, **kwargs)
-        _attach_current(self.sock)
-
-    @override
-    def getresponse(self) -> Any:
-        _attach_current(self.sock)
-        return super().getresponse()
 
 
 class _WatchedHTTPPool(HTTPConnectionPool):
