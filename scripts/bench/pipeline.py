@@ -87,7 +87,9 @@ class Postgres:
         if completed.returncode != 0:
             raise RuntimeError(f"ensure_postgres.sh failed: {completed.stderr[-2000:]}")
         self.settings = dict(
-            line.split("=", 1) for line in completed.stdout.splitlines() if "=" in line
+            line.removeprefix("export ").split("=", 1)
+            for line in completed.stdout.splitlines()
+            if "=" in line
         )
 
     def psql(self, sql: str) -> str:
