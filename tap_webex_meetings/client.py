@@ -36,8 +36,8 @@ from tap_webex_meetings.auth import WebexOAuthAuthenticator
 from tap_webex_meetings.credentials import clean_secret
 from tap_webex_meetings.errors import (
     AccessTokenExpiredError,
+    NotFoundError,
     PagingLoopError,
-    SeriesNotFoundError,
     TokenRefusedError,
     WebexAPIError,
 )
@@ -49,12 +49,10 @@ if TYPE_CHECKING:
     from backoff.types import Details
     from singer_sdk.helpers.types import Context, RequestFunc
 
+    from tap_webex_meetings.lookahead import LookAhead
     from tap_webex_meetings.settings import Settings
     from tap_webex_meetings.state import ThrottledStateWriter
     from tap_webex_meetings.summary import RunSummary
-
-# Context key of a ``GET /meetings/{meetingId}`` lookup (a series, or one meeting).
-LOOKUP = "meetingId"
 
 
 class WebexTap(Protocol):
@@ -67,6 +65,7 @@ class WebexTap(Protocol):
     state_writer: ThrottledStateWriter
     summary: RunSummary
     table_version: int | None
+    look_ahead: LookAhead[Any, Any]
 
 
 class WebexLinkPaginator(HeaderLinkPaginator):
@@ -188,49 +187,50 @@ class WebexStream(RESTStream[ParseResult | None]):
         return session
 
     @override
-    def get_url(self, context: Context | None) -> str:
-        """``/meetings/{id}`` for a lookup (see :meth:`look_up`), else ``/meetings``."""
-        if context and LOOKUP in context:
-            return f"{self.url_base}{webex.MEETINGS_PATH}/{quote(context[LOOKUP], safe='')}"
-        return super().get_url(context)
-
-    @override
     def get_url_params(
         self, context: Context | None, next_page_token: ParseResult | None
     ) -> dict[str, Any]:
-        """A lookup sends only ``hostEmail``; a listing, what :meth:`list_params` says."""
-        if context and LOOKUP in context:
-            return webex.query_params({"hostEmail": context.get("hostEmail")})
+        """The first page's query: what :meth:`list_params` says (later pages: the link)."""
         return self.list_params(context)
 
     def list_params(self, context: Context | None) -> dict[str, str]:
         """Query parameters of the first page of a listing."""
         raise NotImplementedError
 
-    @staticmethod
-    def lookup_context(meeting_id: str, host_email: str | None = None) -> dict[str, str]:
-        """The context that makes a request ``GET /meetings/{meeting_id}``."""
-        return {LOOKUP: meeting_id, **({"hostEmail": host_email} if host_email else {})}
-
     @override
     def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The SDK's pages, checked before they are believed (see :mod:`pages`)."""
-        context = context or {}
         guard = QueryGuard(
-            webex.subject(context.get(LOOKUP), context),
+            webex.subject(None, context or {}),
             self.logger,
             self.webex_tap.summary.count_skipped,
             self.instance_cap,
         )
-        return guard.records(super().request_records(context or None))
+        return guard.records(super().request_records(context))
+
+    def fetch_meeting(self, meeting_id: str, host_email: str | None = None) -> dict[str, Any]:
+        """``GET /meetings/{meeting_id}``: the meeting or series; :class:`NotFoundError` on 404.
+
+        Its own call, not a listing: one request (retried like any other) whose body
+        ``validate_response`` has already checked to be a meeting.
+        """
+        request = self.build_prepared_request(
+            method="GET",
+            url=f"{self.url_base}{webex.MEETINGS_PATH}/{quote(meeting_id, safe='')}",
+            params=webex.query_params({"hostEmail": host_email}),
+            headers=self.http_headers,
+        )
+        # private singer-sdk method: the send that request_records itself decorates
+        response = self.request_decorator(self._request)(request, None)
+        with self._payloads_lock:
+            payload: dict[str, Any] = self._payloads.pop(response)
+        return payload
 
     def look_up(self, meeting_id: str, host_email: str | None = None) -> dict[str, Any] | None:
         """The meeting or series Webex has under ``meeting_id``; None when it answers 404."""
         try:
-            return next(
-                iter(self.request_records(self.lookup_context(meeting_id, host_email))), None
-            )
-        except SeriesNotFoundError:
+            return self.fetch_meeting(meeting_id, host_email)
+        except NotFoundError:
             return None
 
     @property
@@ -362,7 +362,7 @@ class WebexStream(RESTStream[ParseResult | None]):
                 f"and {webex.ADMIN_SCOPE} (an admin's token) to use host_emails.",
             )
         if status == HTTPStatus.NOT_FOUND:
-            raise SeriesNotFoundError(status, message, tracking_id)
+            raise NotFoundError(status, message, tracking_id)
         raise WebexAPIError(status, message, tracking_id)
 
     def _accept(self, response: requests.Response) -> None:
@@ -496,10 +496,11 @@ class WebexStream(RESTStream[ParseResult | None]):
             reason = str(exception)  # ours: it names the URL and the deadline
         else:
             reason = type(exception).__name__ if exception else "unknown error"
+        request, context = details["args"][:2]
         self.logger.warning(
             "Retrying %s%s in %.1f s (try %d of %d): %s",
             self.name,
-            _whose(details["args"][1] if len(details["args"]) > 1 else None),
+            _whose(request, context),
             details.get("wait", 0.0),
             details["tries"],
             self.backoff_max_tries(),
@@ -507,11 +508,11 @@ class WebexStream(RESTStream[ParseResult | None]):
         )
 
 
-def _whose(context: Context | None) -> str:
+def _whose(request: requests.PreparedRequest, context: Context | None) -> str:
     """`` of series X`` (or ``, lookup of X``): which series a retried request is about."""
+    if meeting_id := webex.lookup_id(request.url or ""):
+        return f", lookup of {meeting_id}"
     if context and (series_id := context.get("meetingSeriesId")):
         return f" of series {series_id}"
-    if context and (meeting_id := context.get(LOOKUP)):
-        return f", lookup of {meeting_id}"
     host = (context or {}).get("hostEmail")
     return f", discovery of {host}'s series" if host else ", discovery of the series"

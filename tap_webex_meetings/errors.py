@@ -22,8 +22,11 @@ class WebexAPIError(FatalAPIError):
         super().__init__(f"{text}. {advice}".strip() if advice else text)
 
 
-class SeriesNotFoundError(WebexAPIError):
-    """One meeting series is unknown or not visible: the other series go on."""
+class NotFoundError(WebexAPIError):
+    """Webex answered 404: what was asked for (a series, a meeting) is gone or not visible.
+
+    Each stream decides what that means: for meetings, a deleted series or meeting.
+    """
 
 
 class TokenRefusedError(FatalAPIError):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -27,6 +28,9 @@ class _End:
     """Marks the end of a job's output."""
 
 
+_STOP = "\x00stop"  # the key of the job that tells a worker thread to return
+
+
 @dataclass
 class _Job(Generic[R]):
     key: str
@@ -39,7 +43,7 @@ class _Job(Generic[R]):
 class Prefetcher(Generic[R]):
     """Runs producers on ``workers`` daemon threads, in the order they were submitted."""
 
-    def __init__(self, workers: int, chunks_ahead: int = 4) -> None:
+    def __init__(self, workers: int, ahead: int, chunks_ahead: int = 4) -> None:
         self._workers = workers
         self._chunks_ahead = chunks_ahead
         self._pending: queue.Queue[_Job[R]] = queue.Queue()
@@ -50,7 +54,7 @@ class Prefetcher(Generic[R]):
         # A worker takes a permit before it takes a job; the job gives it back when its
         # consumer is done with it (or abandons it). Jobs are taken in submission order,
         # so the job the consumer waits for always started before any later one.
-        self._permits = threading.Semaphore(2 * workers)
+        self._permits = threading.Semaphore(ahead)
 
     def submit(self, key: str, produce: Callable[[], Iterable[R]]) -> None:
         """Start fetching ``produce()`` for ``key`` as soon as a worker is free."""
@@ -84,6 +88,27 @@ class Prefetcher(Generic[R]):
             self._release(earlier_job)
         return self._drain(job)
 
+    def close(self, timeout: float = 1.0) -> None:
+        """Abandon every job not taken and stop the threads (a request in flight ends first).
+
+        Waits up to ``timeout`` seconds in all; a thread still waiting on Webex then is a
+        daemon and ends with the process.
+        """
+        with self._lock:
+            abandoned = list(self._jobs.values())
+            self._jobs.clear()
+            self._order.clear()
+            threads, self._threads = self._threads, []
+        for job in abandoned:
+            job.abandoned.set()
+            self._release(job)
+        for _ in threads:
+            self._permits.release()  # a stopping worker may wait for a permit first
+            self._pending.put(_Job(_STOP, lambda: (), queue.Queue()))
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
     def _release(self, job: _Job[R]) -> None:
         """Give the job's permit back, once, whoever is done with it first."""
         with self._lock:
@@ -109,6 +134,8 @@ class Prefetcher(Generic[R]):
         while True:
             self._permits.acquire()
             job = self._pending.get()
+            if job.key == _STOP:
+                return
             with self._lock:
                 job.holds_permit = True
             if job.abandoned.is_set():

@@ -14,7 +14,6 @@ written) and state.py.
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from functools import cached_property, partial
@@ -30,10 +29,10 @@ from typing_extensions import override
 from tap_webex_meetings import deletions, history, timeutils, webex
 from tap_webex_meetings.client import WebexStream
 from tap_webex_meetings.deletions import Meeting
-from tap_webex_meetings.errors import SeriesNotFoundError
+from tap_webex_meetings.errors import NotFoundError
 from tap_webex_meetings.history import Discovery, FinishedSeries, SeriesFacts
 from tap_webex_meetings.listing import SERIES_GONE, Listed, SeriesListing, SeriesQuery, StillThere
-from tap_webex_meetings.prefetch import Prefetcher
+from tap_webex_meetings.lookahead import Consumer
 from tap_webex_meetings.progress import SeriesProgress
 from tap_webex_meetings.sharding import shard_of
 from tap_webex_meetings.state import IndexedStateManager
@@ -122,21 +121,19 @@ class MeetingSeriesStream(WebexStream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Each series of this shard once, however many ways it was found, then the gone.
 
-        A series is handed to the child stream to prefetch ``2 x max_workers`` series before
-        it is emitted, so its meetings are on their way while earlier series are written;
-        no more are held, so memory does not grow with the number of series. A series
-        extracted before that Webex no longer has comes last, as a tombstone; its meetings'
+        The look-ahead (see :mod:`lookahead`) starts fetching a series' meetings as soon as
+        it is found and passes the series on ``2 x max_workers`` series later, so its
+        meetings are on their way while earlier series are written. A series extracted
+        before that Webex no longer has comes last, as a tombstone; its meetings'
         tombstones follow from the child stream.
         """
-        child = self._meetings_stream
-        ahead: deque[dict[str, Any]] = deque()
-        for record in self._series_of_shard():
-            if child is not None and record["id"] not in self._skipped:
-                child.prefetch(self.get_child_context(record, context))
-            ahead.append(record)
-            if len(ahead) > 2 * self.settings.max_workers:
-                yield ahead.popleft()
-        yield from ahead
+        look_ahead = self.webex_tap.look_ahead
+        with look_ahead.running(self.settings.max_workers):
+            yield from look_ahead.hold(self._series_of_shard(), self._child_context_of)
+
+    def _child_context_of(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """The series' partition, or None when its meetings are not listed (finished)."""
+        return None if record["id"] in self._skipped else self.get_child_context(record, None)
 
     def _series_of_shard(self) -> Iterator[dict[str, Any]]:
         """This shard's series as they are found, then the known ones missing from them:
@@ -214,12 +211,11 @@ class MeetingSeriesStream(WebexStream):
         An unknown id is a warning while others exist; when none exists the run fails, so
         that a scheduled run with a wrong or deleted id alerts instead of loading nothing.
         """
-        lookups: Prefetcher[dict[str, Any]] = Prefetcher(self.settings.max_workers)
         ids = self.settings.meeting_series_ids
-        missing: dict[str, SeriesNotFoundError] = {}
-        for series_id in ids:
-            lookups.submit(series_id, partial(self._look_up_series, series_id, missing))
-        found = [record for series_id in ids for record in lookups.take(series_id) or ()]
+        missing: dict[str, NotFoundError] = {}
+        found = list(
+            self.webex_tap.look_ahead.each(ids, partial(self._look_up_series, missing=missing))
+        )
         absent = [series_id for series_id in ids if series_id in missing]  # configured order
         unknown = [series_id for series_id in absent if series_id not in self._known_series]
         if absent and not found and unknown == absent:
@@ -232,11 +228,11 @@ class MeetingSeriesStream(WebexStream):
         yield from found
 
     def _look_up_series(
-        self, series_id: str, missing: dict[str, SeriesNotFoundError]
+        self, series_id: str, missing: dict[str, NotFoundError]
     ) -> Iterator[dict[str, Any]]:
         try:
-            yield from self.request_records(self.lookup_context(series_id))
-        except SeriesNotFoundError as exc:
+            yield self.fetch_meeting(series_id)
+        except NotFoundError as exc:
             missing[series_id] = exc
 
     def _discovered_series(self) -> Iterator[dict[str, Any]]:
@@ -376,26 +372,25 @@ class SeriesMeetingsStream(WebexStream):
     # only when a series is complete, capped at the run's start (see the signpost).
     is_sorted = False
     schema = StreamSchema(SCHEMAS)
-    # Instances one query can list (a class attribute so tests can meet it with small data).
-    instance_cap = webex.INSTANCE_CAP
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._series: SeriesProgress | None = None
-        # Queries of the series prefetched and not written yet (2 x max_workers at most).
-        self._queries: dict[str, SeriesQuery] = {}
         # What each series' record said, from the parent stream (decides finishing).
         self.facts: dict[str, SeriesFacts] = {}
+        self.webex_tap.look_ahead.serve(
+            Consumer(
+                key=lambda context: context["meetingSeriesId"],
+                plan=self._query,
+                fetch=self._meetings_from,
+                wanted=lambda: self.selected or self.has_selected_descendents,
+            )
+        )
 
     @property
     def finished(self) -> FinishedSeries:
         """The series finished by earlier runs (see :mod:`history`)."""
         return self.state_manager.finished
-
-    @cached_property
-    def _prefetcher(self) -> Prefetcher[Listed]:
-        """Made on first use: discovery (``--discover``) needs no settings."""
-        return Prefetcher(self.settings.max_workers)
 
     @cached_property
     def _indexed_state_manager(self) -> IndexedStateManager:
@@ -426,27 +421,23 @@ class SeriesMeetingsStream(WebexStream):
         """The first page's query is the context built by :meth:`_query`, plus ``max``."""
         return {**(context or {}), "max": str(self.settings.page_size)}
 
-    def prefetch(self, context: dict[str, Any]) -> None:
-        """Start fetching this series' meetings as soon as a worker is free."""
-        if (query := self._query(context)) is not None:
-            self._queries[query.series_id] = query
-            self._prefetcher.submit(query.series_id, partial(self._meetings_from, query))
-
     @override
     def generate_child_contexts(
         self, record: Record, context: Context | None
     ) -> Iterable[Context | None]:
-        """No child streams: skip the SDK's per-record child context and filter check."""
+        """Without child streams, skip the SDK's per-record child context and filter check."""
+        if self.child_streams:
+            return super().generate_child_contexts(record, context)
         return ()
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Every meeting of the series in range, then tombstones of the deleted ones."""
         assert context is not None, "series_meetings runs once per meeting series"
-        query = self._queries.pop(context["meetingSeriesId"], None) or self._query(context)
-        if query is None:
+        taken = self.webex_tap.look_ahead.take(context)
+        if taken is None:
             return  # an empty range: nothing to list, nothing to forget
-        items = self._prefetcher.take(query.series_id) or self._meetings_from(query)
+        query, items = taken
         tap = self.webex_tap
         progress = self._series = SeriesProgress(
             query,
@@ -535,7 +526,7 @@ class SeriesMeetingsStream(WebexStream):
         )
         try:
             yield from listing.meetings()
-        except SeriesNotFoundError as exc:
+        except NotFoundError as exc:
             if not query.known:
                 _warn_series_not_found(self, query.series_id, exc)
                 return
@@ -563,7 +554,7 @@ class SeriesMeetingsStream(WebexStream):
             self._series.note(latest_record, self.replication_key)
 
 
-def _warn_series_not_found(stream: WebexStream, series_id: str, exc: SeriesNotFoundError) -> None:
+def _warn_series_not_found(stream: WebexStream, series_id: str, exc: NotFoundError) -> None:
     stream.logger.warning(
         "Meeting series %s was not found; extracting the other series. %s", series_id, exc
     )

@@ -33,6 +33,7 @@ from typing_extensions import override
 from tap_webex_meetings import config_errors, full_extract, redaction, state_check
 from tap_webex_meetings import settings as settings_module
 from tap_webex_meetings.auth import WebexOAuthAuthenticator, authenticator_for
+from tap_webex_meetings.lookahead import LookAhead
 from tap_webex_meetings.ratelimit import RateGate
 from tap_webex_meetings.settings import Settings
 from tap_webex_meetings.state import ThrottledStateWriter
@@ -231,6 +232,11 @@ class TapWebexMeetings(Tap):
     def rate_gate(self) -> RateGate:
         """Shared by every request, so one 429 slows all workers down."""
         return RateGate()
+
+    @cached_property
+    def look_ahead(self) -> LookAhead[Any, Any]:
+        """The series fetched ahead of the one being written, and the threads that do it."""
+        return LookAhead()
 
     @override
     def discover_streams(self) -> list[Stream]:
