@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from singer_sdk.helpers._state import PROGRESS_MARKERS  # private module: the SDK's own key
-
 from tap_webex_meetings import deletions, history, timeutils, webex
 from tap_webex_meetings.deletions import Meeting, MemoryBuilder
 from tap_webex_meetings.listing import SeriesQuery
+from tap_webex_meetings.partitioned import advance_bookmark
 from tap_webex_meetings.summary import RunSummary
 
 
@@ -57,11 +56,7 @@ class SeriesProgress:
         self._count(record["id"], moment, tombstone=tombstone)
         if moment is None:
             return
-        markers = self.partition.setdefault(PROGRESS_MARKERS, {})
-        value = timeutils.isoformat_utc(moment)
-        if value > markers.get("replication_key_value", ""):
-            markers["replication_key"] = replication_key
-            markers["replication_key_value"] = value
+        advance_bookmark(self.partition, replication_key, moment)
         if moment >= self.run_start and not tombstone:
             meeting_type = record.get("meetingType") or webex.SCHEDULED_TYPE
             self.upcoming.add(Meeting(record["id"], meeting_type, moment))

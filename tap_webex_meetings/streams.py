@@ -33,9 +33,9 @@ from tap_webex_meetings.errors import NotFoundError
 from tap_webex_meetings.history import Discovery, FinishedSeries, SeriesFacts
 from tap_webex_meetings.listing import SERIES_GONE, Listed, SeriesListing, SeriesQuery, StillThere
 from tap_webex_meetings.lookahead import Consumer
+from tap_webex_meetings.partitioned import PartitionedStream
 from tap_webex_meetings.progress import SeriesProgress
 from tap_webex_meetings.sharding import shard_of
-from tap_webex_meetings.state import IndexedStateManager
 from tap_webex_meetings.summary import bookmarks_of
 
 if TYPE_CHECKING:
@@ -360,7 +360,7 @@ class MeetingSeriesStream(WebexStream):
         )
 
 
-class SeriesMeetingsStream(WebexStream):
+class SeriesMeetingsStream(PartitionedStream):
     """Scheduled meetings and meeting instances of one series, incremental on ``start``."""
 
     name = "series_meetings"
@@ -368,9 +368,6 @@ class SeriesMeetingsStream(WebexStream):
     parent_stream_type = MeetingSeriesStream
     primary_keys = ("id",)
     replication_key = "start"
-    # Webex does not promise an order: the SDK keeps progress markers and moves the bookmark
-    # only when a series is complete, capped at the run's start (see the signpost).
-    is_sorted = False
     schema = StreamSchema(SCHEMAS)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -391,30 +388,6 @@ class SeriesMeetingsStream(WebexStream):
     def finished(self) -> FinishedSeries:
         """The series finished by earlier runs (see :mod:`history`)."""
         return self.state_manager.finished
-
-    @cached_property
-    def _indexed_state_manager(self) -> IndexedStateManager:
-        return IndexedStateManager(
-            tap_name=self.tap_name,
-            stream_name=self.name,
-            tap_state=self.tap_state,
-            state_partitioning_keys=self.state_partitioning_keys,
-            is_sorted=self.is_sorted,
-            check_sorted=self.check_sorted,
-        )
-
-    @property
-    @override
-    def state_manager(self) -> IndexedStateManager:
-        """The SDK's manager finds a series' partition by scanning all of them, per call."""
-        return self._indexed_state_manager
-
-    @override
-    def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
-        """The SDK narrates every series ("Beginning sync of ..."): DEBUG, so INFO stays short."""
-        super().log(
-            message, *args, level=logging.DEBUG if level == logging.INFO else level, **kwargs
-        )
 
     @override
     def list_params(self, context: Context | None) -> dict[str, str]:
@@ -534,24 +507,10 @@ class SeriesMeetingsStream(WebexStream):
             yield from listing.all_remembered_deleted()
 
     @override
-    def get_replication_key_signpost(self, context: Context | None = None) -> datetime:
-        """No bookmark passes the run's start, though upcoming meetings are emitted."""
-        return self.webex_tap.run_start
-
-    @override  # private singer-sdk hook; meltano/sdk#2753 (bookmarks compared as strings)
-    def _increment_stream_state(
-        self, latest_record: Record, *, context: Context | None = None
-    ) -> None:
-        """Move the series' bookmark as a UTC instant; count and remember (SeriesProgress).
-
-        A private hook (singer-sdk 0.54 has no public one per record): the SDK compares
-        bookmarks as strings, so mixed UTC offsets compare wrongly, it scans every partition
-        per record, and it warns once per series that unsorted progress is not resumable (a
-        series resumes from its last bookmark, which is what we want). A test fails if the
-        SDK stops calling it (bookmarks: tests/test_sync.py).
-        """
+    def note_record(self, record: Record, context: Context | None) -> None:
+        """Bookmark, counts and upcoming meetings of the series (see :class:`SeriesProgress`)."""
         if self._series is not None:
-            self._series.note(latest_record, self.replication_key)
+            self._series.note(record, self.replication_key)
 
 
 def _warn_series_not_found(stream: WebexStream, series_id: str, exc: NotFoundError) -> None:
