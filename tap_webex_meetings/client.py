@@ -103,6 +103,8 @@ class WebexStream(RESTStream[ParseResult | None]):
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     # Instances one query can list (a class attribute so tests can meet it with small data).
     instance_cap = webex.INSTANCE_CAP
+    # The field an entry must have as a parsable timestamp to be a record (None: none).
+    entry_moment: str | None = "start"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -205,8 +207,13 @@ class WebexStream(RESTStream[ParseResult | None]):
             self.logger,
             self.webex_tap.summary.count_skipped,
             self.instance_cap,
+            self.entry_problem,
         )
         return guard.records(super().request_records(context))
+
+    def entry_problem(self, item: Any) -> str | None:
+        """Why a listed entry is not a record of this stream (skipped with a warning)."""
+        return webex.entry_problem(item, self.primary_keys[0], self.entry_moment)
 
     def fetch_meeting(self, meeting_id: str, host_email: str | None = None) -> dict[str, Any]:
         """``GET /meetings/{meeting_id}``: the meeting or series; :class:`NotFoundError` on 404.

@@ -4,9 +4,9 @@ client.py makes sure a page *is* a listing (``items`` a list) or a lookup's body
 meeting, else the request fails and is retried. What is on a page is checked here, as the
 records of one query (one ``request_records`` call) go by:
 
-- an entry that is not a meeting (no string ``id``, no ``start`` that parses) is skipped
-  with one WARNING naming it and the series, and counted: one bad record must not stop
-  every later run of a warehouse;
+- an entry that is not a record (for meetings: no string ``id``, no ``start`` that
+  parses) is skipped with one WARNING naming it and the series, and counted: one bad
+  record must not stop every later run of a warehouse;
 - a meeting listed twice in one query is emitted once;
 - paging that brings nothing new is stopped: :data:`STALL_LIMIT` pages in a row without a
   new meeting that still link further, or more instances than Webex's cap allows.
@@ -48,11 +48,13 @@ class QueryGuard:
         logger: logging.Logger,
         on_skipped: Callable[[], None],
         instance_cap: int,
+        problem_of: Callable[[Any], str | None] = webex.meeting_problem,
     ) -> None:
         self._subject = subject
         self._logger = logger
         self._on_skipped = on_skipped
         self._instance_cap = instance_cap
+        self._problem_of = problem_of
 
     def records(self, items: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """The meetings of ``items`` (pages closed by :class:`PageEnd`), each once."""
@@ -71,7 +73,7 @@ class QueryGuard:
                 new_on_page, entry = False, 0
                 continue
             entry += 1
-            if problem := webex.meeting_problem(item):
+            if problem := self._problem_of(item):
                 self._skip(item, entry, problem)
                 continue
             key = hash(item["id"])

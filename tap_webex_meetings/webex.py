@@ -93,25 +93,33 @@ def listing_problem(payload: Any) -> str | None:
     return None
 
 
-def meeting_problem(item: Any) -> str | None:
-    """Why an entry of a listing (or a lookup's body) is not a meeting; None when it is one.
+def entry_problem(item: Any, key: str = "id", moment: str | None = "start") -> str | None:
+    """Why an entry of a listing (or a lookup's body) is not a record; None when it is one.
 
-    A meeting has a string ``id`` and a ``start`` that parses: the id is the primary key
-    everywhere, the start the bookmark and the deletion memory.
+    A record has a string ``key`` (the primary key everywhere) and, when ``moment`` names a
+    field, a timestamp there that parses (for a meeting its ``start``: the bookmark and the
+    deletion memory).
     """
     if not isinstance(item, dict):
         return f"a JSON {json_type(item)}, not an object"
-    meeting_id = item.get("id")
-    if not isinstance(meeting_id, str) or not meeting_id:
-        return "no id" if meeting_id is None else f"an id that is a JSON {json_type(meeting_id)}"
-    start = item.get("start")
-    if not isinstance(start, str):
-        return "no start" if start is None else f"a start that is a JSON {json_type(start)}"
+    value = item.get(key)
+    if not isinstance(value, str) or not value:
+        return f"no {key}" if value is None else f"an {key} that is a JSON {json_type(value)}"
+    if moment is None:
+        return None
+    stamp = item.get(moment)
+    if not isinstance(stamp, str):
+        return f"no {moment}" if stamp is None else f"a {moment} that is a JSON {json_type(stamp)}"
     try:
-        timeutils.parse_api_timestamp(start)
+        timeutils.parse_api_timestamp(stamp)
     except ValueError:
-        return f"start {start[:60]!r} is not a timestamp"
+        return f"{moment} {stamp[:60]!r} is not a timestamp"
     return None
+
+
+def meeting_problem(item: Any) -> str | None:
+    """Why an entry is not a meeting: a string ``id`` and a ``start`` that parses."""
+    return entry_problem(item, "id", "start")
 
 
 def json_type(value: Any) -> str:
