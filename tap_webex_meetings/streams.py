@@ -404,6 +404,17 @@ class SeriesMeetingsStream(PartitionedStream):
         return ()
 
     @override
+    def get_child_context(self, record: Record, context: Context | None) -> dict[str, Any] | None:
+        """A child stream's partition: one meeting instance, ``{"meetingId": ...}``.
+
+        The parameter Webex's per-meeting APIs take (``/meetingParticipants``, …). None for
+        scheduled meetings and tombstones: nothing happened in them to list.
+        """
+        if record.get("meetingType") != webex.INSTANCE_TYPE or deletions.DELETED_AT in record:
+            return None
+        return {"meetingId": record["id"]}
+
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Every meeting of the series in range, then tombstones of the deleted ones."""
         assert context is not None, "series_meetings runs once per meeting series"
