@@ -31,6 +31,16 @@ class SeriesQuery:
     bookmark: datetime | None  # where the last run left the series
     facts: SeriesFacts | None = None  # what its series record said (None: not read)
 
+    def first_page(self, start: datetime, *, instances_only: bool = False) -> dict[str, str]:
+        """The query string of a listing's first page from ``start`` (the SDK's context).
+
+        ``instances_only``: past the instance cap, only instances are listed again.
+        """
+        params = {**self.params, "from": timeutils.query_format(start)}
+        if instances_only:
+            params["meetingType"] = webex.INSTANCE_TYPE
+        return params
+
 
 @dataclass(frozen=True)
 class StillThere:
@@ -110,13 +120,13 @@ class SeriesListing:
         does a new query start at the last instance listed (inclusive, its ids skipped), for
         instances only: scheduled meetings were all listed by the first one.
         """
-        start, params = self.query.start, self.query.params
+        start, instances_only = self.query.start, False
         already_listed: set[str] = set()
         while True:
             instances = 0
             last_start: datetime | None = None
             at_last_start: set[str] = set()
-            for record in self._fetch({**params, "from": timeutils.query_format(start)}):
+            for record in self._fetch(self.query.first_page(start, instances_only=instances_only)):
                 if record.get("meetingType") == webex.INSTANCE_TYPE and record.get("start"):
                     instances += 1
                     record_start = timeutils.parse_api_timestamp(record["start"])
@@ -133,5 +143,4 @@ class SeriesListing:
                 instances,
                 last_start.isoformat(),
             )
-            start, already_listed = last_start, at_last_start
-            params = {**params, "meetingType": webex.INSTANCE_TYPE}
+            start, already_listed, instances_only = last_start, at_last_start, True
