@@ -69,8 +69,6 @@ def error_details(response: requests.Response) -> tuple[str, str | None]:
         return message, tracking_id
     if isinstance(body, dict):
         message = str(body.get("message") or message)
-        if body.get("error"):  # OAuth errors of /access_token, e.g. invalid_grant
-            message = f"{body['error']}: {message}"
         descriptions = [
             str(error["description"])
             for error in body.get("errors") or []
@@ -78,6 +76,8 @@ def error_details(response: requests.Response) -> tuple[str, str | None]:
         ]
         if descriptions and descriptions != [message]:
             message = f"{message} ({'; '.join(descriptions)})"
+        if body.get("error"):  # OAuth errors of /access_token, e.g. invalid_grant
+            message = f"{body['error']}: {message}"
         tracking_id = str(body.get("trackingId") or tracking_id or "") or None
     return message, tracking_id
 

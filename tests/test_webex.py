@@ -96,6 +96,23 @@ def test_error_details_read_webex_error_body() -> None:
     )
 
 
+def test_an_oauth_error_is_named_once_with_its_description_once() -> None:
+    response = _response(
+        None,
+        body={
+            "error": "invalid_client",
+            "message": "Invalid client_id or client_secret.",
+            "errors": [{"description": "Invalid client_id or client_secret."}],
+            "trackingId": "ROUTER_5678",
+        },
+    )
+    response.status_code = 401
+    assert webex.error_details(response) == (
+        "invalid_client: Invalid client_id or client_secret.",
+        "ROUTER_5678",
+    )
+
+
 def test_error_details_survive_a_non_json_body() -> None:
     response = _response(None)
     response._content = b"<html>Bad gateway</html>"  # noqa: SLF001  (no public setter)
