@@ -8,7 +8,6 @@ which answers retry and how often is checked on the running tap against the fake
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
@@ -19,10 +18,9 @@ from singer_sdk.exceptions import RetriableAPIError
 from tap_webex_meetings import retries
 from tap_webex_meetings.errors import AccessTokenExpiredError, WebexAPIError
 from tap_webex_meetings.sandbox import FakeWebex, RecordedRequest
-from tests.tap_runner import config_for, sync
+from tests.tap_runner import config_for, logged_retries, sync
 
 NOW = datetime(2026, 6, 15, 12, tzinfo=timezone.utc)
-RETRYING = re.compile(r"Retrying \S+ of series (\w+) in ([\d.]+) s \(try (\d+) of (\d+)\)")
 
 
 def throttled(retry_after: str | None) -> RetriableAPIError:
@@ -103,16 +101,6 @@ def test_a_repeated_504_halves_the_page_down_to_the_smallest() -> None:
 # The running tap --------------------------------------------------------------------
 
 
-def retry_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, float, int, int]]:
-    """(series, wait, try, of) of every "Retrying ..." WARNING."""
-    found = []
-    for record in caplog.records:
-        if match := RETRYING.search(record.getMessage()):
-            series, wait, tries, of = match.groups()
-            found.append((series, float(wait), int(tries), int(of)))
-    return found
-
-
 def tries_of(server: FakeWebex, series_id: str) -> list[int]:
     """The answers to the series' first query, until the first 200 (later pages follow)."""
     statuses = [r.status for r in server.requests if of_request(r, series_id)]
@@ -135,7 +123,7 @@ def test_statuses_that_may_pass_are_tried_again(
     )
     assert tries_of(server, series) == [status, 200]
     assert series in {r["meetingSeriesId"] for r in output.records()}
-    assert [(s, t) for s, _, t, _ in retry_lines(caplog)] == [(series, 1)]
+    assert [(r.series, r.tries) for r in logged_retries(caplog.records)] == [(series, 1)]
 
 
 @pytest.mark.parametrize("status", [400, 403, 409])
@@ -167,7 +155,7 @@ def test_the_tap_gives_up_after_retry_max_tries(
     with pytest.raises(RetriableAPIError, match="503"):
         sync(config, run_start=NOW)
     assert tries_of(server, series) == [503] * max_tries
-    assert [(t, of) for _, _, t, of in retry_lines(caplog)] == [
+    assert [(r.tries, r.of) for r in logged_retries(caplog.records)] == [
         (n, max_tries) for n in range(1, max_tries)
     ]
 
@@ -193,7 +181,7 @@ def test_the_tap_waits_what_the_policy_says(
     caplog.set_level(logging.WARNING)
     sync(config_for(server, retry_max_wait_seconds=0.3, end_date="2026-06-20"), run_start=NOW)
     assert tries_of(server, series) == [429, 429, 200]
-    assert [wait for _, wait, _, _ in retry_lines(caplog)] == waits
+    assert [r.wait for r in logged_retries(caplog.records)] == waits
 
 
 def of_request(request: RecordedRequest, series_id: str) -> bool:
