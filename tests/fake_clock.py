@@ -8,6 +8,17 @@ import threading
 PATIENCE_SECONDS = 10.0
 
 
+class StepClock:
+    """A clock that moves ``step`` seconds each time it is read: no real waiting."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
 class FakeClock:
     """``clock()`` reads the time; ``sleep`` blocks its thread until :meth:`advance` passes
     its wake-up time (with ``advance_on_sleep``, a sleep moves the clock itself, at once).
