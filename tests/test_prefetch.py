@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import TypeVar
 
 import pytest
@@ -80,7 +81,7 @@ def test_each_series_comes_whole_and_in_order_whoever_finishes_first() -> None:
     for key, count in (("k0", 250), ("k1", 250), ("k2", 3)):
         taken = prefetcher.take(key)
         assert taken is not None
-        assert within(lambda taken=taken: list(taken)) == [f"{key}-{n}" for n in range(count)]
+        assert within(partial(list, taken)) == [f"{key}-{n}" for n in range(count)]
 
 
 def test_a_series_never_submitted_is_none() -> None:
@@ -105,6 +106,10 @@ def test_workers_start_at_most_twice_their_number_of_series_ahead() -> None:
 
         return produce
 
+    def started_count_is(count: int) -> bool:
+        with lock:
+            return len(started) == count
+
     prefetcher: Prefetcher[str] = Prefetcher(workers=2)
     keys = [f"k{n}" for n in range(10)]
     for key in keys:
@@ -116,9 +121,8 @@ def test_workers_start_at_most_twice_their_number_of_series_ahead() -> None:
     for position, key in enumerate(keys):
         taken = prefetcher.take(key)
         assert taken is not None
-        assert within(lambda taken=taken: list(taken)) == [key]
-        expected = min(len(keys), position + 5)  # one taken: one more may start
-        wait_until(lambda expected=expected: len(started) == expected)
+        assert within(partial(list, taken)) == [key]
+        wait_until(partial(started_count_is, min(len(keys), position + 5)))  # one more may start
     assert sorted(started) == sorted(keys)
 
 
@@ -135,7 +139,7 @@ def test_a_series_buffers_a_few_chunks_at_most() -> None:
     assert [next(taken) for _ in range(5 * prefetch.CHUNK)] == list(
         range(1, 5 * prefetch.CHUNK + 1)
     )
-    taken.close()
+    del taken  # the consumer lets go of the series' records
 
 
 def test_a_worker_failure_is_raised_on_the_main_thread_for_its_series_only() -> None:
@@ -185,7 +189,7 @@ def test_a_consumer_that_stops_early_lets_the_worker_go() -> None:
     taken = prefetcher.take("k0")
     assert taken is not None
     assert [next(taken) for _ in range(3)] == [1, 2, 3]
-    taken.close()  # the stream stopped reading the series (e.g. it failed)
+    del taken  # the stream stopped reading the series (e.g. it failed) and let go of it
 
     k1 = prefetcher.take("k1")
     assert k1 is not None

@@ -129,7 +129,9 @@ def test_a_replaced_partitions_list_is_indexed_again() -> None:
     tap_state: dict[str, Any] = {}
     states = manager(tap_state)
     states.get_context_state(context("a"))
-    replacement = [{"context": {"meetingSeriesId": "z"}, "replication_key_value": "x"}]
+    replacement: list[dict[str, Any]] = [
+        {"context": {"meetingSeriesId": "z"}, "replication_key_value": "x"}
+    ]
     tap_state["bookmarks"]["series_meetings"]["partitions"] = replacement
     assert states.find(context("a")) is None
     assert states.find(context("z")) is replacement[0]
