@@ -53,8 +53,9 @@ def jittered(value: float, max_wait: float) -> float:
     return min(value * (1 + 0.2 * random.random()), max(value, max_wait))
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from ``Retry-After: 120`` or an HTTP date; None when missing or garbage."""
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from ``Retry-After: 120`` or an HTTP date (``now``: the wall clock, in
+    tests a fixed instant); None when missing or garbage."""
     if not value:
         return None
     value = value.strip()
@@ -66,7 +67,7 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
 def shrink_page_size(request: requests.PreparedRequest) -> str:

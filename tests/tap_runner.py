@@ -11,12 +11,14 @@ import contextlib
 import copy
 import io
 import json
+import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -76,6 +78,40 @@ def config_for(server: FakeWebex, **overrides: Any) -> dict[str, Any]:
     }
     config.update(overrides)
     return {key: value for key, value in config.items() if value is not None}
+
+
+RETRYING = re.compile(
+    r"Retrying \S+(?: of series (?P<series>\w+)|, .*?)? in (?P<wait>[\d.]+) s "
+    r"\(try (?P<tries>\d+) of (?P<of>\d+)\): (?P<reason>.*)"
+)
+
+
+@dataclass(frozen=True)
+class LoggedRetry:
+    """One "Retrying ..." WARNING: the wait the tap chose, which try, and why."""
+
+    series: str | None
+    wait: float
+    tries: int
+    of: int
+    reason: str
+
+
+def logged_retries(records: Iterable[logging.LogRecord]) -> list[LoggedRetry]:
+    """The retries an in-process run logged (``caplog.records``), in order."""
+    found = []
+    for record in records:
+        if match := RETRYING.search(record.getMessage()):
+            found.append(
+                LoggedRetry(
+                    match["series"],
+                    float(match["wait"]),
+                    int(match["tries"]),
+                    int(match["of"]),
+                    match["reason"],
+                )
+            )
+    return found
 
 
 def partition_bookmarks(state: dict[str, Any]) -> dict[str, str]:

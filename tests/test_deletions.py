@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tap_webex_meetings.deletions import Meeting, Memory, MemoryBuilder, stamp
+from tap_webex_meetings.deletions import Meeting, Memory, MemoryBuilder, remembered, stamp
 from tap_webex_meetings.sandbox import FakeWebex, SeriesSpec
 from tests.tap_runner import TapOutput, config_for, parse_messages, run_cli, started_cli, sync
 
@@ -46,6 +46,13 @@ def tombstones(output: TapOutput, stream: str = "series_meetings") -> dict[str, 
     return {r["id"]: r for r in output.records(stream) if r.get("_sdc_deleted_at")}
 
 
+def memory(state: dict[str, Any], spec: SeriesSpec) -> Memory:
+    """The meetings of ``spec`` a STATE value remembers (the ones a deletion is checked for)."""
+    partitions = state["bookmarks"]["series_meetings"]["partitions"]
+    partition = next(p for p in partitions if p["context"]["meetingSeriesId"] == spec.id)
+    return remembered(partition, spec.id)
+
+
 def series_requests(server: FakeWebex, series_id: str) -> list[str]:
     """Paths and series of the requests that concerned ``series_id``."""
     return [
@@ -62,6 +69,7 @@ def test_deleted_occurrences_are_tombstoned_once_with_what_was_last_seen(
     spec = standup(server)
     deleted = upcoming_ids(spec, server.now, 3)[1:]
     seen = {r["id"]: r for r in first.records()}
+    assert all(meeting_id in memory(first.last_state, spec) for meeting_id in deleted)
     for meeting_id in deleted:
         server.delete(meeting_id)
     server.advance(timedelta(hours=1))
@@ -147,6 +155,7 @@ def test_a_meeting_that_moved_is_not_deleted(server: FakeWebex) -> None:
     first = run(server)
     spec = standup(server)
     near, far = upcoming_ids(spec, server.now, 3)[1:]
+    assert {near, far} <= {m.id for m in memory(first.last_state, spec)}, "both are checked"
     server.move(near, spec.start_of(spec.first_index_from(server.now)) + timedelta(days=1, hours=3))
     server.move(far, server.now + LOOKAHEAD + timedelta(days=10))  # out of the window
 
@@ -156,6 +165,7 @@ def test_a_meeting_that_moved_is_not_deleted(server: FakeWebex) -> None:
     moved = next(r for r in second.records() if r["id"] == near)
     assert moved["isModified"] is True
     assert far not in second.ids()
+    assert far in memory(second.last_state, spec), "beyond the window: still remembered"
     server.delete(far)
     third = run(server, second.last_state, end_date=None)
     assert tombstones(third) == {}, "far is beyond the window now: it is remembered, not asked"
@@ -163,13 +173,15 @@ def test_a_meeting_that_moved_is_not_deleted(server: FakeWebex) -> None:
 
 def test_a_meeting_beyond_a_shortened_end_date_is_not_deleted(server: FakeWebex) -> None:
     first = run(server)
+    spec = standup(server)
+    later = upcoming_ids(spec, server.now, 20)[-1]
+    assert later in memory(first.last_state, spec)
     end_date = (server.now + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     second = run(server, first.last_state, end_date=end_date)
     assert tombstones(second) == {}
+    assert later in memory(second.last_state, spec), "beyond the short run's end: kept"
 
-    spec = standup(server)
-    later = upcoming_ids(spec, server.now, 20)[-1]
     server.delete(later)
     third = run(server, second.last_state)
     assert set(tombstones(third)) == {later}, "remembered through the short run"
@@ -188,6 +200,7 @@ def test_a_meeting_that_leaves_a_filter_is_not_deleted(
 ) -> None:
     first = run(server, **filters)
     spec = standup(server)
+    assert set(upcoming_ids(spec, server.now, 3)) <= {m.id for m in memory(first.last_state, spec)}
     if change == "moved":
         target = upcoming_ids(spec, server.now, 2)[1]
         server.move(
@@ -206,6 +219,7 @@ def test_with_a_filter_a_deletion_is_confirmed_by_a_404(server: FakeWebex) -> No
     first = run(server, state="scheduled")
     spec = standup(server)
     target = upcoming_ids(spec, server.now, 4)[-1]
+    assert target in memory(first.last_state, spec)
     server.delete(target)
     server.clear_requests()
 
@@ -267,7 +281,7 @@ def test_kill_9_right_after_a_tombstone_and_the_next_run_emits_it_again() -> Non
         killed = TapOutput(parse_messages("".join(lines)))
         assert target in tombstones(killed)
         saved = killed.last_state  # what Meltano would have kept: written before the tombstone
-        assert standup(server).id in json.dumps(saved)
+        assert target in memory(saved, standup(server)), "the saved state still remembers it"
 
         again = run_cli(config, state=saved)
 

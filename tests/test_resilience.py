@@ -1,7 +1,11 @@
 """Faults Webex produces: passing ones are ridden through, fatal ones stop clearly.
 
-Nothing is lost or duplicated, waits honour Retry-After, and the messages a user reads
-name the status, Webex's message and the trackingId.
+Nothing is lost or duplicated (checked against the fake's own answer key,
+``FakeWebex.expected_meetings``), waits honour Retry-After and stay within the bound, and
+the messages a user reads name the status, Webex's message and the trackingId. The retry
+policy's arithmetic and the rate gate's timing are tested without waiting in
+tests/test_retries.py and tests/test_ratelimit.py; the waits here are real, because that
+the tap really holds back is what they show.
 """
 
 from __future__ import annotations
@@ -16,16 +20,20 @@ from typing import Any
 import pytest
 
 from tap_webex_meetings import timeutils
+from tap_webex_meetings.ratelimit import RateGate
 from tap_webex_meetings.sandbox import FakeWebex, Faults, RecordedRequest, Token
+from tap_webex_meetings.tap import TapWebexMeetings
 from tests.tap_runner import (
     TapOutput,
     config_for,
     lines_until_states,
+    logged_retries,
     parse_messages,
     partition_bookmarks,
     run_cli,
     started_cli,
     sync,
+    sync_tap,
 )
 
 START = datetime(2025, 6, 1, tzinfo=timezone.utc)
@@ -53,7 +61,9 @@ def error_lines(stderr: str) -> list[str]:
 # Passing failures -------------------------------------------------------------------
 
 
-def test_flaky_server_still_delivers_every_meeting_exactly_once(server: FakeWebex) -> None:
+def test_flaky_server_still_delivers_every_meeting_exactly_once(
+    server: FakeWebex, caplog: pytest.LogCaptureFixture
+) -> None:
     server.faults = Faults(
         seed=11,
         rate_429=0.2,
@@ -75,6 +85,10 @@ def test_flaky_server_still_delivers_every_meeting_exactly_once(server: FakeWebe
     assert 0 in statuses  # connection resets
 
     assert_retries_waited_for_retry_after(server.requests)
+    # Retry-After 1 (or backoff from 1 s) within a bound of 1 s: every wait exactly 1 s.
+    waits = [retry.wait for retry in logged_retries(caplog.records)]
+    assert len(waits) >= statuses.count(429)
+    assert set(waits) == {1.0}
 
 
 def same_query(request: RecordedRequest) -> tuple[str, tuple[tuple[str, tuple[str, ...]], ...]]:
@@ -97,45 +111,61 @@ def assert_retries_waited_for_retry_after(requests: list[RecordedRequest]) -> No
 
 
 def test_a_429_holds_back_every_worker(server: FakeWebex) -> None:
+    """Real time: the other workers really stop sending, for Retry-After and no longer."""
     server.inject(429, headers={"Retry-After": "2"}, match=is_series_query)
-    output = sync(config_for(server, max_workers=4, page_size=20), run_start=server.now)
+    held: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        held.append(seconds)
+        time.sleep(seconds)
+
+    tap = TapWebexMeetings(config=config_for(server, max_workers=4, page_size=20))
+    tap.run_start = server.now
+    tap.rate_gate = RateGate(sleep=sleep)
+    output = sync_tap(tap)
     assert set(output.ids()) == expected_ids(server, server.now + timedelta(days=30))
 
     throttled = next(r for r in server.requests if r.status == 429)
-    during_hold = [r for r in server.requests if throttled.time + 0.3 < r.time < throttled.time + 2]
+    # 0.5 s for requests already on their way when the 429 came back.
+    during_hold = [r for r in server.requests if throttled.time + 0.5 < r.time < throttled.time + 2]
     assert during_hold == []
     assert_retries_waited_for_retry_after(server.requests)
+    assert held, "other workers waited at the gate"
+    assert all(0 < seconds <= 2.4 for seconds in held), held  # Retry-After plus jitter at most
 
 
-def test_missing_or_garbage_retry_after_falls_back_to_backoff(server: FakeWebex) -> None:
-    for retry_after in ("missing", "garbage"):
-        server.clear_requests()
-        server.inject(
-            429,
-            times=2,
-            headers={} if retry_after == "missing" else {"Retry-After": "rand(30),add(30)"},
-            match=of_series(server.series_ids(ALICE)[0]),
-        )
-        output = sync(config_for(server, end_date="2026-06-20T00:00:00Z"), run_start=server.now)
-        assert set(output.ids()) == expected_ids(server, datetime(2026, 6, 20, tzinfo=timezone.utc))
-        first = next(r for r in server.requests if r.status == 429)
-        tries = sorted(
-            (r for r in server.requests if same_query(r) == same_query(first)), key=lambda r: r.time
-        )
-        assert [r.status for r in tries] == [429, 429, 200]
-        assert tries[1].time - tries[0].time >= 1.0  # exponential backoff starts at 1 s
-        assert tries[2].time - tries[1].time >= 2.0
+def test_a_missing_retry_after_falls_back_to_backoff(
+    server: FakeWebex, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Real time: the tap sleeps 1 s, then 2 s (plus jitter). A garbage Retry-After takes the
+    same path: tests/test_retries.py, without the waiting."""
+    server.inject(429, times=2, match=of_series(server.series_ids(ALICE)[0]))
+    output = sync(config_for(server, end_date="2026-06-20T00:00:00Z"), run_start=server.now)
+    assert set(output.ids()) == expected_ids(server, datetime(2026, 6, 20, tzinfo=timezone.utc))
+    first = next(r for r in server.requests if r.status == 429)
+    tries = sorted(
+        (r for r in server.requests if same_query(r) == same_query(first)), key=lambda r: r.time
+    )
+    assert [r.status for r in tries] == [429, 429, 200]
+    first_wait, second_wait = (retry.wait for retry in logged_retries(caplog.records))
+    assert 1.0 <= first_wait <= 1.2
+    assert 2.0 <= second_wait <= 2.4
+    assert tries[1].time - tries[0].time >= first_wait - 0.05  # logged rounded to 0.1 s
+    assert tries[2].time - tries[1].time >= second_wait - 0.05
 
 
-def test_retry_after_longer_than_the_bound_is_capped(server: FakeWebex) -> None:
+def test_retry_after_longer_than_the_bound_is_capped(
+    server: FakeWebex, caplog: pytest.LogCaptureFixture
+) -> None:
     server.inject(429, headers={"Retry-After": "3600"}, match=is_series_query)
     started = time.monotonic()
     output = sync(
-        config_for(server, retry_max_wait_seconds=1, end_date="2026-06-20T00:00:00Z"),
+        config_for(server, retry_max_wait_seconds=0.5, end_date="2026-06-20T00:00:00Z"),
         run_start=server.now,
     )
-    assert output.ids()
-    assert time.monotonic() - started < 30
+    assert set(output.ids()) == expected_ids(server, datetime(2026, 6, 20, tzinfo=timezone.utc))
+    assert [retry.wait for retry in logged_retries(caplog.records)] == [0.5]
+    assert time.monotonic() - started < 30  # not an hour
 
 
 def test_truncated_and_non_json_bodies_are_retried(server: FakeWebex) -> None:
@@ -179,8 +209,10 @@ def test_slow_responses_time_out_and_are_retried(server: FakeWebex) -> None:
 
 def test_odd_but_valid_responses_lose_no_record(server: FakeWebex) -> None:
     series = server.series_ids(ALICE)[0]
-    first_page = next(  # the real first page, reached through an empty page that links to it
-        iter(server.expected_meetings(series, START, datetime(2026, 6, 20, tzinfo=timezone.utc)))
+    end = datetime(2026, 6, 20, tzinfo=timezone.utc)
+    real_first_page = (
+        f"{server.api_url}/meetings?meetingSeriesId={series}&from=2025-06-01T00:00:00Z"
+        f"&to=2026-06-20T00:00:00Z&max=100&timezone=UTC"
     )
     odd = [
         {"id": f"{series}_odd1", "meetingSeriesId": series, "start": "2026-01-05T10:00:00Z"},
@@ -193,13 +225,22 @@ def test_odd_but_valid_responses_lose_no_record(server: FakeWebex) -> None:
             "meetingOptions": None,
         },
     ]
+    # A first page of odd entries, linking to the series' real pages.
     server.inject(
-        200, body={"items": odd}, match=lambda r: r.params.get("meetingSeriesId") == [series]
+        200,
+        body={"items": odd},
+        headers={"Link": f'<{real_first_page}>; rel="next"'},
+        match=of_series(series),
     )
     output = sync(config_for(server, end_date="2026-06-20T00:00:00Z"), run_start=server.now)
-    assert {f"{series}_odd1", f"{series}_odd2"} <= set(output.ids())
+
+    real = {m["id"] for m in server.expected_meetings(series, START, end)}
+    assert real, "the series has meetings of its own to lose"
+    delivered = [r["id"] for r in output.records() if r["meetingSeriesId"] == series]
+    assert sorted(delivered) == sorted(real | {f"{series}_odd1", f"{series}_odd2"})
+    assert output.duplicate_ids() == []
+    assert set(output.ids()) >= expected_ids(server, end)
     assert "brandNewField" not in next(r for r in output.records() if r["id"] == f"{series}_odd2")
-    assert first_page  # the series has meetings; the injected page replaced its first page only
 
 
 def test_empty_page_with_a_next_link_is_followed(server: FakeWebex) -> None:

@@ -18,6 +18,8 @@ import requests
 
 from tap_webex_meetings import state as state_module
 from tap_webex_meetings.sandbox import FakeWebex, bulk_series
+from tap_webex_meetings.tap import TapWebexMeetings
+from tests.fake_clock import StepClock
 from tests.tap_runner import (
     TapOutput,
     config_for,
@@ -27,6 +29,7 @@ from tests.tap_runner import (
     run_cli,
     started_cli,
     sync,
+    sync_tap,
 )
 
 if TYPE_CHECKING:
@@ -66,18 +69,23 @@ def finished_before_each_state(output: TapOutput) -> list[tuple[set[str], dict[s
     return pairs
 
 
-def test_many_series_emit_few_states_each_with_every_finished_bookmark(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(state_module, "STATE_INTERVAL_SECONDS", 0.3)
+def test_many_series_emit_few_states_each_with_every_finished_bookmark() -> None:
     series = bulk_series(300, 3, now=NOW)
-    with FakeWebex(series, now=NOW, latency_seconds=0.01) as server:
-        output = sync(bulk_config(server, 3, max_workers=2), run_start=NOW)
+    with FakeWebex(series, now=NOW) as server:
+        tap = TapWebexMeetings(config=bulk_config(server, 3, max_workers=2))
+        tap.run_start = NOW
+        # The run's STATE writer with a clock that moves 1 s per reading, the interval 5 s.
+        clock = StepClock(1.0)
+        writer = state_module.ThrottledStateWriter(tap.message_writer, clock=clock)
+        tap._throttled_state_writer = writer  # noqa: SLF001  (the tap's writer, timed by the test)
+        output = sync_tap(tap)
 
     assert len(output.ids("meeting_series")) == 300
     assert len(output.ids()) == 900
     assert output.duplicate_ids() == []
-    assert 3 <= len(output.states) < 300 / 5, len(output.states)
+    # Each write_state reads the clock once, each STATE written once more: about one STATE
+    # in six state changes, and the last one at the end.
+    assert 300 / 7 <= len(output.states) <= clock.now / 5 + 1, (len(output.states), clock.now)
     for finished, bookmarks in finished_before_each_state(output):
         assert finished <= bookmarks.keys()
     assert partition_bookmarks(output.last_state).keys() == {s.id for s in series}

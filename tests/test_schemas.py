@@ -6,11 +6,12 @@ import importlib.util
 import json
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 
-from tap_webex_meetings.streams import schema_dir
+from tap_webex_meetings.tap import TapWebexMeetings
 from tap_webex_meetings.webex import SENSITIVE_FIELDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,21 +98,32 @@ def test_fields_webex_sends_beyond_the_item_are_declared_as_webex_declares_them(
         assert schema["properties"][name]["description"] == declared["description"]
 
 
-def test_the_files_are_what_the_generator_writes() -> None:
+def generator() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
         "generate_schemas", ROOT / "scripts" / "generate_schemas.py"
     )
     assert spec is not None
     assert spec.loader is not None
-    generator = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = generator  # its dataclasses look their module up
-    spec.loader.exec_module(generator)
-    assert set(generator.STREAMS) == set(STREAMS)
-    for name, spec in generator.STREAMS.items():
-        assert dict(spec.extra) == EXTRA
-        assert generator.stream_schema(OPENAPI, spec) == json.loads(
-            (ROOT / "schemas" / f"{name}.json").read_text()
-        )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_shipped_files_are_what_the_generator_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regenerated from the OpenAPI file into a scratch folder: the same bytes."""
+    scripts = generator()
+    assert set(scripts.STREAMS) == set(STREAMS)
+    assert all(dict(spec.extra) == EXTRA for spec in scripts.STREAMS.values())
+    (tmp_path / "schemas").mkdir()
+    monkeypatch.setattr(scripts, "ROOT", tmp_path)  # where main() writes; it reads OPENAPI_FILE
+    scripts.main()
+    written = sorted(path.name for path in (tmp_path / "schemas").iterdir())
+    assert written == sorted(f"{stream}.json" for stream in STREAMS)
+    for name in written:
+        assert (tmp_path / "schemas" / name).read_bytes() == (ROOT / "schemas" / name).read_bytes()
 
 
 def test_nested_objects_are_typed_not_opaque(schema: dict[str, Any]) -> None:
@@ -146,7 +158,12 @@ def test_unknown_enum_values_do_not_break_targets(schema: dict[str, Any]) -> Non
     assert "enum" not in json.dumps(schema)
 
 
-def test_package_reads_the_same_files() -> None:
-    for stream in STREAMS:
-        packaged = json.loads(schema_dir().joinpath(f"{stream}.json").read_text())
-        assert packaged == json.loads((ROOT / "schemas" / f"{stream}.json").read_text())
+def test_the_tap_describes_its_streams_with_the_generated_schema() -> None:
+    """What the tap loads (and sends as SCHEMA) is what the OpenAPI file says, not merely
+    the file this test reads; that the wheel carries the files is tests/test_packaging.py's."""
+    scripts = generator()
+    tap = TapWebexMeetings(config={"access_token": "x"}, validate_config=False)
+    assert sorted(tap.streams) == sorted(STREAMS)
+    for stream in tap.streams.values():
+        generated = scripts.stream_schema(OPENAPI, scripts.STREAMS[stream.name])
+        assert stream.schema == generated, stream.name

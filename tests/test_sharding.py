@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import random
+import subprocess
+import sys
 from collections import Counter
 from datetime import datetime, timezone
 
@@ -15,13 +20,44 @@ from tests.tap_runner import config_for, partition_bookmarks, sync
 NOW = datetime(2026, 6, 15, 12, tzinfo=timezone.utc)
 
 
-def test_shard_of_is_stable_across_runs_and_machines() -> None:
+def series_ids(count: int) -> list[str]:
+    """Ids shaped like Webex's (32 hex digits), the same on every run."""
+    rng = random.Random(21)
+    return [f"{rng.getrandbits(128):032x}" for _ in range(count)]
+
+
+def test_shard_of_is_pinned_so_state_stays_with_its_series() -> None:
     # Fixed values: a change here would move series (and their state) between shards.
     assert shard_of("870f51ff287b41be84648412901e0402", 4) == 3
-    assert shard_of("870f51ff287b41be84648412901e0402", 1) == 0
-    assert [shard_of(f"series-{i}", 3) for i in range(6)] == [
-        shard_of(f"series-{i}", 3) for i in range(6)
-    ]
+    assert [shard_of(s, 5) for s in series_ids(8)] == [2, 0, 2, 0, 3, 4, 0, 1]
+
+
+def test_shard_of_is_the_same_in_another_process() -> None:
+    """Not Python's ``hash()``, which another interpreter salts differently."""
+    ids = series_ids(500)
+    program = (
+        "import json, sys\n"
+        "from tap_webex_meetings.sharding import shard_of\n"
+        "print(json.dumps([shard_of(s, 7) for s in json.load(sys.stdin)]))"
+    )
+    elsewhere = subprocess.run(
+        [sys.executable, "-c", program],
+        input=json.dumps(ids),
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
+    )
+    assert json.loads(elsewhere.stdout) == [shard_of(s, 7) for s in ids]
+
+
+@pytest.mark.parametrize("shard_count", [2, 3, 5, 8])
+def test_many_series_are_spread_evenly_each_in_one_valid_shard(shard_count: int) -> None:
+    ids = series_ids(10_000)
+    sizes = Counter(shard_of(s, shard_count) for s in ids)
+    assert set(sizes) == set(range(shard_count)), "every shard, and only real ones"
+    even = len(ids) / shard_count
+    assert all(abs(size - even) < 0.1 * even for size in sizes.values()), sizes
 
 
 @pytest.mark.parametrize("shard_count", [2, 3])

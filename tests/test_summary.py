@@ -14,6 +14,7 @@ from tap_webex_meetings.sandbox import FakeWebex
 from tap_webex_meetings.sandbox.faults import PRESETS
 from tap_webex_meetings.summary import PROGRESS_EVERY_SECONDS, RunSummary
 from tap_webex_meetings.tap import TapWebexMeetings
+from tests.fake_clock import StepClock
 from tests.tap_runner import config_for, finished_ids, run_cli, sync_tap
 
 SUMMARY = re.compile(
@@ -111,17 +112,6 @@ def test_under_faults_every_retry_names_its_series_and_the_requests_add_up() -> 
     assert all(named), retry_lines
     assert {m.group(2) for m in named if m and m.group(2)} <= series_ids
     assert any(m and m.group(2) for m in named), retry_lines
-
-
-class StepClock:
-    """A clock that moves ``step`` seconds each time it is read: no real waiting."""
-
-    def __init__(self, step: float) -> None:
-        self.now, self.step = 0.0, step
-
-    def __call__(self) -> float:
-        self.now += self.step
-        return self.now
 
 
 def test_a_progress_line_about_every_30_seconds(server: FakeWebex) -> None:

@@ -33,33 +33,47 @@ def test_parse_datetime_rejects_what_is_not_iso_8601(text: str) -> None:
         timeutils.parse_datetime(text)
 
 
-def test_api_timestamps_in_other_offsets_compare_as_instants() -> None:
+def test_api_timestamps_in_other_offsets_are_the_same_instant() -> None:
     shanghai = timeutils.parse_api_timestamp("2026-06-15T20:00:00+08:00")
     utc = timeutils.parse_api_timestamp("2026-06-15T12:00:00Z")
     new_york = timeutils.parse_api_timestamp("2026-06-15T08:00:00-04:00")
-    assert shanghai == utc == new_york
-    # As strings, 11:00Z written in Shanghai time sorts after 12:00Z: hence UTC bookmarks.
-    earlier, later = "2026-06-15T19:00:00+08:00", "2026-06-15T12:00:00Z"
-    assert max(earlier, later) == earlier
-    assert timeutils.isoformat_utc(
-        timeutils.parse_api_timestamp(earlier)
-    ) < timeutils.isoformat_utc(timeutils.parse_api_timestamp(later))
+    assert shanghai == utc == new_york == datetime(2026, 6, 15, 12, tzinfo=UTC)
+    # 19:00 in Shanghai is 11:00Z: earlier, although its text sorts after "12:00:00Z".
+    earlier = timeutils.parse_api_timestamp("2026-06-15T19:00:00+08:00")
+    assert earlier == datetime(2026, 6, 15, 11, tzinfo=UTC)
+    assert earlier < utc
     assert {timeutils.isoformat_utc(t) for t in (shanghai, utc, new_york)} == {
         "2026-06-15T12:00:00+00:00"
     }
 
 
-def test_bookmark_strings_sort_like_instants_across_dst() -> None:
-    berlin_times = [
-        "2026-03-29T01:30:00+01:00",  # before the spring change
-        "2026-03-29T03:30:00+02:00",  # one hour later, after it
-        "2026-10-25T02:30:00+02:00",  # before the autumn change
-        "2026-10-25T02:10:00+01:00",  # 40 minutes later, wall clock earlier
-    ]
-    instants = [timeutils.parse_api_timestamp(t) for t in berlin_times]
-    bookmarks = [timeutils.isoformat_utc(t) for t in instants]
+BERLIN_ACROSS_DST = [
+    ("2026-03-29T01:30:00+01:00", datetime(2026, 3, 29, 0, 30, tzinfo=UTC)),  # before spring
+    ("2026-03-29T03:30:00+02:00", datetime(2026, 3, 29, 1, 30, tzinfo=UTC)),  # an hour later
+    ("2026-10-25T02:30:00+02:00", datetime(2026, 10, 25, 0, 30, tzinfo=UTC)),  # before autumn
+    ("2026-10-25T02:10:00+01:00", datetime(2026, 10, 25, 1, 10, tzinfo=UTC)),  # 40 min later
+]
+
+
+@pytest.mark.parametrize(("text", "instant"), BERLIN_ACROSS_DST)
+def test_wall_clock_times_across_dst_are_read_as_their_instants(
+    text: str, instant: datetime
+) -> None:
+    assert timeutils.parse_api_timestamp(text) == instant  # keeps the record's offset
+    parsed = timeutils.parse_datetime(text)
+    assert parsed == instant
+    assert parsed.utcoffset() == timedelta(0)
+
+
+def test_bookmarks_are_utc_and_read_back_as_the_same_instant() -> None:
+    for text, instant in BERLIN_ACROSS_DST:
+        bookmark = timeutils.isoformat_utc(timeutils.parse_api_timestamp(text))
+        assert bookmark == instant.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+        assert timeutils.parse_datetime(bookmark) == instant
+    # Written in one offset, bookmarks compare as strings the way their instants do.
+    bookmarks = [timeutils.isoformat_utc(instant) for _, instant in BERLIN_ACROSS_DST]
+    instants = [instant for _, instant in BERLIN_ACROSS_DST]
     assert sorted(bookmarks) == [timeutils.isoformat_utc(t) for t in sorted(instants)]
-    assert instants[3] > instants[2]
 
 
 def test_query_format_is_utc_with_z() -> None:

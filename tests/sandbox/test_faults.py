@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from tap_webex_meetings.sandbox import FakeWebex, Faults
+from tap_webex_meetings.sandbox.faults import FaultInjector
 from tests.sandbox.support import STANDUP, assert_webex_error, get, refresh
 
 
@@ -62,18 +63,32 @@ def test_broken_responses(fake: FakeWebex, faults: Faults, error: type[Exception
     assert get(fake, params={"meetingSeriesId": STANDUP}).status_code == 200
 
 
-def test_slowness_stalls_and_page_size_limit(fake: FakeWebex) -> None:
-    fake.faults = Faults(stall_after=1, stall_seconds=0.3, max_page_size=50)
-    began = time.monotonic()
-    assert get(fake, params={"meetingSeriesId": STANDUP}).status_code == 200
-    assert time.monotonic() - began < 0.3
+def test_stalls_and_slowness_are_decided_per_request() -> None:
+    """The delays a request is given, decided without sleeping."""
+    stalling = FaultInjector(Faults(stall_after=2, stall_seconds=30))
+    assert [stalling.decide(None).delay for _ in range(4)] == [0.0, 0.0, 30.0, 30.0]
+    slow = FaultInjector(Faults(rate_slow=1.0, slow_seconds=0.2))
+    assert {(d.kind, d.delay) for d in (slow.decide(None) for _ in range(5))} == {("ok", 0.2)}
+    both = FaultInjector(Faults(stall_after=0, stall_seconds=30, rate_slow=1.0, slow_seconds=2))
+    assert both.decide(None).delay == 32.0
+    never = FaultInjector(Faults(rate_slow=0.0, slow_seconds=5))
+    assert {never.decide(None).delay for _ in range(20)} == {0.0}
+
+
+def test_a_page_larger_than_the_limit_gets_webexs_504(fake: FakeWebex) -> None:
+    fake.faults = Faults(max_page_size=50)
+    assert get(fake, params={"meetingSeriesId": STANDUP, "max": 50}).status_code == 200
     body = assert_webex_error(get(fake, params={"meetingSeriesId": STANDUP, "max": 100}), 504)
     assert "reduce" in body["message"]
-    assert time.monotonic() - began >= 0.3
-    fake.faults = Faults(rate_slow=1.0, slow_seconds=0.2)
+
+
+def test_the_server_really_sleeps_the_delay(fake: FakeWebex) -> None:
+    """Real time, a lower bound only: a sleep never ends early, a busy machine makes it late."""
+    fake.faults = Faults(stall_after=1, stall_seconds=0.3)
+    get(fake, params={"meetingSeriesId": STANDUP})
     began = time.monotonic()
-    get(fake)
-    assert time.monotonic() - began >= 0.2
+    assert get(fake, params={"meetingSeriesId": STANDUP}).status_code == 200
+    assert time.monotonic() - began >= 0.3
 
 
 def test_faults_spare_oauth_and_control_endpoints(fake: FakeWebex) -> None:
