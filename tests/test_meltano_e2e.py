@@ -103,7 +103,12 @@ def installed(meltano_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     """`meltano install` once per session; quick when .meltano/ already has the venvs."""
     system_db = tmp_path_factory.mktemp("meltano-install") / "meltano.db"
     Meltano(meltano_bin, base_env(system_db))(
-        "install", "tap-webex-meetings", "target-duckdb", "target-postgres", "target-jsonl"
+        "install",
+        "tap-webex-meetings",
+        "target-duckdb",
+        "target-webex-duckdb",
+        "target-postgres",
+        "target-jsonl",
     )
     return PLUGINS
 
