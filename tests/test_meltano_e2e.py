@@ -295,7 +295,7 @@ def pipeline_test(
     second = read()
     check_warehouse(second, second_run, server, history)
     check_incremental(first, second, second_run, deleted)
-    check_deleted(second, deleted, hard=loader == "target-duckdb")
+    check_deleted(second, deleted, hard=loader in ("target-duckdb", "target-webex-duckdb"))
     check_state(meltano, loader, server)
 
 
@@ -341,6 +341,16 @@ def test_meltano_run_into_duckdb_full_then_incremental(
     meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
     meltano.env["TARGET_DUCKDB_FILEPATH"] = str(warehouse)
     pipeline_test(meltano, server, "target-duckdb", lambda: duckdb_tables(warehouse))
+
+
+def test_meltano_run_into_webex_duckdb_full_then_incremental(
+    installed: Path, meltano_bin: Path, server: FakeWebex, tmp_path: Path
+) -> None:
+    """The project's own loader: the same checks, on the same tables as target-duckdb's."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
+    meltano.env["TARGET_WEBEX_DUCKDB_FILEPATH"] = str(warehouse)
+    pipeline_test(meltano, server, "target-webex-duckdb", lambda: duckdb_tables(warehouse))
 
 
 def test_meltano_run_into_postgres_full_then_incremental(
