@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import operator
 import tempfile
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,7 +54,11 @@ class DuckDBSink(BatchSink):
             logger=self.logger,
         )
         self.hard_delete = bool(self.config.get("hard_delete", False))
-        self.batches_unconfirmed = 0  # written since the target last emitted STATE
+        # The SDK has checked that every record has its key properties.
+        self._key: Callable[[dict[str, Any]], object] | None = (
+            operator.itemgetter(*self.key_properties) if self.key_properties else None
+        )
+        self._batch_written = target.batch_written
 
     @property
     @override
@@ -93,7 +99,7 @@ class DuckDBSink(BatchSink):
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         """Held per key, so the last record of a key in a batch wins, as in one upsert."""
         held: dict[object, dict[str, Any]] = context.setdefault("records", {})
-        key: object = tuple(record.get(k) for k in self.key_properties) or len(held)
+        key = self._key(record) if self._key else len(held)
         if key in held:
             self.tally_duplicate_merged()
         held[key] = record
@@ -112,7 +118,7 @@ class DuckDBSink(BatchSink):
                 file.write(_ENCODER.encode_lines(records))
             self.table.load(path, batched_at, hard_delete=self.hard_delete)
         self.logger.info("Loaded %d rows into %s", len(records), self.table.qualified)
-        self.batches_unconfirmed += 1
+        self._batch_written()
 
     @override
     def activate_version(self, new_version: int) -> None:
