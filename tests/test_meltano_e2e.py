@@ -347,6 +347,8 @@ def test_meltano_run_into_webex_duckdb_full_then_incremental(
     installed: Path, meltano_bin: Path, server: FakeWebex, tmp_path: Path
 ) -> None:
     """The project's own loader: the same checks, on the same tables as target-duckdb's."""
+    readme = (REPO / "README.md").read_text()
+    assert ".venv-meltano/bin/meltano run tap-webex-meetings target-webex-duckdb\n" in readme
     warehouse = tmp_path / "warehouse.duckdb"
     meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
     meltano.env["TARGET_WEBEX_DUCKDB_FILEPATH"] = str(warehouse)
