@@ -113,10 +113,6 @@ class TargetWebexDuckDB(Target):
         # default (a thread per core) in the same wall time; the tap and Meltano need the
         # other cores, and the batches are small.
         connection.execute("SET threads = 1")
-        # DuckDB caches the table's blocks up to its memory_limit (80% of RAM by default), so
-        # the loader's memory would grow with the table: 200,000 meetings peaked 121 MiB above
-        # 60,000. A batch needs far less than this.
-        connection.execute("SET memory_limit = '256MB'")
         return connection
 
     @override
