@@ -25,7 +25,8 @@ and ``--repeat`` times, two kinds of subprocess run against it:
   the HTTP requests and of the JSON in and out, without singer-sdk: what the tap could at
   best do with one request at a time.
 
-With ``--pipeline LOADER`` (``target-duckdb``, ``target-postgres``; repeatable) a third kind
+With ``--pipeline LOADER`` (``target-duckdb``, ``target-webex-duckdb``, ``target-postgres``;
+repeatable) a third kind
 runs in the same rotation: ``meltano run tap-webex-meetings LOADER`` in this project (after
 ``meltano install``), its plugins and loader settings as meltano.yml has them, the tap
 pointed at the fake through environment variables. Each such run starts from a fresh Meltano
@@ -102,7 +103,9 @@ from pathlib import Path
 from types import FrameType
 
 
-def parse_args(argv: Sequence[str] | None, names: Sequence[str]) -> argparse.Namespace:
+def parse_args(
+    argv: Sequence[str] | None, names: Sequence[str], loaders: Sequence[str]
+) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Benchmark the installed tap-webex-meetings against the fake Webex.",
     )
@@ -139,7 +142,7 @@ def parse_args(argv: Sequence[str] | None, names: Sequence[str]) -> argparse.Nam
     parser.add_argument(
         "--pipeline",
         action="append",
-        choices=["target-duckdb", "target-postgres"],
+        choices=loaders,
         help="also time `meltano run tap-webex-meetings LOADER` in this project (repeatable)",
     )
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
@@ -163,11 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return baseline_worker(Path(arguments[1]))
     from bench.cases import CASES, TAP_COMMAND  # noqa: PLC0415
     from bench.history import history_json, history_report, history_targets, run_history  # noqa: PLC0415
-    from bench.pipeline import meltano_executable, missing_plugins  # noqa: PLC0415
+    from bench.pipeline import LOADERS, meltano_executable, missing_plugins  # noqa: PLC0415
     from bench.report import report, targets, to_json  # noqa: PLC0415
     from bench.runner import Bench, CaseResult  # noqa: PLC0415
 
-    args = parse_args(arguments, [*CASES, "history"])
+    args = parse_args(arguments, [*CASES, "history"], LOADERS)
     names = args.case or [*(n for n, case in CASES.items() if args.big or not case.big), "history"]
     if not TAP_COMMAND.exists():
         print(f"{TAP_COMMAND} not found: run with the venv's python", file=sys.stderr)

@@ -480,6 +480,7 @@ def meltano_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "install",
         "tap-webex-meetings",
         "target-duckdb",
+        "target-webex-duckdb",
         "target-postgres",
         "dbt-duckdb",
         "dbt-postgres",
@@ -501,6 +502,17 @@ def test_dbt_models_in_duckdb_full_then_a_day_later(
     meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
     meltano.env.update(TARGET_DUCKDB_FILEPATH=str(warehouse), DBT_DUCKDB_PATH=str(warehouse))
     wh = Warehouse("target-duckdb", "dbt-duckdb", duckdb_query(warehouse), "analytics")
+    pipeline_test(meltano, server, wh, "Asia/Kolkata")  # +05:30
+
+
+def test_dbt_models_on_webex_duckdb_tables_full_then_a_day_later(
+    meltano_bin: Path, server: FakeWebex, tmp_path: Path
+) -> None:
+    """`... target-webex-duckdb dbt-duckdb:build`: the models, unchanged, on its tables."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
+    meltano.env.update(TARGET_WEBEX_DUCKDB_FILEPATH=str(warehouse), DBT_DUCKDB_PATH=str(warehouse))
+    wh = Warehouse("target-webex-duckdb", "dbt-duckdb", duckdb_query(warehouse), "analytics")
     pipeline_test(meltano, server, wh, "Asia/Kolkata")  # +05:30
 
 

@@ -39,7 +39,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`meltano install` once; quick when .meltano/ already has the venvs."""
     system_db = tmp_path_factory.mktemp("meltano-install") / "meltano.db"
     Meltano(meltano_executable(), base_env(system_db))(
-        "install", "tap-webex-meetings", "target-duckdb", "target-postgres"
+        "install", "tap-webex-meetings", "target-duckdb", "target-webex-duckdb", "target-postgres"
     )
     return PLUGINS
 
@@ -153,6 +153,28 @@ def test_a_full_refresh_into_postgres_leaves_no_live_row_of_a_cancelled_meeting(
     )
     assert marked == [[cancelled]]
     assert sorted(postgres.query(live_series)) == sorted(series)  # no series lost either
+
+
+def test_a_full_refresh_into_webex_duckdb_deletes_the_row_of_a_cancelled_meeting(
+    installed: Path, server: FakeWebex, tmp_path: Path
+) -> None:
+    """target-webex-duckdb honours ACTIVATE_VERSION (hard_delete in meltano.yml): the row of a
+    meeting cancelled while no state remembered it is gone, every other row stays."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    meltano = Meltano(meltano_executable(), tap_env(server, tmp_path))
+    meltano.env["TARGET_WEBEX_DUCKDB_FILEPATH"] = str(warehouse)
+    meltano("run", "tap-webex-meetings", "target-webex-duckdb")
+    cancelled = upcoming_meeting(server)
+    assert cancelled in {row["id"] for row in read_duckdb(warehouse)["series_meetings"]}
+    series = read_duckdb(warehouse)["meeting_series"]
+    server.delete(cancelled)
+
+    refresh = meltano("run", "--full-refresh", "tap-webex-meetings", "target-webex-duckdb")
+
+    ids = [row["id"] for row in read_duckdb(warehouse)["series_meetings"]]
+    assert cancelled not in ids
+    assert len(ids) == len(set(ids)) == emitted_ids(refresh.stdout + refresh.stderr)
+    assert read_duckdb(warehouse)["meeting_series"] == series  # no series lost
 
 
 def test_duckdb_ignores_activate_version_so_it_starts_over_from_an_empty_file(

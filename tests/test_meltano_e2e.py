@@ -103,7 +103,12 @@ def installed(meltano_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     """`meltano install` once per session; quick when .meltano/ already has the venvs."""
     system_db = tmp_path_factory.mktemp("meltano-install") / "meltano.db"
     Meltano(meltano_bin, base_env(system_db))(
-        "install", "tap-webex-meetings", "target-duckdb", "target-postgres", "target-jsonl"
+        "install",
+        "tap-webex-meetings",
+        "target-duckdb",
+        "target-webex-duckdb",
+        "target-postgres",
+        "target-jsonl",
     )
     return PLUGINS
 
@@ -290,7 +295,7 @@ def pipeline_test(
     second = read()
     check_warehouse(second, second_run, server, history)
     check_incremental(first, second, second_run, deleted)
-    check_deleted(second, deleted, hard=loader == "target-duckdb")
+    check_deleted(second, deleted, hard=loader in ("target-duckdb", "target-webex-duckdb"))
     check_state(meltano, loader, server)
 
 
@@ -336,6 +341,18 @@ def test_meltano_run_into_duckdb_full_then_incremental(
     meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
     meltano.env["TARGET_DUCKDB_FILEPATH"] = str(warehouse)
     pipeline_test(meltano, server, "target-duckdb", lambda: duckdb_tables(warehouse))
+
+
+def test_meltano_run_into_webex_duckdb_full_then_incremental(
+    installed: Path, meltano_bin: Path, server: FakeWebex, tmp_path: Path
+) -> None:
+    """The project's own loader: the same checks, on the same tables as target-duckdb's."""
+    readme = (REPO / "README.md").read_text()
+    assert ".venv-meltano/bin/meltano run tap-webex-meetings target-webex-duckdb\n" in readme
+    warehouse = tmp_path / "warehouse.duckdb"
+    meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
+    meltano.env["TARGET_WEBEX_DUCKDB_FILEPATH"] = str(warehouse)
+    pipeline_test(meltano, server, "target-webex-duckdb", lambda: duckdb_tables(warehouse))
 
 
 def test_meltano_run_into_postgres_full_then_incremental(

@@ -44,8 +44,11 @@ ORDER = [
 COUNT_ROWS = 'echo "rows: $("$PG_BINDIR/psql" -XAtc "SELECT count(*) FROM webex.series_meetings")"'
 MARK = "=== README block "
 
-# Run by tests/test_dbt_e2e.py, as written, against the sandbox (and its PostgreSQL twin).
-RUN_BY_DBT_E2E = {".venv-meltano/bin/meltano run tap-webex-meetings target-duckdb dbt-duckdb:build"}
+# Run as written by tests/test_dbt_e2e.py and tests/test_meltano_e2e.py, against the sandbox.
+RUN_BY_OTHER_E2E = {
+    ".venv-meltano/bin/meltano run tap-webex-meetings target-duckdb dbt-duckdb:build",
+    ".venv-meltano/bin/meltano run tap-webex-meetings target-webex-duckdb",
+}
 
 
 def bash_blocks() -> list[str]:
@@ -64,7 +67,7 @@ def blocks_to_run() -> list[str]:
         if (".venv-meltano/bin/meltano " in block or "ensure_postgres.sh)" in block)
         and not re.search(r"<[^>]+>", block)
         and not block.startswith(INSTALL_MELTANO)
-        and block.strip() not in RUN_BY_DBT_E2E
+        and block.strip() not in RUN_BY_OTHER_E2E
         and "scripts/benchmark.py" not in block  # minutes of load: the benchmark's own runs
     ]
     return sorted(
@@ -77,7 +80,7 @@ def test_every_meltano_block_of_the_readme_is_one_this_test_runs() -> None:
     assert [next(f for f in ORDER if block.startswith(f)) for block in blocks] == ORDER
     assert any(block.startswith(INSTALL_MELTANO) for block in bash_blocks())
     assert "export TAP_WEBEX_MEETINGS_ACCESS_TOKEN=... " in blocks[0]  # what a user edits
-    assert {block.strip() for block in bash_blocks()} >= RUN_BY_DBT_E2E
+    assert {block.strip() for block in bash_blocks()} >= RUN_BY_OTHER_E2E
 
 
 @pytest.fixture

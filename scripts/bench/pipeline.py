@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -22,7 +21,9 @@ REPO = Path(__file__).resolve().parents[2]
 PLUGINS = REPO / ".meltano"
 DUCKDB_PYTHON = PLUGINS / "loaders" / "target-duckdb" / "venv" / "bin" / "python"
 ENSURE_POSTGRES = REPO / "scripts" / "ensure_postgres.sh"
-LOADERS = ("target-duckdb", "target-postgres")
+LOADERS = ("target-duckdb", "target-webex-duckdb", "target-postgres")
+# Loaders that write a DuckDB file (the project's own target-webex-duckdb writes the same tables).
+DUCKDB_LOADERS = ("target-duckdb", "target-webex-duckdb")
 SCHEMA = "webex_bench"
 # Settings of a developer's shell that must not leak into a measured run.
 FOREIGN_PREFIXES = ("TAP_WEBEX_MEETINGS_", "TARGET_", "MELTANO_", "PG")
@@ -163,9 +164,10 @@ class Pipelines:
         )
         if plan.series_ids is not None:
             env["TAP_WEBEX_MEETINGS_MEETING_SERIES_IDS"] = json.dumps(plan.series_ids)
-        if loader == "target-duckdb":
-            env["TARGET_DUCKDB_FILEPATH"] = str(self.warehouse())
-            env["TARGET_DUCKDB_DEFAULT_TARGET_SCHEMA"] = SCHEMA
+        if loader in DUCKDB_LOADERS:
+            prefix = loader.upper().replace("-", "_")
+            env[f"{prefix}_FILEPATH"] = str(self.warehouse())
+            env[f"{prefix}_DEFAULT_TARGET_SCHEMA"] = SCHEMA
         elif loader == "target-postgres":
             assert self.postgres is not None
             env.update(
@@ -176,9 +178,9 @@ class Pipelines:
 
     def prepare(self, loader: str, env: dict[str, str]) -> None:
         """Untimed: an empty warehouse, and the system database migrated."""
-        if loader == "target-duckdb":
+        if loader in DUCKDB_LOADERS:
             self.warehouse().unlink(missing_ok=True)
-            shutil.rmtree(self.folder / "warehouse.duckdb.wal", ignore_errors=True)
+            (self.folder / "warehouse.duckdb.wal").unlink(missing_ok=True)
         elif self.postgres is not None:
             self.postgres.psql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
         subprocess.run(
@@ -195,7 +197,7 @@ class Pipelines:
     def loaded(self, loader: str) -> Loaded:
         """Rows and distinct ids of both tables, counted in the warehouse."""
         tables = [STREAM, SERIES_STREAM]
-        if loader == "target-duckdb":
+        if loader in DUCKDB_LOADERS:
             if not self.warehouse().exists():
                 return Loaded({})
             completed = subprocess.run(
