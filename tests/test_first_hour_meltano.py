@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -233,25 +232,10 @@ def readme_meltano_add() -> str:
     return line
 
 
-def pip_url_of(source: str, tmp_path: Path) -> str:
-    """A wheel built as the README's Install section says, or a git+file:// URL of HEAD."""
+def pip_url_of(source: str, wheel: Path) -> str:
+    """The wheel built as the README's Install section says, or a git+file:// URL of HEAD."""
     if source == "wheel":
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "--quiet",
-                "--no-deps",
-                "-w",
-                str(tmp_path),
-                str(REPO),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        return str(next(tmp_path.glob("tap_webex_meetings-*.whl")))
+        return str(wheel)
     head = subprocess.run(
         ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -260,7 +244,7 @@ def pip_url_of(source: str, tmp_path: Path) -> str:
 
 @pytest.mark.parametrize("source", ["wheel", "git"])
 def test_the_tap_added_to_a_new_meltano_project_runs(
-    server: FakeWebex, tmp_path: Path, source: str
+    server: FakeWebex, wheel: Path, tmp_path: Path, source: str
 ) -> None:
     """The README's `meltano add --from-ref`, its pip_url edit, `meltano install`, a run."""
     env = tap_env(server, tmp_path)
@@ -287,7 +271,7 @@ def test_the_tap_added_to_a_new_meltano_project_runs(
     meltano_yml = project / "meltano.yml"
     config = yaml.safe_load(meltano_yml.read_text())
     (tap,) = config["plugins"]["extractors"]
-    tap["pip_url"] = pip_url_of(source, tmp_path)  # the user's edit of meltano.yml
+    tap["pip_url"] = pip_url_of(source, wheel)  # the user's edit of meltano.yml
     meltano_yml.write_text(yaml.safe_dump(config))
     shell("meltano install extractor tap-webex-meetings", project)
 

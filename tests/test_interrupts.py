@@ -71,6 +71,8 @@ def test_a_signal_midway_exits_non_zero_after_the_state_of_finished_series(
             finally:
                 if process.poll() is None:
                     process.kill()
+                if process.stdout is not None:
+                    process.stdout.close()
         interrupted = TapOutput(parse_messages("".join(lines) + rest), stderr.read_text())
 
         assert process.returncode == exit_code, interrupted.stderr
