@@ -101,16 +101,16 @@ class Airflow:
 
     def start(self, *components: list[str]) -> None:
         for command in components:
-            log = (self.home / f"{command[0]}.log").open("wb")
-            self.processes.append(
-                subprocess.Popen(
-                    [str(self.bin_dir / "airflow"), *command],
-                    env=self.env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # its workers too are stopped with the group
+            with (self.home / f"{command[0]}.log").open("wb") as log:  # the child keeps its own
+                self.processes.append(
+                    subprocess.Popen(
+                        [str(self.bin_dir / "airflow"), *command],
+                        env=self.env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,  # its workers too are stopped with the group
+                    )
                 )
-            )
 
     def start_all(self) -> None:
         """api-server, then (once it answers: tasks report to it) scheduler and dag-processor."""

@@ -83,6 +83,9 @@ def run_and_terminate(meltano: Meltano, loader: str) -> tuple[int, str, int]:
     finally:
         watchdog.cancel()
         process.kill()
+        process.wait(timeout=60)
+        if process.stdout is not None:
+            process.stdout.close()
     return code, "".join(lines), batches
 
 
