@@ -39,18 +39,8 @@ find_bindir() {
     fi
 }
 
-install_postgres() {
-    command -v apt-get >/dev/null || die "PostgreSQL is not installed and apt-get is missing"
-    local sudo=()
-    if [ "$(id -u)" -ne 0 ]; then
-        command -v sudo >/dev/null || die "PostgreSQL is not installed; run as root or install it"
-        sudo=(sudo -n)
-    fi
-    say "installing PostgreSQL with apt-get (once per machine)"
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends postgresql >&2
-}
+# shellcheck source=scripts/apt_install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt_install.sh"
 
 if [ "${1:-}" = "--stop" ]; then
     pgdata=${2:?usage: ensure_postgres.sh --stop PGDATA}
@@ -65,7 +55,7 @@ fi
 
 bindir=$(find_bindir)
 if [ -z "$bindir" ]; then
-    install_postgres
+    apt_install postgresql
     bindir=$(find_bindir)
     [ -n "$bindir" ] || die "apt-get installed postgresql, but initdb/pg_ctl were not found"
 fi

@@ -13,18 +13,8 @@ set -euo pipefail
 say() { echo "ensure_redis: $*" >&2; }
 die() { say "$*"; exit 1; }
 
-install_redis() {
-    command -v apt-get >/dev/null || die "redis-server is not installed and apt-get is missing"
-    local sudo=()
-    if [ "$(id -u)" -ne 0 ]; then
-        command -v sudo >/dev/null || die "redis-server is not installed; run as root or install it"
-        sudo=(sudo -n)
-    fi
-    say "installing redis-server with apt-get (once per machine)"
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends redis-server >&2
-}
+# shellcheck source=scripts/apt_install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt_install.sh"
 
 if [ "${1:-}" = "--stop" ]; then
     dir=${2:?usage: ensure_redis.sh --stop REDIS_DIR}
@@ -41,7 +31,7 @@ if [ "${1:-}" = "--stop" ]; then
     exit 0
 fi
 
-command -v redis-server >/dev/null || install_redis
+command -v redis-server >/dev/null || apt_install redis-server
 command -v redis-server >/dev/null || die "apt-get installed redis-server, but it is not on PATH"
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/webex-redis.XXXXXX")

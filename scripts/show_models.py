@@ -9,12 +9,11 @@ plugin venv). ``--schema`` is the dbt-duckdb utility's ``schema`` setting.
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
+
+from show_warehouse import open_warehouse, warehouse_parser  # the script's own folder
 
 SCHEMA = "analytics"
 
@@ -71,15 +70,10 @@ def highlights(connection: Any, schema: str) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("database", type=Path, help="DuckDB file, e.g. output/warehouse.duckdb")
-    parser.add_argument("--schema", default=SCHEMA, help="schema of the dbt models")
-    args = parser.parse_args(argv)
-    if not args.database.exists():
-        print(f"show_models: {args.database} does not exist", file=sys.stderr)
+    args = warehouse_parser(__doc__, SCHEMA, "schema of the dbt models").parse_args(argv)
+    connection = open_warehouse(args.database, "show_models")
+    if connection is None:
         return 1
-    duckdb = importlib.import_module("duckdb")  # not a dependency of the tap: loaded at run time
-    connection = duckdb.connect(str(args.database), read_only=True)
     try:
         print("\n".join(series_table(connection, args.schema)))
         print()

@@ -34,6 +34,22 @@ def connect(path: Path) -> Any:
     return duckdb.connect(str(path), read_only=True)
 
 
+def warehouse_parser(doc: str | None, schema: str, schema_help: str) -> argparse.ArgumentParser:
+    """The command line of a warehouse reader (this one, show_models.py): file and schema."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("database", type=Path, help="DuckDB file, e.g. output/warehouse.duckdb")
+    parser.add_argument("--schema", default=schema, help=schema_help)
+    return parser
+
+
+def open_warehouse(path: Path, program: str) -> Any | None:
+    """The file, opened read-only; None after one line if it does not exist."""
+    if not path.exists():
+        print(f"{program}: {path} does not exist", file=sys.stderr)
+        return None
+    return connect(path)
+
+
 def fetch(connection: Any, sql: str) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in connection.execute(sql).fetchall()]
 
@@ -120,18 +136,15 @@ def changes(current: dict[str, str], previous: dict[str, str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("database", type=Path, help="DuckDB file, e.g. output/warehouse.duckdb")
-    parser.add_argument("--schema", default=SCHEMA, help="target-duckdb default_target_schema")
+    parser = warehouse_parser(__doc__, SCHEMA, "target-duckdb default_target_schema")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.add_argument("--run-log", type=Path, help="Meltano log of the run, for record counts")
     parser.add_argument("--previous", type=Path, help="snapshot saved by an earlier --save")
     parser.add_argument("--save", type=Path, help="save ids and states here for the next run")
     args = parser.parse_args(argv)
-    if not args.database.exists():
-        print(f"show_warehouse: {args.database} does not exist", file=sys.stderr)
+    connection = open_warehouse(args.database, "show_warehouse")
+    if connection is None:
         return 1
-    connection = connect(args.database)
     try:
         data = rows(connection, args.schema)
         if args.json:

@@ -1,13 +1,28 @@
-"""Fixtures: fake Webex servers on 127.0.0.1, fresh for each test that changes them."""
+"""Fixtures: fake Webex servers on 127.0.0.1, fresh for each test that changes them; the
+built wheel, the pinned Meltano with the project's plugins and one PostgreSQL, once per
+session."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tap_webex_meetings.sandbox import FakeWebex
-from tests.meltano_support import Postgres, start_postgres, stop_postgres
+from tests.meltano_support import (
+    PLUGINS,
+    PLUGINS_USED,
+    Meltano,
+    Postgres,
+    base_env,
+    meltano_executable,
+    pinned_meltano_version,
+    start_postgres,
+    stop_postgres,
+)
 
 
 @pytest.fixture
@@ -18,6 +33,30 @@ def server() -> Iterator[FakeWebex]:
 
 
 @pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The checkout built as the README's Install section says (``pip wheel --no-deps``)."""
+    folder = tmp_path_factory.mktemp("wheel")
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "-w",
+            str(folder),
+            str(root),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (built,) = folder.glob("tap_webex_meetings-*.whl")
+    return built
+
+
+@pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
     """One throwaway PostgreSQL for every end-to-end test that loads into it."""
     database, pgdata = start_postgres()
@@ -25,3 +64,28 @@ def postgres() -> Iterator[Postgres]:
         yield database
     finally:
         stop_postgres(pgdata)
+
+
+@pytest.fixture(scope="session")
+def meltano_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The pinned Meltano (``.venv-meltano``), its version checked."""
+    path = meltano_executable()
+    system_db = tmp_path_factory.mktemp("meltano-version") / "meltano.db"
+    version = Meltano(path, base_env(system_db))("--version").stdout
+    assert f"version {pinned_meltano_version()}" in version, version
+    return path
+
+
+@pytest.fixture(scope="session")
+def installed(meltano_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`meltano install` of every plugin the tests run, once per session, for every module
+    (they share the project's ``.meltano/``); quick when it already has their venvs."""
+    system_db = tmp_path_factory.mktemp("meltano-install") / "meltano.db"
+    Meltano(meltano_bin, base_env(system_db))("install", *PLUGINS_USED)
+    return PLUGINS
+
+
+@pytest.fixture
+def meltano(installed: Path, meltano_bin: Path, tmp_path: Path) -> Meltano:
+    """Meltano in the project, with a system database (so a state) of this test's own."""
+    return Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))

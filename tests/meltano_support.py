@@ -1,9 +1,10 @@
 """Run the repo's Meltano project from tests, the way a user runs it.
 
 The project is the repo itself (its meltano.yml, its ``.meltano/`` plugin venvs, installed
-once per session and reused across sessions); each test gets its own system database (so
-its own state) and its own outputs through environment variables, which is how Meltano
-lets a user override settings too. Meltano is the one ``.ci/run`` and ``scripts/demo.sh``
+once per session by the ``installed`` fixture of tests/conftest.py and reused across
+sessions); each test gets its own system database (so its own state, the ``meltano``
+fixture) and its own outputs through environment variables, which is how Meltano lets a
+user override settings too. Meltano is the one ``.ci/run`` and ``scripts/demo.sh``
 install: ``.venv-meltano/bin/meltano`` (or ``$MELTANO_BIN``).
 """
 
@@ -16,11 +17,14 @@ import re
 import subprocess
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+
+from tap_webex_meetings.sandbox import FakeWebex
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "scripts" / "demo.sh"
@@ -28,6 +32,16 @@ SHOW_WAREHOUSE = REPO / "scripts" / "show_warehouse.py"
 ENSURE_POSTGRES = REPO / "scripts" / "ensure_postgres.sh"
 PLUGINS = REPO / ".meltano"
 DUCKDB_PYTHON = PLUGINS / "loaders" / "target-duckdb" / "venv" / "bin" / "python"
+# Every plugin a test runs, installed once per session (quick when .meltano/ has them).
+PLUGINS_USED = (
+    "tap-webex-meetings",
+    "target-duckdb",
+    "target-webex-duckdb",
+    "target-postgres",
+    "target-jsonl",
+    "dbt-duckdb",
+    "dbt-postgres",
+)
 # Settings a developer's shell may carry; a test must not pick them up by accident.
 FOREIGN_PREFIXES = ("TAP_WEBEX_MEETINGS_", "TARGET_", "MELTANO_", "PG", "DBT_")
 # The tap's last INFO line (tap_webex_meetings/summary.py): what it emitted per stream.
@@ -67,6 +81,15 @@ def base_env(system_db: Path) -> dict[str, str]:
     return env
 
 
+def captured(
+    command: list[str], env: dict[str, str], *, cwd: Path = REPO, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """A command in the project (or ``cwd``), its outputs captured as text, whatever its exit."""
+    return subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
 @dataclass
 class Meltano:
     """``meltano`` in the repo's project, with a fixed environment."""
@@ -76,19 +99,30 @@ class Meltano:
 
     def __call__(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         """Run a command; its outputs, or a failure that shows the end of them."""
-        completed = subprocess.run(
-            [str(self.executable), *args],
-            cwd=REPO,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        completed = captured([str(self.executable), *args], self.env, timeout=timeout)
         if completed.returncode != 0:
             tail = "\n".join((completed.stdout + completed.stderr).splitlines()[-60:])
             pytest.fail(f"meltano {' '.join(args)} exited {completed.returncode}:\n{tail}")
         return completed
+
+    def point_at(self, server: FakeWebex, start: datetime, end: datetime | None = None) -> None:
+        """Only environment variables point meltano.yml's tap at the fake Webex."""
+        self.env.update(
+            TAP_WEBEX_MEETINGS_API_URL=server.api_url,
+            TAP_WEBEX_MEETINGS_ACCESS_TOKEN="sandbox-token",
+            TAP_WEBEX_MEETINGS_START_DATE=start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        if end is not None:
+            self.env["TAP_WEBEX_MEETINGS_END_DATE"] = end.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def into_duckdb(self, warehouse: Path) -> None:
+        """Either DuckDB loader (target-duckdb, target-webex-duckdb) writes this file."""
+        self.env["TARGET_DUCKDB_FILEPATH"] = str(warehouse)
+        self.env["TARGET_WEBEX_DUCKDB_FILEPATH"] = str(warehouse)
+
+    def into_postgres(self, postgres: Postgres, schema: str) -> None:
+        """target-postgres loads into this schema of the throwaway server."""
+        self.env.update(postgres.target_env, TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=schema)
 
     def state(self, state_id: str) -> dict[str, Any]:
         """The Singer state Meltano saved for ``state_id`` (``{}`` when none)."""
@@ -97,6 +131,11 @@ class Meltano:
         )
         singer_state: dict[str, Any] = value.get("singer_state", value)
         return singer_state
+
+
+def schema_of(tmp_path: Path, prefix: str = "webex") -> str:
+    """A PostgreSQL schema of the test's own (its tmp folder's name), within 63 characters."""
+    return f"{prefix}_{tmp_path.name.lower().replace('-', '_')}"[:60]
 
 
 def emitted_records(log: str) -> Counter[str]:

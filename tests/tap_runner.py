@@ -213,6 +213,8 @@ def started_cli(
             if process.poll() is None:
                 process.kill()
             process.wait(timeout=10)
+            if process.stdout is not None:
+                process.stdout.close()  # what the test did not read
 
 
 def lines_until_states(process: subprocess.Popen[str], count: int) -> list[str]:

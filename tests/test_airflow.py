@@ -45,7 +45,6 @@ from tests.meltano_support import (
     Meltano,
     Postgres,
     base_env,
-    meltano_executable,
 )
 from tests.tap_runner import finished_ids, series_in_state
 from tests.test_meltano_e2e import USER, Run, Tables, check_warehouse, postgres_tables, truth
@@ -102,16 +101,16 @@ class Airflow:
 
     def start(self, *components: list[str]) -> None:
         for command in components:
-            log = (self.home / f"{command[0]}.log").open("wb")
-            self.processes.append(
-                subprocess.Popen(
-                    [str(self.bin_dir / "airflow"), *command],
-                    env=self.env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # its workers too are stopped with the group
+            with (self.home / f"{command[0]}.log").open("wb") as log:  # the child keeps its own
+                self.processes.append(
+                    subprocess.Popen(
+                        [str(self.bin_dir / "airflow"), *command],
+                        env=self.env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,  # its workers too are stopped with the group
+                    )
                 )
-            )
 
     def start_all(self) -> None:
         """api-server, then (once it answers: tasks report to it) scheduler and dag-processor."""
@@ -220,14 +219,14 @@ def airflow_bin_dir() -> Path:
 
 
 @pytest.fixture(scope="module")
-def meltano(tmp_path_factory: pytest.TempPathFactory) -> Meltano:
-    """Meltano on the project, with a system database that does not exist yet: the DAG's
-    first tasks create it, as on a first deployment.
+def meltano(
+    installed: Path, meltano_bin: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Meltano:
+    """Meltano on the project (the shards share the session's plugin venvs), with a system
+    database that does not exist yet: the DAG's first tasks create it, as on a first
+    deployment.
     """
-    folder = tmp_path_factory.mktemp("meltano")
-    installer = Meltano(meltano_executable(), base_env(folder / "install.db"))
-    installer("install", "tap-webex-meetings", "target-postgres")  # the shards share these venvs
-    return Meltano(installer.executable, base_env(folder / "meltano.db"))
+    return Meltano(meltano_bin, base_env(tmp_path_factory.mktemp("meltano") / "meltano.db"))
 
 
 @pytest.fixture

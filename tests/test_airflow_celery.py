@@ -111,22 +111,23 @@ class Machine:
         assert self.worker is None
         log = self.home / f"worker-{len(self.logs)}.log"
         self.logs.append(log)
-        self.worker = subprocess.Popen(
-            [
-                str(self.bin_dir / "airflow"),
-                "celery",
-                "worker",
-                "--celery-hostname",
-                f"{self.name}@%h",
-                "--skip-serve-logs",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            env=self.env,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with log.open("wb") as output:  # the worker keeps its own copy
+            self.worker = subprocess.Popen(
+                [
+                    str(self.bin_dir / "airflow"),
+                    "celery",
+                    "worker",
+                    "--celery-hostname",
+                    f"{self.name}@%h",
+                    "--skip-serve-logs",
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
+                env=self.env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def stop(self) -> None:
         """A worker shut down as an operator does (SIGTERM: it finishes what it runs)."""

@@ -32,8 +32,6 @@ from tests.meltano_support import (
     REPO,
     Meltano,
     Postgres,
-    base_env,
-    meltano_executable,
 )
 
 pytestmark = pytest.mark.e2e
@@ -416,10 +414,8 @@ def change_webex(server: FakeWebex, first: Truth) -> Changes:
 
 def pipeline_test(meltano: Meltano, server: FakeWebex, wh: Warehouse, tz_name: str) -> None:
     start = server.now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=120)
+    meltano.point_at(server, start)
     meltano.env.update(
-        TAP_WEBEX_MEETINGS_API_URL=server.api_url,
-        TAP_WEBEX_MEETINGS_ACCESS_TOKEN="sandbox-token",
-        TAP_WEBEX_MEETINGS_START_DATE=start.strftime("%Y-%m-%dT%H:%M:%SZ"),
         TAP_WEBEX_MEETINGS_RETRY_MAX_WAIT_SECONDS="5",
         TAP_WEBEX_MEETINGS_TIMEZONE=tz_name,  # records carry this zone's offsets, not Z
     )
@@ -471,23 +467,6 @@ def pipeline_test(meltano: Meltano, server: FakeWebex, wh: Warehouse, tz_name: s
 # --- the tests ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def meltano_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Meltano with the plugins of both pipelines installed (quick when they are)."""
-    path = meltano_executable()
-    system_db = tmp_path_factory.mktemp("meltano-install") / "meltano.db"
-    Meltano(path, base_env(system_db))(
-        "install",
-        "tap-webex-meetings",
-        "target-duckdb",
-        "target-webex-duckdb",
-        "target-postgres",
-        "dbt-duckdb",
-        "dbt-postgres",
-    )
-    return path
-
-
 @pytest.fixture
 def server() -> Iterator[FakeWebex]:
     with FakeWebex(follow_wall_clock=True) as fake:
@@ -495,29 +474,29 @@ def server() -> Iterator[FakeWebex]:
 
 
 def test_dbt_models_in_duckdb_full_then_a_day_later(
-    meltano_bin: Path, server: FakeWebex, tmp_path: Path
+    meltano: Meltano, server: FakeWebex, tmp_path: Path
 ) -> None:
     """`... target-duckdb dbt-duckdb:build`: target-duckdb deletes the deleted rows."""
     warehouse = tmp_path / "warehouse.duckdb"
-    meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
-    meltano.env.update(TARGET_DUCKDB_FILEPATH=str(warehouse), DBT_DUCKDB_PATH=str(warehouse))
+    meltano.into_duckdb(warehouse)
+    meltano.env["DBT_DUCKDB_PATH"] = str(warehouse)
     wh = Warehouse("target-duckdb", "dbt-duckdb", duckdb_query(warehouse), "analytics")
     pipeline_test(meltano, server, wh, "Asia/Kolkata")  # +05:30
 
 
 def test_dbt_models_on_webex_duckdb_tables_full_then_a_day_later(
-    meltano_bin: Path, server: FakeWebex, tmp_path: Path
+    meltano: Meltano, server: FakeWebex, tmp_path: Path
 ) -> None:
     """`... target-webex-duckdb dbt-duckdb:build`: the models, unchanged, on its tables."""
     warehouse = tmp_path / "warehouse.duckdb"
-    meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
-    meltano.env.update(TARGET_WEBEX_DUCKDB_FILEPATH=str(warehouse), DBT_DUCKDB_PATH=str(warehouse))
+    meltano.into_duckdb(warehouse)
+    meltano.env["DBT_DUCKDB_PATH"] = str(warehouse)
     wh = Warehouse("target-webex-duckdb", "dbt-duckdb", duckdb_query(warehouse), "analytics")
     pipeline_test(meltano, server, wh, "Asia/Kolkata")  # +05:30
 
 
 def test_dbt_models_in_postgres_full_then_a_day_later(
-    meltano_bin: Path, server: FakeWebex, postgres: Postgres, tmp_path: Path
+    meltano: Meltano, server: FakeWebex, postgres: Postgres, tmp_path: Path
 ) -> None:
     """`... target-postgres dbt-postgres:build`, the loader appending: a stream map takes
     the streams' keys away, so target-postgres cannot upsert and the raw table keeps every
@@ -526,11 +505,9 @@ def test_dbt_models_in_postgres_full_then_a_day_later(
     """
     suffix = tmp_path.name.lower().replace("-", "_")[-40:]
     raw, models = f"webex_{suffix}", f"analytics_{suffix}"
-    meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
     keyless: dict[str, list[str]] = {"__key_properties__": []}
+    meltano.into_postgres(postgres, raw)
     meltano.env.update(
-        postgres.target_env,
-        TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=raw,
         TAP_WEBEX_MEETINGS_STREAM_MAPS=json.dumps(
             {"meeting_series": keyless, "series_meetings": keyless}
         ),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,30 +17,21 @@ import pytest
 
 from tap_webex_meetings.sandbox import FakeWebex
 from tests.meltano_support import (
-    PLUGINS,
     REPO,
     Meltano,
     Postgres,
     base_env,
+    captured,
     emitted_records,
     meltano_executable,
     read_duckdb,
+    schema_of,
 )
 
 pytestmark = pytest.mark.e2e
 yaml = importlib.import_module("yaml")  # PyYAML comes with singer-sdk; it has no type stubs
 
 USER = "alice@example.com"
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`meltano install` once; quick when .meltano/ already has the venvs."""
-    system_db = tmp_path_factory.mktemp("meltano-install") / "meltano.db"
-    Meltano(meltano_executable(), base_env(system_db))(
-        "install", "tap-webex-meetings", "target-duckdb", "target-webex-duckdb", "target-postgres"
-    )
-    return PLUGINS
 
 
 @pytest.fixture
@@ -65,15 +55,7 @@ def tap_env(server: FakeWebex, tmp_path: Path, **settings: str) -> dict[str, str
 
 def invoke(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """``meltano invoke tap-webex-meetings``: the tap's Singer messages on stdout."""
-    return subprocess.run(
-        [str(meltano_executable()), "invoke", "tap-webex-meetings"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return captured([str(meltano_executable()), "invoke", "tap-webex-meetings"], env, timeout=300)
 
 
 def series_of_records(stdout: str) -> set[str]:
@@ -132,9 +114,9 @@ def test_a_full_refresh_into_postgres_leaves_no_live_row_of_a_cancelled_meeting(
 ) -> None:
     """target-postgres honours ACTIVATE_VERSION: rows the full extract did not find are
     marked deleted (its hard_delete, false here, would delete them)."""
-    schema = f"webex_{tmp_path.name.lower().replace('-', '_')}"[:60]
+    schema = schema_of(tmp_path)
     meltano = Meltano(meltano_executable(), tap_env(server, tmp_path))
-    meltano.env.update(postgres.target_env, TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=schema)
+    meltano.into_postgres(postgres, schema)
     meltano("run", "tap-webex-meetings", "target-postgres")
     cancelled = upcoming_meeting(server)
     live = f"SELECT id FROM {schema}.series_meetings WHERE _sdc_deleted_at IS NULL"
@@ -185,7 +167,7 @@ def test_duckdb_ignores_activate_version_so_it_starts_over_from_an_empty_file(
     """
     warehouse = tmp_path / "warehouse.duckdb"
     meltano = Meltano(meltano_executable(), tap_env(server, tmp_path))
-    meltano.env["TARGET_DUCKDB_FILEPATH"] = str(warehouse)
+    meltano.into_duckdb(warehouse)
     meltano("run", "tap-webex-meetings", "target-duckdb")
     cancelled = upcoming_meeting(server)
     server.delete(cancelled)
@@ -213,16 +195,13 @@ def test_timezone_changes_no_instant_stored_in_either_warehouse(
     for zone in ("UTC", "Asia/Shanghai"):
         folder = tmp_path / zone.replace("/", "-")
         folder.mkdir()
-        schema = f"tz_{zone.replace('/', '_').lower()}_{tmp_path.name.lower().replace('-', '_')}"
+        schema = schema_of(tmp_path, prefix=f"tz_{zone.replace('/', '_').lower()}")
         meltano = Meltano(
             meltano_executable(),
             tap_env(server, folder, timezone=zone, meeting_series_ids=series),
         )
-        meltano.env.update(
-            postgres.target_env,
-            TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=schema[:60],
-            TARGET_DUCKDB_FILEPATH=str(folder / "warehouse.duckdb"),
-        )
+        meltano.into_postgres(postgres, schema)
+        meltano.into_duckdb(folder / "warehouse.duckdb")
         meltano(
             "run", "tap-webex-meetings", "target-duckdb", "tap-webex-meetings", "target-postgres"
         )
@@ -233,12 +212,12 @@ def test_timezone_changes_no_instant_stored_in_either_warehouse(
         pg[zone] = dict(
             postgres.query(
                 'SELECT id, to_char(start, \'YYYY-MM-DD"T"HH24:MI:SS"Z"\') '
-                f"FROM {schema[:60]}.series_meetings"
+                f"FROM {schema}.series_meetings"
             )
         )
         (column_type,) = postgres.query(
             "SELECT data_type FROM information_schema.columns WHERE table_schema = "
-            f"'{schema[:60]}' AND table_name = 'series_meetings' AND column_name = 'start'"
+            f"'{schema}' AND table_name = 'series_meetings' AND column_name = 'start'"
         )
         assert column_type == ["timestamp without time zone"], column_type  # values in UTC
     assert duckdb["UTC"]
@@ -255,25 +234,10 @@ def readme_meltano_add() -> str:
     return line
 
 
-def pip_url_of(source: str, tmp_path: Path) -> str:
-    """A wheel built as the README's Install section says, or a git+file:// URL of HEAD."""
+def pip_url_of(source: str, wheel: Path) -> str:
+    """The wheel built as the README's Install section says, or a git+file:// URL of HEAD."""
     if source == "wheel":
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "--quiet",
-                "--no-deps",
-                "-w",
-                str(tmp_path),
-                str(REPO),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        return str(next(tmp_path.glob("tap_webex_meetings-*.whl")))
+        return str(wheel)
     head = subprocess.run(
         ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -282,7 +246,7 @@ def pip_url_of(source: str, tmp_path: Path) -> str:
 
 @pytest.mark.parametrize("source", ["wheel", "git"])
 def test_the_tap_added_to_a_new_meltano_project_runs(
-    server: FakeWebex, tmp_path: Path, source: str
+    server: FakeWebex, wheel: Path, tmp_path: Path, source: str
 ) -> None:
     """The README's `meltano add --from-ref`, its pip_url edit, `meltano install`, a run."""
     env = tap_env(server, tmp_path)
@@ -291,15 +255,7 @@ def test_the_tap_added_to_a_new_meltano_project_runs(
     )
 
     def shell(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-        completed = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", command],
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
+        completed = captured(["bash", "-euo", "pipefail", "-c", command], env, cwd=cwd, timeout=900)
         assert completed.returncode == 0, (command, completed.stderr[-3000:])
         return completed
 
@@ -309,7 +265,7 @@ def test_the_tap_added_to_a_new_meltano_project_runs(
     meltano_yml = project / "meltano.yml"
     config = yaml.safe_load(meltano_yml.read_text())
     (tap,) = config["plugins"]["extractors"]
-    tap["pip_url"] = pip_url_of(source, tmp_path)  # the user's edit of meltano.yml
+    tap["pip_url"] = pip_url_of(source, wheel)  # the user's edit of meltano.yml
     meltano_yml.write_text(yaml.safe_dump(config))
     shell("meltano install extractor tap-webex-meetings", project)
 

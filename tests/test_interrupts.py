@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tap_webex_meetings.sandbox import FakeWebex
-from tests.meltano_support import Meltano, base_env, meltano_executable
+from tests.meltano_support import Meltano
 from tests.tap_runner import (
     TapOutput,
     config_for,
@@ -71,6 +71,8 @@ def test_a_signal_midway_exits_non_zero_after_the_state_of_finished_series(
             finally:
                 if process.poll() is None:
                     process.kill()
+                if process.stdout is not None:
+                    process.stdout.close()
         interrupted = TapOutput(parse_messages("".join(lines) + rest), stderr.read_text())
 
         assert process.returncode == exit_code, interrupted.stderr
@@ -90,7 +92,7 @@ def test_a_signal_midway_exits_non_zero_after_the_state_of_finished_series(
 
 @pytest.mark.e2e
 def test_a_tap_interrupted_under_meltano_run_fails_the_run_and_the_rerun_completes(
-    tmp_path: Path,
+    meltano: Meltano, tmp_path: Path
 ) -> None:
     """SIGINT to the tap alone, the loader left to finish: Meltano must not report success.
 
@@ -100,7 +102,6 @@ def test_a_tap_interrupted_under_meltano_run_fails_the_run_and_the_rerun_complet
     now = datetime.now(timezone.utc)
     start = now - timedelta(days=60)
     output = tmp_path / "jsonl"
-    meltano = Meltano(meltano_executable(), base_env(tmp_path / "meltano.db"))
     with FakeWebex(now=now, latency_seconds=0.3) as server:
         meltano.env.update(
             TAP_WEBEX_MEETINGS_API_URL=server.api_url,

@@ -27,8 +27,7 @@ from typing import Any
 import pytest
 
 from tap_webex_meetings.sandbox import FakeWebex, bulk_series
-from tests.meltano_support import REPO, Meltano, Postgres, base_env, emitted_records, read_duckdb
-from tests.test_meltano_e2e import installed, meltano_bin  # noqa: F401  (fixtures)
+from tests.meltano_support import REPO, Meltano, Postgres, emitted_records, read_duckdb, schema_of
 
 pytestmark = pytest.mark.e2e
 
@@ -55,18 +54,8 @@ def bulk() -> Iterator[FakeWebex]:
 
 def point_at(meltano: Meltano, server: FakeWebex, loader: str) -> None:
     first = min(spec.first_start for spec in server.series)
-    prefix = loader.upper().replace("-", "_")
-    meltano.env.update(
-        {
-            "TAP_WEBEX_MEETINGS_API_URL": server.api_url,
-            "TAP_WEBEX_MEETINGS_ACCESS_TOKEN": "sandbox-token",
-            "TAP_WEBEX_MEETINGS_START_DATE": first.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "TAP_WEBEX_MEETINGS_END_DATE": (first + timedelta(hours=EACH)).strftime(
-                "%Y-%m-%dT%H:%M:%SZ"
-            ),
-            f"{prefix}_BATCH_SIZE_ROWS": str(BATCH),
-        }
-    )
+    meltano.point_at(server, first, first + timedelta(hours=EACH))
+    meltano.env[f"{loader.upper().replace('-', '_')}_BATCH_SIZE_ROWS"] = str(BATCH)
 
 
 def run_and_terminate(meltano: Meltano, loader: str) -> tuple[int, str, int]:
@@ -95,6 +84,9 @@ def run_and_terminate(meltano: Meltano, loader: str) -> tuple[int, str, int]:
     finally:
         watchdog.cancel()
         process.kill()
+        process.wait(timeout=60)
+        if process.stdout is not None:
+            process.stdout.close()
     return code, "".join(lines), batches
 
 
@@ -134,14 +126,10 @@ def interrupted_then_rerun(
 
 
 def test_sigterm_keeps_duckdb_batches_and_rerun_loads_the_rest_once(
-    installed: Path,  # noqa: F811
-    meltano_bin: Path,  # noqa: F811
-    bulk: FakeWebex,
-    tmp_path: Path,
+    meltano: Meltano, bulk: FakeWebex, tmp_path: Path
 ) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
-    meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
-    meltano.env["TARGET_DUCKDB_FILEPATH"] = str(warehouse)
+    meltano.into_duckdb(warehouse)
 
     def meetings() -> list[str]:
         rows = read_duckdb(warehouse)["series_meetings"]
@@ -151,14 +139,10 @@ def test_sigterm_keeps_duckdb_batches_and_rerun_loads_the_rest_once(
 
 
 def test_sigterm_keeps_webex_duckdb_batches_and_rerun_loads_the_rest_once(
-    installed: Path,  # noqa: F811
-    meltano_bin: Path,  # noqa: F811
-    bulk: FakeWebex,
-    tmp_path: Path,
+    meltano: Meltano, bulk: FakeWebex, tmp_path: Path
 ) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
-    meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
-    meltano.env["TARGET_WEBEX_DUCKDB_FILEPATH"] = str(warehouse)
+    meltano.into_duckdb(warehouse)
 
     def meetings() -> list[str]:
         rows = read_duckdb(warehouse)["series_meetings"]
@@ -168,15 +152,10 @@ def test_sigterm_keeps_webex_duckdb_batches_and_rerun_loads_the_rest_once(
 
 
 def test_sigterm_keeps_postgres_batches_and_rerun_loads_the_rest_once(
-    installed: Path,  # noqa: F811
-    meltano_bin: Path,  # noqa: F811
-    bulk: FakeWebex,
-    postgres: Postgres,
-    tmp_path: Path,
+    meltano: Meltano, bulk: FakeWebex, postgres: Postgres, tmp_path: Path
 ) -> None:
-    schema = f"webex_{tmp_path.name.lower().replace('-', '_')}"[:60]
-    meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
-    meltano.env.update(postgres.target_env, TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=schema)
+    schema = schema_of(tmp_path)
+    meltano.into_postgres(postgres, schema)
 
     def meetings() -> list[str]:
         rows = postgres.query(f'SELECT "meetingSeriesId" FROM {schema}.series_meetings')

@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib
 import json
 import re
-import subprocess
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,16 +30,15 @@ from tap_webex_meetings.sandbox import FakeWebex
 from tap_webex_meetings.webex import SENSITIVE_FIELDS
 from tests.meltano_support import (
     DEMO,
-    PLUGINS,
     REPO,
     Meltano,
     Postgres,
     base_env,
+    captured,
     emitted_records,
     hub_definition,
-    meltano_executable,
-    pinned_meltano_version,
     read_duckdb,
+    schema_of,
 )
 from tests.tap_runner import series_in_state
 
@@ -87,30 +85,6 @@ class Run:
 
 
 # --- fixtures ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def meltano_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = meltano_executable()
-    system_db = tmp_path_factory.mktemp("meltano-version") / "meltano.db"
-    version = Meltano(path, base_env(system_db))("--version").stdout
-    assert f"version {pinned_meltano_version()}" in version, version
-    return path
-
-
-@pytest.fixture(scope="session")
-def installed(meltano_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`meltano install` once per session; quick when .meltano/ already has the venvs."""
-    system_db = tmp_path_factory.mktemp("meltano-install") / "meltano.db"
-    Meltano(meltano_bin, base_env(system_db))(
-        "install",
-        "tap-webex-meetings",
-        "target-duckdb",
-        "target-webex-duckdb",
-        "target-postgres",
-        "target-jsonl",
-    )
-    return PLUGINS
 
 
 @pytest.fixture
@@ -266,12 +240,8 @@ def check_incremental(first: Tables, second: Tables, run: Run, deleted: set[str]
 def point_tap_at(meltano: Meltano, server: FakeWebex) -> datetime:
     """Only environment variables point meltano.yml's tap at the fake; its start_date."""
     start = server.now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=120)
-    meltano.env.update(
-        TAP_WEBEX_MEETINGS_API_URL=server.api_url,
-        TAP_WEBEX_MEETINGS_ACCESS_TOKEN="sandbox-token",
-        TAP_WEBEX_MEETINGS_START_DATE=start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        TAP_WEBEX_MEETINGS_RETRY_MAX_WAIT_SECONDS="5",
-    )
+    meltano.point_at(server, start)
+    meltano.env["TAP_WEBEX_MEETINGS_RETRY_MAX_WAIT_SECONDS"] = "5"
     return start
 
 
@@ -335,41 +305,37 @@ def check_deleted(tables: Tables, deleted: set[str], *, hard: bool) -> None:
 
 
 def test_meltano_run_into_duckdb_full_then_incremental(
-    installed: Path, meltano_bin: Path, server: FakeWebex, tmp_path: Path
+    meltano: Meltano, server: FakeWebex, tmp_path: Path
 ) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
-    meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
-    meltano.env["TARGET_DUCKDB_FILEPATH"] = str(warehouse)
+    meltano.into_duckdb(warehouse)
     pipeline_test(meltano, server, "target-duckdb", lambda: duckdb_tables(warehouse))
 
 
 def test_meltano_run_into_webex_duckdb_full_then_incremental(
-    installed: Path, meltano_bin: Path, server: FakeWebex, tmp_path: Path
+    meltano: Meltano, server: FakeWebex, tmp_path: Path
 ) -> None:
     """The project's own loader: the same checks, on the same tables as target-duckdb's."""
     readme = (REPO / "README.md").read_text()
     assert ".venv-meltano/bin/meltano run tap-webex-meetings target-webex-duckdb\n" in readme
     warehouse = tmp_path / "warehouse.duckdb"
-    meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
-    meltano.env["TARGET_WEBEX_DUCKDB_FILEPATH"] = str(warehouse)
+    meltano.into_duckdb(warehouse)
     pipeline_test(meltano, server, "target-webex-duckdb", lambda: duckdb_tables(warehouse))
 
 
 def test_meltano_run_into_postgres_full_then_incremental(
-    installed: Path, meltano_bin: Path, server: FakeWebex, postgres: Postgres, tmp_path: Path
+    meltano: Meltano, server: FakeWebex, postgres: Postgres, tmp_path: Path
 ) -> None:
-    schema = f"webex_{tmp_path.name.lower().replace('-', '_')}"[:60]
-    meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
-    meltano.env.update(postgres.target_env, TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=schema)
+    schema = schema_of(tmp_path)
+    meltano.into_postgres(postgres, schema)
     pipeline_test(meltano, server, "target-postgres", lambda: postgres_tables(postgres, schema))
 
 
 def test_meltano_run_into_jsonl_creates_its_folder_and_loses_nothing(
-    installed: Path, meltano_bin: Path, server: FakeWebex, tmp_path: Path
+    meltano: Meltano, server: FakeWebex, tmp_path: Path
 ) -> None:
     """target-jsonl appends, so one run: every record once, in a folder it had to create."""
     folder = tmp_path / "not" / "there" / "yet"
-    meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
     meltano.env["TARGET_JSONL_DESTINATION_PATH"] = str(folder)
     run = run_pipeline(meltano, server, point_tap_at(meltano, server), "target-jsonl")
 
@@ -391,23 +357,13 @@ def test_meltano_run_into_jsonl_creates_its_folder_and_loses_nothing(
     check_no_loss(tables, run)
 
 
-def test_demo_script_runs_full_then_incremental(
-    installed: Path, meltano_bin: Path, tmp_path: Path
-) -> None:
+def test_demo_script_runs_full_then_incremental(installed: Path, tmp_path: Path) -> None:
     """The README's first command, twice, with its outputs and state moved to tmp_path."""
     env = base_env(tmp_path / "meltano.db")
     env["DEMO_OUTPUT"] = str(tmp_path / "demo")
     outputs = []
     for _ in range(2):
-        completed = subprocess.run(
-            ["bash", str(DEMO)],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+        completed = captured(["bash", str(DEMO)], env)
         assert completed.returncode == 0, completed.stdout + completed.stderr
         outputs.append(completed.stdout)
     first, second = outputs
@@ -425,14 +381,11 @@ def test_demo_script_runs_full_then_incremental(
     assert "==> A host deleted" in second
 
 
-def test_meltano_yml_declares_every_tap_setting(
-    installed: Path, meltano_bin: Path, tmp_path: Path
-) -> None:
+def test_meltano_yml_declares_every_tap_setting(meltano: Meltano) -> None:
     """meltano.yml keeps up with the tap (``--about`` through ``meltano invoke``): every
     setting with its kind, description and default, secrets marked sensitive, and the
     sensitive fields deselected in Meltano's own view of the catalog.
     """
-    meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
     about = json.loads(
         meltano(
             "--log-level=warning", "invoke", "tap-webex-meetings", "--about", "--format=json"

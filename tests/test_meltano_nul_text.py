@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from tap_webex_meetings.sandbox import FakeWebex, bulk_series
-from tests.meltano_support import Meltano, Postgres, base_env, read_duckdb
-from tests.test_meltano_e2e import installed, meltano_bin  # noqa: F401  (fixtures)
+from tests.meltano_support import Meltano, Postgres, read_duckdb, schema_of
 
 pytestmark = pytest.mark.e2e
 
@@ -34,12 +33,7 @@ def server() -> Iterator[FakeWebex]:
 
 def run(meltano: Meltano, server: FakeWebex, loader: str) -> None:
     first = min(spec.first_start for spec in server.series)
-    meltano.env.update(
-        TAP_WEBEX_MEETINGS_API_URL=server.api_url,
-        TAP_WEBEX_MEETINGS_ACCESS_TOKEN="sandbox-token",
-        TAP_WEBEX_MEETINGS_START_DATE=first.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        TAP_WEBEX_MEETINGS_END_DATE=(first + timedelta(hours=EACH)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    )
+    meltano.point_at(server, first, first + timedelta(hours=EACH))
     meltano("run", "tap-webex-meetings", loader)
 
 
@@ -48,14 +42,10 @@ def titles(server: FakeWebex, odd: str) -> dict[str, str]:
 
 
 def test_duckdb_keeps_a_nul_in_a_title_as_webex_sent_it(
-    installed: Path,  # noqa: F811
-    meltano_bin: Path,  # noqa: F811
-    server: FakeWebex,
-    tmp_path: Path,
+    meltano: Meltano, server: FakeWebex, tmp_path: Path
 ) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
-    meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
-    meltano.env["TARGET_DUCKDB_FILEPATH"] = str(warehouse)
+    meltano.into_duckdb(warehouse)
     run(meltano, server, "target-duckdb")
     data = read_duckdb(warehouse)
     assert {row["id"]: row["title"] for row in data["meeting_series"]} == titles(server, TITLE)
@@ -63,15 +53,10 @@ def test_duckdb_keeps_a_nul_in_a_title_as_webex_sent_it(
 
 
 def test_postgres_loads_a_nul_in_a_title_as_the_replacement_character(
-    installed: Path,  # noqa: F811
-    meltano_bin: Path,  # noqa: F811
-    server: FakeWebex,
-    postgres: Postgres,
-    tmp_path: Path,
+    meltano: Meltano, server: FakeWebex, postgres: Postgres, tmp_path: Path
 ) -> None:
-    schema = f"webex_{tmp_path.name.lower().replace('-', '_')}"[:60]
-    meltano = Meltano(meltano_bin, base_env(tmp_path / "meltano.db"))
-    meltano.env.update(postgres.target_env, TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=schema)
+    schema = schema_of(tmp_path)
+    meltano.into_postgres(postgres, schema)
     run(meltano, server, "target-postgres")
     stored = dict(postgres.query(f"SELECT id, title FROM {schema}.meeting_series"))
     assert stored == titles(server, TITLE.replace("\x00", "\ufffd"))

@@ -1,4 +1,5 @@
-"""What a user installs: the wheel carries the schemas; the command works without settings."""
+"""What a user installs: the wheel carries the schemas and the type marker; the command
+works without settings."""
 
 from __future__ import annotations
 
@@ -20,29 +21,14 @@ ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 
 
-def test_wheel_ships_the_schema_files_and_the_sandbox(tmp_path: Path) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "-w",
-            str(tmp_path),
-            str(ROOT),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    wheel = next(tmp_path.glob("tap_webex_meetings-*.whl"))
+def test_wheel_ships_the_schema_files_the_type_marker_and_the_sandbox(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         for stream in ("meeting_series", "series_meetings"):
             packaged = json.loads(archive.read(f"tap_webex_meetings/schemas/{stream}.json"))
             assert packaged == json.loads((ROOT / "schemas" / f"{stream}.json").read_text())
     assert "tap_webex_meetings/sandbox/server.py" in names
+    assert "tap_webex_meetings/py.typed" in names  # PEP 561: mypy reads the tap's types
     assert not any(name.startswith("tests/") for name in names)
 
 

@@ -91,6 +91,18 @@ def test_debug_shows_the_sdk_metrics(server: FakeWebex) -> None:
     assert "Beginning sync of 'series_meetings'" in output.stderr
 
 
+def test_the_sdk_line_per_series_bookmark_shows_only_at_debug(server: FakeWebex) -> None:
+    """singer-sdk's "Starting incremental sync" comes once per series: DEBUG, not INFO."""
+    first = run_cli(config_for(server))
+    again = run_cli(config_for(server), state=first.last_state)  # bookmarks to start from
+    assert again.exit_code == 0, again.stderr
+    assert "Starting incremental sync" not in again.stderr
+    debug = run_cli(
+        config_for(server), state=first.last_state, env={"TAP_WEBEX_MEETINGS_LOGLEVEL": "DEBUG"}
+    )
+    assert "Starting incremental sync of 'series_meetings'" in debug.stderr
+
+
 def test_under_faults_every_retry_names_its_series_and_the_requests_add_up() -> None:
     """The sandbox's flaky preset: 429s with odd Retry-After, 5xx and connection resets."""
     with FakeWebex(follow_wall_clock=True, faults=replace(PRESETS["flaky"], seed=3)) as server:

@@ -20,7 +20,6 @@ import pytest
 from tap_webex_meetings.sandbox import FakeWebex
 from tests.meltano_support import PLUGINS
 from tests.tap_runner import config_for, sync
-from tests.test_meltano_e2e import installed, meltano_bin  # noqa: F401  (fixtures)
 
 TARGET = str(Path(sys.executable).with_name("target-webex-duckdb"))
 SCHEMA: dict[str, Any] = {
@@ -199,10 +198,7 @@ def tables(path: Path) -> dict[str, tuple[list[tuple[Any, ...]], list[tuple[Any,
 
 @pytest.mark.e2e
 def test_the_same_tables_and_rows_as_target_duckdb(
-    installed: Path,  # noqa: F811
-    meltano_bin: Path,  # noqa: F811
-    server: FakeWebex,
-    tmp_path: Path,
+    installed: Path, server: FakeWebex, tmp_path: Path
 ) -> None:
     messages = tap_output_with_changes(server)
     loaded = {}

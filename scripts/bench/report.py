@@ -27,6 +27,21 @@ MAX_PIPELINE_GROWTH_MIB = 100  # 200,000 meetings vs 60,000
 PIPELINE_CASES = ("60k", "200k", LARGE)
 
 
+def goal(
+    name: str, value: float | None, bound: float, *, at_least: bool = False, unit: str = ""
+) -> dict[str, Any]:
+    """One target: its value and met / missed against ``bound``; n/a (None) when not run."""
+    if value is None:
+        return {"target": name, "value": "not run", "met": None}
+    met = value >= bound if at_least else value <= bound
+    return {"target": name, "value": f"{value:.2f}{unit}", "met": met}
+
+
+def blank_or(value: float | None) -> str:
+    """A table cell: two decimals, or blank for what was not measured."""
+    return "" if value is None else f"{value:.2f}"
+
+
 def tap_row(result: CaseResult) -> Row | None:
     row = result.rows.get("tap")
     return row if row is not None and row.runs else None
@@ -76,17 +91,12 @@ def format_pipelines(results: list[CaseResult]) -> str:
     lines = [header, "-" * len(header)]
     for result, rows in cases:
         tap = tap_row(result)
-        if tap is not None:
-            lines.append(
-                f"{result.case.name:<8} {'tap alone':<30} {tap.seconds:8.2f} {'1.00':>6} "
-                f"{tap.median('cpu_seconds'):7.2f} {tap.peak_rss_mib:9.1f} {tap.records:>8} "
-                f"{tap.rate():8,.0f} {'ok' if tap.check == 'ok' else 'FAIL':<5}"
-            )
-        for row in rows:
+        shown = [("tap alone", tap)] if tap is not None else []
+        for label, row in shown + [(row.label, row) for row in rows]:
             factor = pipeline_factor(result, row)
             lines.append(
-                f"{result.case.name:<8} {row.label:<30} {row.seconds:8.2f} "
-                f"{'' if factor is None else f'{factor:.2f}':>6} "
+                f"{result.case.name:<8} {label:<30} {row.seconds:8.2f} "
+                f"{blank_or(factor):>6} "
                 f"{row.median('cpu_seconds'):7.2f} {row.peak_rss_mib:9.1f} {row.records:>8} "
                 f"{row.rate():8,.0f} {'ok' if row.check == 'ok' else 'FAIL':<5}"
             )
@@ -96,40 +106,41 @@ def format_pipelines(results: list[CaseResult]) -> str:
 def pipeline_targets(results: dict[str, CaseResult]) -> list[dict[str, Any]]:
     """Issue 17's goals for each loader that ran."""
     found: list[dict[str, Any]] = []
-
-    def add(name: str, value: float | None, met: bool, unit: str) -> None:
-        text = "not run" if value is None else f"{value:.2f}{unit}"
-        found.append({"target": name, "value": text, "met": None if value is None else met})
-
     loaders = sorted({row.label for result in results.values() for row in pipeline_rows(result)})
     for label in loaders:
         for name in PIPELINE_CASES:
             result = results.get(name)
             row = result.rows.get(label) if result else None
             factor = pipeline_factor(result, row) if result and row and row.runs else None
-            add(
-                f"{name} {label} <= {MAX_PIPELINE_FACTOR:g}x the tap alone",
-                factor,
-                factor is not None and factor <= MAX_PIPELINE_FACTOR,
-                "x",
+            found.append(
+                goal(
+                    f"{name} {label} <= {MAX_PIPELINE_FACTOR:g}x the tap alone",
+                    factor,
+                    MAX_PIPELINE_FACTOR,
+                    unit="x",
+                )
             )
         big = results["200k"].rows.get(label) if "200k" in results else None
         peak = big.peak_rss_mib if big and big.runs else None
-        add(
-            f"200k {label} peak <= {MAX_PIPELINE_PEAK_MIB} MiB",
-            peak,
-            peak is not None and peak <= MAX_PIPELINE_PEAK_MIB,
-            " MiB",
+        found.append(
+            goal(
+                f"200k {label} peak <= {MAX_PIPELINE_PEAK_MIB} MiB",
+                peak,
+                MAX_PIPELINE_PEAK_MIB,
+                unit=" MiB",
+            )
         )
         small = results["60k"].rows.get(label) if "60k" in results else None
         growth = None
         if peak is not None and small and small.runs:
             growth = peak - small.peak_rss_mib
-        add(
-            f"200k {label} peak within {MAX_PIPELINE_GROWTH_MIB} MiB of 60k",
-            growth,
-            growth is not None and growth <= MAX_PIPELINE_GROWTH_MIB,
-            " MiB",
+        found.append(
+            goal(
+                f"200k {label} peak within {MAX_PIPELINE_GROWTH_MIB} MiB of 60k",
+                growth,
+                MAX_PIPELINE_GROWTH_MIB,
+                unit=" MiB",
+            )
         )
     return found
 
@@ -150,7 +161,7 @@ def format_table(results: list[CaseResult]) -> str:
             lines.append(
                 f"{result.case.name:<8} {row.label:<24} {row.records:>8} {row.requests:>8} "
                 f"{'ok' if row.check == 'ok' else 'FAIL':<5} {row.seconds:8.2f} "
-                f"{row.rate():8,.0f} {'' if ratio is None else f'{ratio:.2f}':>6} "
+                f"{row.rate():8,.0f} {blank_or(ratio):>6} "
                 f"{row.peak_rss_mib:9.1f} {row.median('cpu_seconds'):7.2f} {server_cpu:>9} "
                 f"{row.median('record_bytes') / 1e6:9.1f} {row.median('state_bytes') / 1e6:9.1f} "
                 f"{row.median('state_messages'):7.0f}"
@@ -177,11 +188,11 @@ def format_scaling(results: list[CaseResult]) -> str:
         share = state_share(result)
         lines.append(
             f"{result.case.name:<8} {result.case.series:>7} {tap.seconds:8.2f} "
-            f"{'' if base_s is None else f'{base_s:.2f}':>8} "
-            f"{'' if result.ratio() is None else f'{result.ratio():.2f}':>6} "
+            f"{blank_or(base_s):>8} "
+            f"{blank_or(result.ratio()):>6} "
             f"{tap.seconds / result.case.series * 1000:13.2f} "
             f"{'' if base_s is None else f'{base_s / result.case.series * 1000:.2f}':>14} "
-            f"{'' if share is None else f'{share:.2f}':>12} "
+            f"{blank_or(share):>12} "
             f"{tap.median('last_state_bytes') / 1000:13.1f} {tap.peak_rss_mib:9.1f}"
         )
     return "\n".join(lines)
@@ -191,65 +202,74 @@ def targets(results: dict[str, CaseResult]) -> list[dict[str, Any]]:
     """The project's goals, each met / missed / n/a (not run)."""
     found: list[dict[str, Any]] = []
 
-    def add(name: str, value: float | None, met: bool | None, unit: str = "") -> None:
-        text = "not run" if value is None else f"{value:.2f}{unit}"
-        found.append({"target": name, "value": text, "met": None if value is None else met})
-
     def ratio_of(name: str) -> float | None:
         result = results.get(name)
         return None if result is None else result.ratio()
 
-    ratio = ratio_of(LARGE)
-    add(f"{LARGE} ratio >= {MIN_RATIO_2500}", ratio, ratio is not None and ratio >= MIN_RATIO_2500)
+    found.append(
+        goal(f"{LARGE} ratio >= {MIN_RATIO_2500}", ratio_of(LARGE), MIN_RATIO_2500, at_least=True)
+    )
     small = per_series(results[SMALL]) if SMALL in results else None
     for name in (LARGE, HUGE):
         if name == HUGE and name not in results:
             continue  # a --big case: only judged when run
         big = per_series(results[name]) if name in results else None
         growth = None if small is None or big is None else big / small
-        add(
-            f"{name} tap time per series <= {MAX_PER_SERIES_GROWTH}x {SMALL}'s",
-            growth,
-            growth is not None and growth <= MAX_PER_SERIES_GROWTH,
-            "x",
+        found.append(
+            goal(
+                f"{name} tap time per series <= {MAX_PER_SERIES_GROWTH}x {SMALL}'s",
+                growth,
+                MAX_PER_SERIES_GROWTH,
+                unit="x",
+            )
         )
         share = state_share(results[name]) if name in results else None
-        add(
-            f"{name} STATE bytes <= {MAX_STATE_SHARE} x RECORD bytes",
-            share,
-            share is not None and share <= MAX_STATE_SHARE,
-            "x",
+        found.append(
+            goal(
+                f"{name} STATE bytes <= {MAX_STATE_SHARE} x RECORD bytes",
+                share,
+                MAX_STATE_SHARE,
+                unit="x",
+            )
         )
     rss = None
     if SMALL in results and LARGE in results:
         small_row, large_row = tap_row(results[SMALL]), tap_row(results[LARGE])
         if small_row and large_row:
             rss = large_row.peak_rss_mib - small_row.peak_rss_mib
-    add(
-        f"{LARGE} peak RSS within {MAX_RSS_GROWTH_MIB} MiB of {SMALL}",
-        rss,
-        rss is not None and rss <= MAX_RSS_GROWTH_MIB,
-        " MiB",
+    found.append(
+        goal(
+            f"{LARGE} peak RSS within {MAX_RSS_GROWTH_MIB} MiB of {SMALL}",
+            rss,
+            MAX_RSS_GROWTH_MIB,
+            unit=" MiB",
+        )
     )
-    ratio = ratio_of("20k")
-    add(f"20k ratio >= {MIN_RATIO_20K}", ratio, ratio is not None and ratio >= MIN_RATIO_20K)
+    found.append(
+        goal(f"20k ratio >= {MIN_RATIO_20K}", ratio_of("20k"), MIN_RATIO_20K, at_least=True)
+    )
     if "200k" in results:
         growth = None
         rows = tap_row(results["200k"]), tap_row(results["20k"]) if "20k" in results else None
         if rows[0] and rows[1]:
             growth = (rows[0].peak_rss_mib - rows[1].peak_rss_mib) * 1024 * 1024 / 1e6
-        add(
-            f"200k peak RSS within {MAX_RSS_GROWTH_200K_MB} MB of 20k",
-            growth,
-            growth is not None and growth <= MAX_RSS_GROWTH_200K_MB,
-            " MB",
+        found.append(
+            goal(
+                f"200k peak RSS within {MAX_RSS_GROWTH_200K_MB} MB of 20k",
+                growth,
+                MAX_RSS_GROWTH_200K_MB,
+                unit=" MB",
+            )
         )
     factor = speedup(results["200x50"]) if "200x50" in results else None
-    add(
-        f"200x50 parallel >= {MIN_PARALLEL_SPEEDUP:g}x max_workers=1",
-        factor,
-        factor is not None and factor >= MIN_PARALLEL_SPEEDUP,
-        "x",
+    found.append(
+        goal(
+            f"200x50 parallel >= {MIN_PARALLEL_SPEEDUP:g}x max_workers=1",
+            factor,
+            MIN_PARALLEL_SPEEDUP,
+            at_least=True,
+            unit="x",
+        )
     )
     found += pipeline_targets(results)
     for result in results.values():

@@ -36,6 +36,8 @@ def test_cli_prints_where_it_listens_and_stops_on_sigterm() -> None:
         assert process.stderr is not None
         out, err = process.stdout.read(), process.stderr.read()
         process.wait(timeout=10)
+        process.stdout.close()
+        process.stderr.close()
     assert process.returncode == 0, err
     assert "_sandbox/clock" in out
 
