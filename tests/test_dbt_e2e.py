@@ -473,25 +473,16 @@ def server() -> Iterator[FakeWebex]:
         yield fake
 
 
+@pytest.mark.parametrize("loader", ["target-duckdb", "target-webex-duckdb"])
 def test_dbt_models_in_duckdb_full_then_a_day_later(
-    meltano: Meltano, server: FakeWebex, tmp_path: Path
+    meltano: Meltano, server: FakeWebex, tmp_path: Path, loader: str
 ) -> None:
-    """`... target-duckdb dbt-duckdb:build`: target-duckdb deletes the deleted rows."""
+    """`... <loader> dbt-duckdb:build`: the same models on either DuckDB loader's tables
+    (both delete the rows of deleted meetings)."""
     warehouse = tmp_path / "warehouse.duckdb"
     meltano.into_duckdb(warehouse)
     meltano.env["DBT_DUCKDB_PATH"] = str(warehouse)
-    wh = Warehouse("target-duckdb", "dbt-duckdb", duckdb_query(warehouse), "analytics")
-    pipeline_test(meltano, server, wh, "Asia/Kolkata")  # +05:30
-
-
-def test_dbt_models_on_webex_duckdb_tables_full_then_a_day_later(
-    meltano: Meltano, server: FakeWebex, tmp_path: Path
-) -> None:
-    """`... target-webex-duckdb dbt-duckdb:build`: the models, unchanged, on its tables."""
-    warehouse = tmp_path / "warehouse.duckdb"
-    meltano.into_duckdb(warehouse)
-    meltano.env["DBT_DUCKDB_PATH"] = str(warehouse)
-    wh = Warehouse("target-webex-duckdb", "dbt-duckdb", duckdb_query(warehouse), "analytics")
+    wh = Warehouse(loader, "dbt-duckdb", duckdb_query(warehouse), "analytics")
     pipeline_test(meltano, server, wh, "Asia/Kolkata")  # +05:30
 
 

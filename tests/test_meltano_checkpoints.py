@@ -125,8 +125,9 @@ def interrupted_then_rerun(
     assert emitted <= TOTAL - len(finished) * (EACH - REREAD), "the rerun started over"
 
 
+@pytest.mark.parametrize("loader", ["target-duckdb", "target-webex-duckdb"])
 def test_sigterm_keeps_duckdb_batches_and_rerun_loads_the_rest_once(
-    meltano: Meltano, bulk: FakeWebex, tmp_path: Path
+    meltano: Meltano, bulk: FakeWebex, tmp_path: Path, loader: str
 ) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
     meltano.into_duckdb(warehouse)
@@ -135,20 +136,7 @@ def test_sigterm_keeps_duckdb_batches_and_rerun_loads_the_rest_once(
         rows = read_duckdb(warehouse)["series_meetings"]
         return [row["meetingSeriesId"] for row in rows]
 
-    interrupted_then_rerun(meltano, bulk, "target-duckdb", meetings)
-
-
-def test_sigterm_keeps_webex_duckdb_batches_and_rerun_loads_the_rest_once(
-    meltano: Meltano, bulk: FakeWebex, tmp_path: Path
-) -> None:
-    warehouse = tmp_path / "warehouse.duckdb"
-    meltano.into_duckdb(warehouse)
-
-    def meetings() -> list[str]:
-        rows = read_duckdb(warehouse)["series_meetings"]
-        return [row["meetingSeriesId"] for row in rows]
-
-    interrupted_then_rerun(meltano, bulk, "target-webex-duckdb", meetings)
+    interrupted_then_rerun(meltano, bulk, loader, meetings)
 
 
 def test_sigterm_keeps_postgres_batches_and_rerun_loads_the_rest_once(
