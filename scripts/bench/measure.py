@@ -26,6 +26,8 @@ class Measured:
     peak_rss_mib: float  # the process's own, or of its whole tree with ``tree=True``
     exit_code: int
     timed_out: bool
+    # With ``tree=True``: the peak of each part of the tree (see :func:`role_of`), in MiB.
+    peak_by_role: dict[str, float] = field(default_factory=dict)
 
 
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
@@ -58,32 +60,49 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def tree_rss_bytes(pid: int) -> int:
-    """Sum of the resident memory of ``pid`` and all its descendants, now."""
-    total = 0
+def role_of(pid: int, root: int) -> str:
+    """Which part of a pipeline a process is: Meltano (the root), the tap, or the loader."""
+    if pid == root:
+        return "meltano"
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return "loader"
+    return "tap" if b"tap-webex-meetings" in command else "loader"
+
+
+def tree_rss_bytes(pid: int) -> dict[str, int]:
+    """The resident memory of ``pid`` and all its descendants, now, summed by role."""
+    total: dict[str, int] = {}
     for current in _descendants(pid):
         try:
             resident = int(Path(f"/proc/{current}/statm").read_text().split()[1])
         except (OSError, IndexError, ValueError):
             continue
-        total += resident * PAGE_BYTES
+        role = role_of(current, pid)
+        total[role] = total.get(role, 0) + resident * PAGE_BYTES
     return total
 
 
 class TreeSampler(threading.Thread):
     """The peak of :func:`tree_rss_bytes`, sampled every ``TREE_SAMPLE_SECONDS``: Meltano,
-    tap and loader are separate processes, and ``ru_maxrss`` gives only the largest one."""
+    tap and loader are separate processes, and ``ru_maxrss`` gives only the largest one.
+    Each role's own peak too, which says where a pipeline's memory goes."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid = pid
         self.peak = 0
+        self.peak_by_role: dict[str, int] = {}
         self.done = threading.Event()
 
     @override
     def run(self) -> None:  # the sampling loop, in this thread
         while not self.done.is_set():
-            self.peak = max(self.peak, tree_rss_bytes(self.pid))
+            by_role = tree_rss_bytes(self.pid)
+            self.peak = max(self.peak, sum(by_role.values()))
+            for role, resident in by_role.items():
+                self.peak_by_role[role] = max(self.peak_by_role.get(role, 0), resident)
             self.done.wait(TREE_SAMPLE_SECONDS)
 
     def stop(self) -> int:
@@ -137,13 +156,21 @@ def measure(
         finally:
             timer.cancel()
             tree_peak = 0 if sampler is None else sampler.stop()
+            by_role = {} if sampler is None else sampler.peak_by_role
         seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     # ru_maxrss is in KiB on Linux (bytes on macOS).
     rss_bytes = usage.ru_maxrss if sys.platform == "darwin" else usage.ru_maxrss * 1024
     rss_bytes = max(rss_bytes, tree_peak)
     cpu = usage.ru_utime + usage.ru_stime
-    return Measured(seconds, cpu, rss_bytes / MiB, process.returncode, killed.is_set())
+    return Measured(
+        seconds,
+        cpu,
+        rss_bytes / MiB,
+        process.returncode,
+        killed.is_set(),
+        {role: resident / MiB for role, resident in sorted(by_role.items())},
+    )
 
 
 MESSAGE_TYPE = re.compile(rb'"type":\s*"(\w+)"')

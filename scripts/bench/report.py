@@ -86,7 +86,7 @@ def format_pipelines(results: list[CaseResult]) -> str:
         return ""
     header = (
         f"{'case':<8} {'run':<30} {'seconds':>8} {'x tap':>6} {'cpu s':>7} "
-        f"{'peak MiB':>9} {'rows':>8} {'rows/s':>8} {'check':<5}"
+        f"{'peak MiB':>9} {'rows':>8} {'rows/s':>8} {'check':<5} {'peak MiB meltano/tap/loader'}"
     )
     lines = [header, "-" * len(header)]
     for result, rows in cases:
@@ -98,9 +98,18 @@ def format_pipelines(results: list[CaseResult]) -> str:
                 f"{result.case.name:<8} {label:<30} {row.seconds:8.2f} "
                 f"{blank_or(factor):>6} "
                 f"{row.median('cpu_seconds'):7.2f} {row.peak_rss_mib:9.1f} {row.records:>8} "
-                f"{row.rate():8,.0f} {'ok' if row.check == 'ok' else 'FAIL':<5}"
+                f"{row.rate():8,.0f} {'ok' if row.check == 'ok' else 'FAIL':<5} "
+                f"{parts_of(row)}"
             )
     return "\n".join(lines)
+
+
+def parts_of(row: Row) -> str:
+    """Each part's own peak (the last run's), e.g. ``125/85/308``; blank for the tap alone."""
+    parts = row.runs[-1].peak_by_role if row.runs else {}
+    if not parts:
+        return ""
+    return "/".join(f"{parts.get(role, 0):.0f}" for role in ("meltano", "tap", "loader"))
 
 
 def pipeline_targets(results: dict[str, CaseResult]) -> list[dict[str, Any]]:

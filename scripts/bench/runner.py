@@ -50,6 +50,7 @@ class Run:
     other: int
     check: str  # "ok", or what was wrong
     loader: str | None = None  # a `meltano run` into this loader; None: the tap or baseline
+    peak_by_role: dict[str, float] = field(default_factory=dict)  # of a pipeline, MiB
 
     @property
     def ok(self) -> bool:
@@ -278,6 +279,7 @@ class Bench:
             requests=requests,
             check=check,
             loader=loader,
+            peak_by_role=measured.peak_by_role,
             **found,
         )
 
