@@ -32,6 +32,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "tap_webex_meetings"
+# The loaders are singer-sdk targets too: their modules are named with their package
+# ("target_webex_duckdb/sink.py"), the tap's without ("tap.py").
+PACKAGES = (PACKAGE, *sorted(p.parent for p in ROOT.glob("target_webex_*/__init__.py")))
 ARCHITECTURE = ROOT / "docs" / "ARCHITECTURE.md"
 FENCE_HEADING = "## The fence around singer-sdk"
 BACKOFF_ARGS = 'details["args"]'
@@ -140,13 +143,13 @@ def package_uses() -> list[Use]:
     sdk_names: set[str] = set()
     own_names: set[str] = set()
     trees: dict[str, ast.Module] = {}
-    for path in sorted(PACKAGE.rglob("*.py")):
-        module = path.relative_to(PACKAGE).as_posix()
+    for path in sorted(p for package in PACKAGES for p in package.rglob("*.py")):
+        module = path.relative_to(PACKAGE if path.is_relative_to(PACKAGE) else ROOT).as_posix()
         tree = trees[module] = ast.parse(path.read_text(), filename=str(path))
         uses.extend(import_uses(tree, module))
         if path.name == "__main__.py":  # importing it runs the command
             continue
-        name = ".".join(("tap_webex_meetings", *path.relative_to(PACKAGE).with_suffix("").parts))
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
         loaded = importlib.import_module(name.removesuffix(".__init__"))
         for statement in tree.body:
             if not isinstance(statement, ast.ClassDef):
