@@ -6,6 +6,7 @@ import operator
 from abc import abstractmethod
 from collections.abc import Callable
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
@@ -58,6 +59,13 @@ class HeldBatchSink(BatchSink):
     def drop_versions_before(self, version: int, deleted_at: datetime) -> int:
         """Rows of older table versions, and of none, deleted (``hard_delete``) or marked
         deleted at ``deleted_at``; how many."""
+
+    @cached_property
+    @override
+    def validate_schema(self) -> bool:
+        """Off unless validate_records is set: checking every record against its schema was
+        most of a loader's time, and the database refuses a value it cannot cast anyway."""
+        return bool(self.config.get("validate_records", False))
 
     @property
     @override

@@ -37,10 +37,13 @@ class BatchTarget(Target):
     @override
     def append_builtin_config(cls, config_jsonschema: dict[str, Any]) -> None:
         """The SDK's settings but load_method and add_record_metadata: these targets always
-        upsert by key and always write their _sdc columns, so neither applies."""
+        upsert by key and always write their _sdc columns, so neither applies; and
+        validate_records off unless asked for (see :class:`HeldBatchSink.validate_schema`)."""
         super().append_builtin_config(config_jsonschema)
         for name in ("load_method", "add_record_metadata"):
             config_jsonschema["properties"].pop(name, None)
+        if "validate_records" in config_jsonschema["properties"]:
+            config_jsonschema["properties"]["validate_records"]["default"] = False
 
     def __init__(
         self,

@@ -43,25 +43,20 @@ class Column:
     def quoted(self) -> str:
         return quote_identifier(self.name)
 
-    def select_expression(self, doc: str) -> str:
-        """The value of this property in the ``jsonb`` record ``doc``, as stored."""
-        key = quote_literal(self.name)
+    @property
+    def record_definition(self) -> str:
+        """This column in ``jsonb_to_record``'s list: a date-time read with its offset."""
+        return f"{self.quoted} {'timestamptz' if self.type == 'timestamp' else self.type}"
+
+    def select_expression(self, record: str) -> str:
+        """The value as stored, from the ``jsonb_to_record`` row ``record``."""
+        value = f"{record}.{self.quoted}"
         if self.type == "jsonb":
-            return f"COALESCE({doc} -> {key}, 'null')"
-        if self.type.endswith("[]"):
-            elements = (
-                "jsonb_array_elements" if self.type == "jsonb[]" else "jsonb_array_elements_text"
-            )
-            return (
-                f"CASE WHEN jsonb_typeof({doc} -> {key}) = 'array' "
-                f"THEN ARRAY(SELECT {elements}({doc} -> {key}))::{self.type} END"
-            )
+            return f"COALESCE({value}, 'null')"  # as target-postgres: JSON null, not NULL
         if self.type == "timestamp":
             # An offset is honoured whatever the session's TimeZone: the instant, in UTC.
-            return f"(({doc} ->> {key})::timestamptz AT TIME ZONE 'UTC')"
-        if self.type == "text":
-            return f"({doc} ->> {key})"
-        return f"({doc} ->> {key})::{self.type}"
+            return f"({value} AT TIME ZONE 'UTC')"
+        return value
 
 
 def quote_identifier(name: str) -> str:

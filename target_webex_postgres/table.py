@@ -2,7 +2,8 @@
 time.
 
 A batch is one COPY of its NDJSON lines into a temporary ``jsonb`` table and one
-``INSERT ... SELECT ... ON CONFLICT`` that casts every property in SQL, in one transaction:
+``INSERT ... SELECT ... ON CONFLICT`` that types every property in SQL (``jsonb_to_record``),
+in one transaction:
 no value passes through Python one by one (target-postgres 0.8.1 binds each value of each
 record through SQLAlchemy).
 """
@@ -101,12 +102,15 @@ class Table:
         columns in ``fixed`` take that one value for the whole batch."""
         names = ", ".join(c.quoted for c in self.columns)
         values = [
-            f"%({c.name})s::{c.type}" if c.name in fixed else c.select_expression("doc")
+            f"%({c.name})s::{c.type}" if c.name in fixed else c.select_expression("r")
             for c in self.columns
         ]
+        # One jsonb_to_record per row: each ``doc -> key`` would decompress the whole
+        # (TOASTed) document again, 71 times a Webex-rich record (ten times slower).
+        read = ", ".join(c.record_definition for c in self.columns if c.name not in fixed)
         insert = (
-            f"INSERT INTO {self.qualified} ({names}) "
-            f"SELECT {', '.join(values)} FROM pg_temp.staging"
+            f"INSERT INTO {self.qualified} ({names}) SELECT {', '.join(values)} "
+            f"FROM pg_temp.staging, jsonb_to_record(doc) AS r({read})"
         )
         if self.keys:
             key = ", ".join(quote_identifier(k) for k in self.keys)
