@@ -52,7 +52,7 @@ class HeldBatchSink(BatchSink):
         """The table as log lines name it."""
 
     @abstractmethod
-    def write_batch(self, ndjson: bytes, rows: int, batched_at: datetime) -> None:
+    def write_batch(self, ndjson: bytes, batched_at: datetime) -> None:
         """Load one batch of records (one JSON object a line, at most one per key)."""
 
     @abstractmethod
@@ -114,7 +114,7 @@ class HeldBatchSink(BatchSink):
             return
         batch_start: datetime = context["batch_start_time"]
         ndjson = _ENCODER.encode_lines(records)
-        self.write_batch(ndjson, len(records), batch_start.astimezone(timezone.utc))
+        self.write_batch(ndjson, batch_start.astimezone(timezone.utc))
         self.logger.info("Loaded %d rows into %s", len(records), self.table_label)
         self._batch_written()
 
