@@ -25,8 +25,8 @@ and ``--repeat`` times, two kinds of subprocess run against it:
   the HTTP requests and of the JSON in and out, without singer-sdk: what the tap could at
   best do with one request at a time.
 
-With ``--pipeline LOADER`` (``target-duckdb``, ``target-webex-duckdb``, ``target-postgres``;
-repeatable) a third kind
+With ``--pipeline LOADER`` (``target-duckdb``, ``target-webex-duckdb``, ``target-postgres``,
+``target-webex-postgres``; repeatable) a third kind
 runs in the same rotation: ``meltano run tap-webex-meetings LOADER`` in this project (after
 ``meltano install``), its plugins and loader settings as meltano.yml has them, the tap
 pointed at the fake through environment variables. Each such run starts from a fresh Meltano

@@ -7,8 +7,8 @@
 #   bash scripts/ensure_postgres.sh --stop DIR stop the cluster of that PGDATA, delete it
 #
 # Printed: PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE PGDATA PG_BINDIR (psql is there), then the
-# connection as TARGET_POSTGRES_* (Meltano's names): `eval "$(bash scripts/ensure_postgres.sh)"` exports
-# them into your shell.
+# connection as TARGET_POSTGRES_* and TARGET_WEBEX_POSTGRES_* (Meltano's names for both loaders):
+# `eval "$(bash scripts/ensure_postgres.sh)"` exports them into your shell.
 # PostgreSQL refuses to run as root: as root the cluster belongs to the `postgres` user that
 # the Debian package creates. Everything else goes to stderr; any failure exits non-zero.
 set -euo pipefail
@@ -105,5 +105,10 @@ export TARGET_POSTGRES_PORT=$port
 export TARGET_POSTGRES_USER=postgres
 export TARGET_POSTGRES_PASSWORD=$password
 export TARGET_POSTGRES_DATABASE=postgres
+export TARGET_WEBEX_POSTGRES_HOST=127.0.0.1
+export TARGET_WEBEX_POSTGRES_PORT=$port
+export TARGET_WEBEX_POSTGRES_USER=postgres
+export TARGET_WEBEX_POSTGRES_PASSWORD=$password
+export TARGET_WEBEX_POSTGRES_DATABASE=postgres
 EOF
 say "running: stop it with: bash scripts/ensure_postgres.sh --stop $pgdata"

@@ -14,10 +14,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from target_webex_common.sink import DELETED_AT, VERSION
+
 from .columns import Column, quote_identifier, quote_literal
 
-DELETED_AT = "_sdc_deleted_at"
-VERSION = "_sdc_table_version"
 BATCHED_AT = "_sdc_batched_at"
 
 

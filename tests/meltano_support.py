@@ -38,6 +38,7 @@ PLUGINS_USED = (
     "target-duckdb",
     "target-webex-duckdb",
     "target-postgres",
+    "target-webex-postgres",
     "target-jsonl",
     "dbt-duckdb",
     "dbt-postgres",
@@ -121,8 +122,16 @@ class Meltano:
         self.env["TARGET_WEBEX_DUCKDB_FILEPATH"] = str(warehouse)
 
     def into_postgres(self, postgres: Postgres, schema: str) -> None:
-        """target-postgres loads into this schema of the throwaway server."""
-        self.env.update(postgres.target_env, TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=schema)
+        """Either PostgreSQL loader (target-postgres, target-webex-postgres) loads into this
+        schema of the throwaway server."""
+        for prefix in ("TARGET_POSTGRES", "TARGET_WEBEX_POSTGRES"):
+            self.env.update(
+                {
+                    prefix + k.removeprefix("TARGET_POSTGRES"): v
+                    for k, v in postgres.target_env.items()
+                }
+            )
+            self.env[f"{prefix}_DEFAULT_TARGET_SCHEMA"] = schema
 
     def state(self, state_id: str) -> dict[str, Any]:
         """The Singer state Meltano saved for ``state_id`` (``{}`` when none)."""

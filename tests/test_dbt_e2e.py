@@ -486,11 +486,12 @@ def test_dbt_models_in_duckdb_full_then_a_day_later(
     pipeline_test(meltano, server, wh, "Asia/Kolkata")  # +05:30
 
 
+@pytest.mark.parametrize("loader", ["target-postgres", "target-webex-postgres"])
 def test_dbt_models_in_postgres_full_then_a_day_later(
-    meltano: Meltano, server: FakeWebex, postgres: Postgres, tmp_path: Path
+    meltano: Meltano, server: FakeWebex, postgres: Postgres, tmp_path: Path, loader: str
 ) -> None:
-    """`... target-postgres dbt-postgres:build`, the loader appending: a stream map takes
-    the streams' keys away, so target-postgres cannot upsert and the raw table keeps every
+    """`... <loader> dbt-postgres:build`, the loader appending: a stream map takes
+    the streams' keys away, so the loader cannot upsert and the raw table keeps every
     version of a meeting read twice and the tombstones; the models take the latest version
     of each and leave the deleted out.
     """
@@ -512,7 +513,7 @@ def test_dbt_models_in_postgres_full_then_a_day_later(
         DBT_POSTGRES_SOURCE_SCHEMA=raw,
         DBT_POSTGRES_SCHEMA=models,
     )
-    wh = Warehouse("target-postgres", "dbt-postgres", postgres.query, models)
+    wh = Warehouse(loader, "dbt-postgres", postgres.query, models)
     pipeline_test(meltano, server, wh, "America/New_York")  # -04:00 or -05:00
     ((tombstones, versions),) = postgres.query(
         f"SELECT count(_sdc_deleted_at), count(*) - count(DISTINCT id) FROM {raw}.series_meetings"

@@ -109,15 +109,16 @@ def emitted_ids(log: str) -> int:
     return emitted_records(log)["series_meetings"]
 
 
+@pytest.mark.parametrize("loader", ["target-postgres", "target-webex-postgres"])
 def test_a_full_refresh_into_postgres_leaves_no_live_row_of_a_cancelled_meeting(
-    installed: Path, server: FakeWebex, postgres: Postgres, tmp_path: Path
+    installed: Path, server: FakeWebex, postgres: Postgres, tmp_path: Path, loader: str
 ) -> None:
-    """target-postgres honours ACTIVATE_VERSION: rows the full extract did not find are
-    marked deleted (its hard_delete, false here, would delete them)."""
+    """Both PostgreSQL loaders honour ACTIVATE_VERSION: rows the full extract did not find are
+    marked deleted (their hard_delete, false here, would delete them)."""
     schema = schema_of(tmp_path)
     meltano = Meltano(meltano_executable(), tap_env(server, tmp_path))
     meltano.into_postgres(postgres, schema)
-    meltano("run", "tap-webex-meetings", "target-postgres")
+    meltano("run", "tap-webex-meetings", loader)
     cancelled = upcoming_meeting(server)
     live = f"SELECT id FROM {schema}.series_meetings WHERE _sdc_deleted_at IS NULL"
     live_series = f"SELECT id FROM {schema}.meeting_series WHERE _sdc_deleted_at IS NULL"
@@ -125,7 +126,7 @@ def test_a_full_refresh_into_postgres_leaves_no_live_row_of_a_cancelled_meeting(
     series = postgres.query(live_series)
     server.delete(cancelled)
 
-    refresh = meltano("run", "--full-refresh", "tap-webex-meetings", "target-postgres")
+    refresh = meltano("run", "--full-refresh", "tap-webex-meetings", loader)
 
     live_ids = {row[0] for row in postgres.query(live)}
     assert cancelled not in live_ids

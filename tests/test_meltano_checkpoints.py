@@ -5,11 +5,12 @@ loader has written a few batches: the rows of those batches stay, the state Melt
 never claims a series whose meetings are not all in the warehouse, and the next run loads
 the rest, each meeting exactly once.
 
-target-duckdb and target-webex-duckdb emit state after every batch, so the rerun does not
-start the finished series over. target-postgres (singer-sdk) emits state only when it drains
-all its sinks: every 5 minutes and at the end; on SIGTERM it drains and emits it, but
-Meltano 4.4.1 has stopped reading by then. A stop within its first 5 minutes keeps the rows,
-not the state: the rerun extracts again, and its upserts keep each meeting once.
+target-duckdb, target-webex-duckdb and target-webex-postgres emit state after every batch,
+so the rerun does not start the finished series over. target-postgres (singer-sdk) emits
+state only when it drains all its sinks: every 5 minutes and at the end; on SIGTERM it
+drains and emits it, but Meltano 4.4.1 has stopped reading by then. A stop within its first
+5 minutes keeps the rows, not the state: the rerun extracts again, and its upserts keep
+each meeting once.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ BATCH_LINE = {
     "target-duckdb": re.compile(r"Loading \d+ rows into .*series_meetings"),
     "target-webex-duckdb": re.compile(r"Loaded \d+ rows into .*series_meetings"),
     "target-postgres": re.compile(r"Target sink for 'series_meetings' is full"),
+    "target-webex-postgres": re.compile(r"Loaded \d+ rows into .*series_meetings"),
 }
 
 
@@ -139,8 +141,9 @@ def test_sigterm_keeps_duckdb_batches_and_rerun_loads_the_rest_once(
     interrupted_then_rerun(meltano, bulk, loader, meetings)
 
 
+@pytest.mark.parametrize("loader", ["target-postgres", "target-webex-postgres"])
 def test_sigterm_keeps_postgres_batches_and_rerun_loads_the_rest_once(
-    meltano: Meltano, bulk: FakeWebex, postgres: Postgres, tmp_path: Path
+    meltano: Meltano, bulk: FakeWebex, postgres: Postgres, tmp_path: Path, loader: str
 ) -> None:
     schema = schema_of(tmp_path)
     meltano.into_postgres(postgres, schema)
@@ -149,4 +152,4 @@ def test_sigterm_keeps_postgres_batches_and_rerun_loads_the_rest_once(
         rows = postgres.query(f'SELECT "meetingSeriesId" FROM {schema}.series_meetings')
         return [row[0] for row in rows]
 
-    interrupted_then_rerun(meltano, bulk, "target-postgres", meetings)
+    interrupted_then_rerun(meltano, bulk, loader, meetings)

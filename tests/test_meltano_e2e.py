@@ -323,12 +323,16 @@ def test_meltano_run_into_webex_duckdb_full_then_incremental(
     pipeline_test(meltano, server, "target-webex-duckdb", lambda: duckdb_tables(warehouse))
 
 
+@pytest.mark.parametrize("loader", ["target-postgres", "target-webex-postgres"])
 def test_meltano_run_into_postgres_full_then_incremental(
-    meltano: Meltano, server: FakeWebex, postgres: Postgres, tmp_path: Path
+    meltano: Meltano, server: FakeWebex, postgres: Postgres, tmp_path: Path, loader: str
 ) -> None:
+    if loader == "target-webex-postgres":  # the README's command
+        readme = (REPO / "README.md").read_text()
+        assert f".venv-meltano/bin/meltano run tap-webex-meetings {loader}\n" in readme
     schema = schema_of(tmp_path)
     meltano.into_postgres(postgres, schema)
-    pipeline_test(meltano, server, "target-postgres", lambda: postgres_tables(postgres, schema))
+    pipeline_test(meltano, server, loader, lambda: postgres_tables(postgres, schema))
 
 
 def test_meltano_run_into_jsonl_creates_its_folder_and_loses_nothing(

@@ -2,7 +2,7 @@
 
 PostgreSQL refuses NUL in text ("text fields cannot contain NUL"): without meltano.yml's
 ``sanitize_null_text_characters`` one such title fails every run. There it is stored as
-U+FFFD; DuckDB keeps the text exactly as Webex sent it.
+U+FFFD (target-webex-postgres does the same); DuckDB keeps the text exactly as Webex sent it.
 """
 
 from __future__ import annotations
@@ -52,12 +52,13 @@ def test_duckdb_keeps_a_nul_in_a_title_as_webex_sent_it(
     assert len(data["series_meetings"]) == 2 * EACH
 
 
+@pytest.mark.parametrize("loader", ["target-postgres", "target-webex-postgres"])
 def test_postgres_loads_a_nul_in_a_title_as_the_replacement_character(
-    meltano: Meltano, server: FakeWebex, postgres: Postgres, tmp_path: Path
+    meltano: Meltano, server: FakeWebex, postgres: Postgres, tmp_path: Path, loader: str
 ) -> None:
     schema = schema_of(tmp_path)
     meltano.into_postgres(postgres, schema)
-    run(meltano, server, "target-postgres")
+    run(meltano, server, loader)
     stored = dict(postgres.query(f"SELECT id, title FROM {schema}.meeting_series"))
     assert stored == titles(server, TITLE.replace("\x00", "\ufffd"))
     meetings = postgres.query(f"SELECT title FROM {schema}.series_meetings")

@@ -29,6 +29,9 @@ def test_wheel_ships_the_schema_files_the_type_marker_and_the_sandbox(wheel: Pat
             assert packaged == json.loads((ROOT / "schemas" / f"{stream}.json").read_text())
     assert "tap_webex_meetings/sandbox/server.py" in names
     assert "tap_webex_meetings/py.typed" in names  # PEP 561: mypy reads the tap's types
+    # The project's loaders, and what they share.
+    for package in ("target_webex_common", "target_webex_duckdb", "target_webex_postgres"):
+        assert f"{package}/target.py" in names, package
     assert not any(name.startswith("tests/") for name in names)
 
 

@@ -48,6 +48,7 @@ MARK = "=== README block "
 RUN_BY_OTHER_E2E = {
     ".venv-meltano/bin/meltano run tap-webex-meetings target-duckdb dbt-duckdb:build",
     ".venv-meltano/bin/meltano run tap-webex-meetings target-webex-duckdb",
+    ".venv-meltano/bin/meltano run tap-webex-meetings target-webex-postgres",
 }
 
 

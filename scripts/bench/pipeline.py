@@ -21,9 +21,11 @@ REPO = Path(__file__).resolve().parents[2]
 PLUGINS = REPO / ".meltano"
 DUCKDB_PYTHON = PLUGINS / "loaders" / "target-duckdb" / "venv" / "bin" / "python"
 ENSURE_POSTGRES = REPO / "scripts" / "ensure_postgres.sh"
-LOADERS = ("target-duckdb", "target-webex-duckdb", "target-postgres")
+LOADERS = ("target-duckdb", "target-webex-duckdb", "target-postgres", "target-webex-postgres")
 # Loaders that write a DuckDB file (the project's own target-webex-duckdb writes the same tables).
 DUCKDB_LOADERS = ("target-duckdb", "target-webex-duckdb")
+# Loaders into PostgreSQL (the project's own target-webex-postgres writes the same tables).
+POSTGRES_LOADERS = ("target-postgres", "target-webex-postgres")
 SCHEMA = "webex_bench"
 # Settings of a developer's shell that must not leak into a measured run.
 FOREIGN_PREFIXES = ("TAP_WEBEX_MEETINGS_", "TARGET_", "MELTANO_", "PG")
@@ -129,7 +131,7 @@ class Pipelines:
         if self.loaders:
             self.folder.mkdir(parents=True, exist_ok=True)
             compile_plugins()
-        if "target-postgres" in self.loaders:
+        if set(POSTGRES_LOADERS) & set(self.loaders):
             self.postgres = Postgres()
         return self
 
@@ -164,16 +166,15 @@ class Pipelines:
         )
         if plan.series_ids is not None:
             env["TAP_WEBEX_MEETINGS_MEETING_SERIES_IDS"] = json.dumps(plan.series_ids)
+        prefix = loader.upper().replace("-", "_")
         if loader in DUCKDB_LOADERS:
-            prefix = loader.upper().replace("-", "_")
             env[f"{prefix}_FILEPATH"] = str(self.warehouse())
-            env[f"{prefix}_DEFAULT_TARGET_SCHEMA"] = SCHEMA
-        elif loader == "target-postgres":
+        else:
             assert self.postgres is not None
-            env.update(
-                {k: v for k, v in self.postgres.settings.items() if k.startswith("TARGET_")},
-                TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=SCHEMA,
-            )
+            for key, value in self.postgres.settings.items():
+                if key.startswith("TARGET_POSTGRES_"):  # the connection, in this loader's names
+                    env[prefix + key.removeprefix("TARGET_POSTGRES")] = value
+        env[f"{prefix}_DEFAULT_TARGET_SCHEMA"] = SCHEMA
         return env
 
     def prepare(self, loader: str, env: dict[str, str]) -> None:

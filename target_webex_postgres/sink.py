@@ -1,0 +1,84 @@
+"""One stream's sink: a batch at a time into PostgreSQL, one COPY and one upsert."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from typing_extensions import override
+
+from target_webex_common.sink import DELETED_AT, VERSION, HeldBatchSink
+
+from .columns import columns_of
+from .table import Table
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .target import TargetWebexPostgres
+
+_TIMESTAMP = {"type": ["null", "string"], "format": "date-time"}
+_INTEGER = {"type": ["null", "integer"]}
+RECEIVED_AT, BATCHED_AT = "_sdc_received_at", "_sdc_batched_at"
+SEQUENCE, SYNC_STARTED_AT = "_sdc_sequence", "_sdc_sync_started_at"
+
+
+class PostgresSink(HeldBatchSink):
+    """Upserts by the stream's key properties; see README "target-webex-postgres"."""
+
+    # The SDK's seven metadata columns, which target-postgres adds (add_record_metadata).
+    metadata_schema: ClassVar[dict[str, dict[str, Any]]] = {
+        "_sdc_extracted_at": _TIMESTAMP,
+        RECEIVED_AT: _TIMESTAMP,
+        BATCHED_AT: _TIMESTAMP,
+        DELETED_AT: _TIMESTAMP,
+        SEQUENCE: _INTEGER,
+        VERSION: _INTEGER,
+        SYNC_STARTED_AT: _INTEGER,
+    }
+
+    def __init__(
+        self,
+        target: TargetWebexPostgres,
+        stream_name: str,
+        schema: dict[str, Any],
+        key_properties: Sequence[str] | None,
+    ) -> None:
+        super().__init__(target, stream_name, schema, key_properties)
+        parts = stream_name.split("-")  # the SDK's table name: <schema>-<table> gives <table>
+        self.table = Table(
+            connection=target.connection,
+            schema=str(self.config.get("default_target_schema", "melty")),
+            name=stream_name if len(parts) == 1 else parts[-1],
+            columns=columns_of(self.schema["properties"]),
+            keys=list(self.key_properties),
+            logger=self.logger,
+        )
+
+    @property
+    @override
+    def table_label(self) -> str:
+        return self.table.qualified
+
+    @override
+    def setup(self) -> None:
+        """The table exists, with a column for every property of this SCHEMA."""
+        self.table.prepare()
+
+    @override
+    def write_batch(self, ndjson: bytes, batched_at: datetime) -> None:
+        """The SDK's per-record clock columns take the batch's time: the received and
+        batched time, the sequence in milliseconds, as target-postgres within one batch."""
+        utc = batched_at.replace(tzinfo=None)
+        fixed: dict[str, datetime | int] = {
+            RECEIVED_AT: utc,
+            BATCHED_AT: utc,
+            SEQUENCE: round(batched_at.timestamp() * 1000),
+            SYNC_STARTED_AT: self.sync_started_at,
+        }
+        self.table.load(ndjson, fixed)
+
+    @override
+    def drop_versions_before(self, version: int, deleted_at: datetime) -> int:
+        naive_utc = deleted_at.replace(tzinfo=None)
+        return self.table.drop_versions_before(version, naive_utc, hard_delete=self.hard_delete)
