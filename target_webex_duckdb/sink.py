@@ -60,7 +60,7 @@ class DuckDBSink(HeldBatchSink):
         self.table.prepare()
 
     @override
-    def write_batch(self, ndjson: bytes, rows: int, batched_at: datetime) -> None:
+    def write_batch(self, ndjson: bytes, batched_at: datetime) -> None:
         """The batch as one NDJSON file, which DuckDB reads and upserts in one statement."""
         with tempfile.TemporaryDirectory(prefix="target-webex-duckdb-") as folder:
             path = Path(folder) / f"{self.table.name}.ndjson"

@@ -66,7 +66,7 @@ class PostgresSink(HeldBatchSink):
         self.table.prepare()
 
     @override
-    def write_batch(self, ndjson: bytes, rows: int, batched_at: datetime) -> None:
+    def write_batch(self, ndjson: bytes, batched_at: datetime) -> None:
         """The SDK's per-record clock columns take the batch's time: the received and
         batched time, the sequence in milliseconds, as target-postgres within one batch."""
         utc = batched_at.replace(tzinfo=None)
