@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import PurePath
+from types import FrameType
 from typing import Any
 
 from singer_sdk import Target
@@ -29,7 +32,14 @@ def batch_size_rows_setting() -> th.Property[Any]:
 
 class BatchTarget(Target):
     """Sinks write whole batches (:class:`~target_webex_common.sink.HeldBatchSink`); STATE
-    follows each of them."""
+    follows each of them.
+
+    A batch is written behind: on one writer thread, while the next batch is read, so the
+    database's work (PostgreSQL's in its own process, DuckDB's outside the GIL) overlaps
+    the reading instead of stopping it. One write at a time, in order; the database is only
+    touched by a write or after every write has finished; a STATE is held back until every
+    batch before it is written, and a failed write fails the run before any later STATE.
+    """
 
     message_reader_class = Reader
 
@@ -63,10 +73,57 @@ class BatchTarget(Target):
         )
         self.max_parallelism = 1  # one database connection: the sinks take turns
         self._unconfirmed_batches = 0  # written since STATE was last emitted
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-behind")
+        self._in_flight: list[Future[None]] = []  # in the order they were started
+        self._state_due: dict[str, Any] | None = None  # waits for the writes in flight
+        self._ending = False  # the input is over (or SIGTERM): a STATE waits for its writes
+
+    def write_behind(self, write: Callable[[], None]) -> None:
+        """Start ``write`` once the write before it has finished: one batch in flight."""
+        self.wait_for_writes()
+        self._in_flight.append(self._writer.submit(write))
+
+    def wait_for_writes(self) -> None:
+        """Every write started has finished (the first failure raised here), then the STATE
+        held back for them is emitted."""
+        while self._in_flight:
+            self._in_flight[0].result()  # left in the list until it is known to be done
+            self._in_flight.pop(0)
+        if self._state_due is not None:
+            state, self._state_due = self._state_due, None
+            super()._write_state_message(state)
+
+    @staticmethod
+    def _busy(writes: Sequence[Future[None]]) -> bool:
+        return any(not write.done() for write in writes)
+
+    @override
+    def _write_state_message(self, state: dict[str, Any]) -> None:
+        """A STATE covers every batch before it: held back while one is still being written
+        (emitted by :meth:`wait_for_writes`, or by the next record once the write is done)."""
+        if self._busy(self._in_flight) and not self._ending:
+            self._state_due = state
+            return
+        self.wait_for_writes()  # a failed write raises before this STATE is out
+        super()._write_state_message(state)
 
     def batch_written(self) -> None:
         """A sink wrote a batch: STATE is due once the other sinks have written theirs."""
         self._unconfirmed_batches += 1
+
+    @override
+    def process_endofpipe(self) -> None:
+        """Everything read: the last batches are written, and a failed one fails the run."""
+        self._ending = True
+        super().process_endofpipe()
+        self.wait_for_writes()
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """The SDK drains every sink on SIGTERM and exits: the writes finish first, so the
+        STATE it emits covers what is in the database."""
+        self._ending = True
+        super()._handle_termination(signum, frame)
 
     @override
     def _handle_max_record_age(self) -> None:
@@ -75,5 +132,8 @@ class BatchTarget(Target):
         if self._unconfirmed_batches:
             self.drain_all()
             self._unconfirmed_batches = 0
+            return
+        if self._state_due is not None and not self._busy(self._in_flight):
+            self.wait_for_writes()  # the write it waited for is done: STATE out now
             return
         super()._handle_max_record_age()

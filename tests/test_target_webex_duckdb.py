@@ -147,6 +147,35 @@ def test_state_comes_after_every_batch_and_only_for_what_is_written(
     assert len(rows(tmp_path)) == 6
 
 
+def test_a_batch_that_fails_to_load_fails_the_run_and_no_state_covers_it(
+    tmp_path: Path,
+) -> None:
+    """Batches are written behind, while the next is read: a STATE still waits for every
+    batch before it, so a batch the database refuses is never covered by a printed STATE."""
+    messages: list[dict[str, Any]] = [schema({"count": {"type": ["integer", "null"]}})]
+    for n in range(6):
+        messages += [record(f"m{n}", "t", count="many" if n == 4 else n), state(n)]
+    config_path = tmp_path / "target.json"
+    config_path.write_text(
+        json.dumps({"filepath": str(tmp_path / "warehouse.duckdb"), "batch_size_rows": 2})
+    )
+    completed = subprocess.run(
+        [TARGET, "--config", str(config_path)],
+        input="".join(json.dumps(m) + "\n" for m in messages),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode != 0
+    assert "many" in completed.stderr  # DuckDB's message names the value it could not cast
+    printed = [json.loads(line)["position"] for line in completed.stdout.splitlines()]
+    assert printed == [0, 2]  # the batches of m0-m1 and m2-m3; not state 4, within m4-m5
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
+        stored = connection.execute("SELECT id FROM main.meetings ORDER BY id").fetchall()
+    assert stored == [("m0",), ("m1",), ("m2",), ("m3",)]
+
+
 def test_a_nul_in_text_is_kept(tmp_path: Path) -> None:
     load(tmp_path, [schema(), record("a", "Stand-up\x00 notes")])
     assert rows(tmp_path) == [("a", "Stand-up\x00 notes")]
