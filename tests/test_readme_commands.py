@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -136,3 +138,31 @@ def test_readme_meltano_blocks_work_pasted_into_a_shell(server: FakeWebex, tmp_p
     loaded = emitted_records(postgres)["series_meetings"]
     assert f"\nrows: {loaded}\n" in postgres
     assert loaded > 100
+
+
+def benchmark_commands() -> list[list[str]]:
+    """The arguments of every ``scripts/benchmark.py`` command in the README's bash blocks."""
+    found = []
+    for block in bash_blocks():
+        for line in block.replace("\\\n", " ").splitlines():
+            words = shlex.split(line, comments=True)
+            if "scripts/benchmark.py" in words:
+                found.append(words[words.index("scripts/benchmark.py") + 1 :])
+    return found
+
+
+def test_the_readme_benchmark_commands_take_the_arguments_they_give() -> None:
+    """The benchmark's own runs take minutes, so they are not run here; but each command the
+    README gives is one the benchmark accepts (cases, loaders, options), as written."""
+    commands = benchmark_commands()
+    assert len(commands) >= 5
+    for arguments in commands:
+        completed = subprocess.run(
+            [sys.executable, "scripts/benchmark.py", *arguments, "--help"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert completed.returncode == 0, f"{arguments}: {completed.stderr[-500:]}"
