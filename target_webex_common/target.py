@@ -42,6 +42,8 @@ class BatchTarget(Target):
     """
 
     message_reader_class = Reader
+    # The loaders ship in the tap's distribution: its version is theirs (--about, the log).
+    package_name = "tap-webex-meetings"
 
     @classmethod
     @override

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import sysconfig
 import zipfile
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,16 @@ def test_about_and_discover_need_no_settings(tmp_path: Path) -> None:
         "meeting_series",
         "series_meetings",
     ]
+
+
+@pytest.mark.parametrize("loader", ["target-webex-duckdb", "target-webex-postgres"])
+def test_the_loaders_report_the_version_of_the_distribution_they_ship_in(loader: str) -> None:
+    """Their log's first line and --about say which release wrote a warehouse."""
+    command = str(Path(TAP_COMMAND).with_name(loader))
+    about = subprocess.run(
+        [command, "--about", "--format=json"], capture_output=True, text=True, check=True
+    )
+    assert json.loads(about.stdout)["version"] == version("tap-webex-meetings")
 
 
 def readme_install_blocks() -> list[list[str]]:
