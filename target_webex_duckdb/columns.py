@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from target_webex_common.sql import json_types, quote_identifier
+
 # Integer widths by the schema's maximum, as target-duckdb picks them.
 _INTEGER_WIDTHS = ((32767, "SMALLINT"), (2147483647, "INTEGER"), (9223372036854775807, "BIGINT"))
 # What read_json parses a property as before it is cast: the timestamp and text casts happen
@@ -49,30 +51,17 @@ class Column:
         return raw
 
 
-def quote_identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _types(schema: Mapping[str, Any]) -> list[str]:
-    declared = schema.get("type", [])
-    return [declared] if isinstance(declared, str) else list(declared)
-
-
 def _without_any_of(schema: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """A property's own schema; for ``anyOf``, its first alternative that is not null."""
     if "type" in schema:
         return schema
     alternatives: list[Mapping[str, Any]] = schema.get("anyOf", [])
-    return next((a for a in alternatives if "null" not in _types(a)), None)
+    return next((a for a in alternatives if "null" not in json_types(a)), None)
 
 
 def column_type(schema: Mapping[str, Any]) -> str:
     """target-duckdb's ``column_type``, in the same order of precedence."""
-    types, fmt = _types(schema), schema.get("format")
+    types, fmt = json_types(schema), schema.get("format")
     if "object" in types or "array" in types:
         return "JSON"
     if fmt == "date-time":

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from target_webex_common.sink import DELETED_AT, VERSION
+from target_webex_common.sql import create_or_widen, quote_identifier, quote_literal
 
-from .columns import Column, quote_identifier, quote_literal
+from .columns import Column
 
 BATCHED_AT = "_sdc_batched_at"
 
@@ -48,31 +49,14 @@ class Table:
     def prepare(self) -> None:
         """Create the schema and table, or add the columns a new SCHEMA brought."""
         self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(self.schema)}")
-        existing = self.existing_columns()
-        if not existing:
-            key = [quote_identifier(k.lower()) for k in self.keys]
-            parts = [f"{c.quoted} {c.type}" for c in self.columns]
-            parts += [f"PRIMARY KEY ({', '.join(key)})"] if key else []
-            self.connection.execute(f"CREATE TABLE {self.qualified} ({', '.join(parts)})")
-            self.logger.info("Created table %s", self.qualified)
-            return
-        for column in self.columns:
-            if column.name not in existing:
-                self.connection.execute(
-                    f"ALTER TABLE {self.qualified} ADD COLUMN {column.quoted} {column.type}"
-                )
-                self.logger.info(
-                    "Added column %s %s to %s", column.name, column.type, self.qualified
-                )
-            elif existing[column.name] != column.type:
-                self.logger.warning(
-                    "Column %s of %s is %s, the schema now says %s: values are cast to %s",
-                    column.name,
-                    self.qualified,
-                    existing[column.name],
-                    column.type,
-                    existing[column.name],
-                )
+        create_or_widen(
+            self.connection.execute,
+            self.qualified,
+            columns=self.columns,
+            keys=[key.lower() for key in self.keys],
+            existing=self.existing_columns(),
+            logger=self.logger,
+        )
 
     def load(self, ndjson: Path, batched_at: datetime, *, hard_delete: bool) -> None:
         """Upsert the records of one file (at most one per key), in one transaction; with

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from target_webex_common.sql import json_types, quote_identifier
+
 # target-postgres's precedence when a property allows several types (the first one wins).
 _PRECEDENCE = (
     "jsonb[]",
@@ -59,19 +61,6 @@ class Column:
         return value
 
 
-def quote_identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _types(schema: Mapping[str, Any]) -> list[str]:
-    declared = schema.get("type", [])
-    return [declared] if isinstance(declared, str) else list(declared)
-
-
 def _integer_type(schema: Mapping[str, Any]) -> str:
     low, high = schema.get("minimum", -(2**63)), schema.get("maximum", 2**63)
     if low >= -(2**15) and high < 2**15:
@@ -104,10 +93,10 @@ def _one_type(json_type: str, schema: Mapping[str, Any]) -> str:
 def column_type(schema: Mapping[str, Any]) -> str:
     """target-postgres's ``to_sql_type``: the best of the types a property allows."""
     if "anyOf" in schema:
-        alternatives = [a for a in schema["anyOf"] if set(_types(a)) != {"null"}]
+        alternatives = [a for a in schema["anyOf"] if set(json_types(a)) != {"null"}]
         found = [column_type(alternative) for alternative in alternatives]
     else:
-        found = [_one_type(t, schema) for t in _types(schema) if t != "null"]
+        found = [_one_type(t, schema) for t in json_types(schema) if t != "null"]
     ranked = [t for t in _PRECEDENCE if t in found]
     return ranked[0] if ranked else "text"
 

@@ -20,8 +20,9 @@ from typing import Any
 import psycopg
 
 from target_webex_common.sink import DELETED_AT, VERSION
+from target_webex_common.sql import create_or_widen, quote_identifier
 
-from .columns import Column, quote_identifier
+from .columns import Column
 
 # COPY in CSV with a quote and a delimiter that JSON text never holds raw (control
 # characters are always escaped in it): each line arrives verbatim as one value.
@@ -71,31 +72,14 @@ class Table:
         """Create the schema and table, or add the columns a new SCHEMA brought."""
         with self.connection.transaction():
             self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(self.schema)}")
-            existing = self.existing_columns()
-            if not existing:
-                parts = [f"{c.quoted} {c.type}" for c in self.columns]
-                key = ", ".join(quote_identifier(k) for k in self.keys)
-                parts += [f"PRIMARY KEY ({key})"] if self.keys else []
-                self.connection.execute(f"CREATE TABLE {self.qualified} ({', '.join(parts)})")
-                self.logger.info("Created table %s", self.qualified)
-                return
-            for column in self.columns:
-                if column.name not in existing:
-                    self.connection.execute(
-                        f"ALTER TABLE {self.qualified} ADD COLUMN {column.quoted} {column.type}"
-                    )
-                    self.logger.info(
-                        "Added column %s %s to %s", column.name, column.type, self.qualified
-                    )
-                elif existing[column.name] != column.type:
-                    self.logger.warning(
-                        "Column %s of %s is %s, the schema now says %s: values are cast to %s",
-                        column.name,
-                        self.qualified,
-                        existing[column.name],
-                        column.type,
-                        existing[column.name],
-                    )
+            create_or_widen(
+                self.connection.execute,
+                self.qualified,
+                columns=self.columns,
+                keys=self.keys,
+                existing=self.existing_columns(),
+                logger=self.logger,
+            )
 
     def load(self, ndjson: bytes, fixed: Mapping[str, datetime | int]) -> None:
         """Upsert the records of one batch (at most one per key), in one transaction; the
