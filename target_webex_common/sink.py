@@ -7,7 +7,7 @@ from abc import abstractmethod
 from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import msgspec
 from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
@@ -25,11 +25,29 @@ DELETED_AT = "_sdc_deleted_at"
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
 
 
+class LoaderTable(Protocol):
+    """A loader's table, as the sink drives it."""
+
+    @property
+    def qualified(self) -> str:
+        """Its quoted schema.name, as statements and log lines name it."""
+        ...
+
+    def prepare(self) -> None:
+        """Create it, or add the columns a new SCHEMA brought."""
+
+    def drop_versions_before(self, version: int, deleted_at: datetime, *, hard_delete: bool) -> int:
+        """Rows of older table versions, and of none (loaded without one), deleted
+        (``hard_delete``) or marked deleted at ``deleted_at`` (naive UTC); how many."""
+        ...
+
+
 class HeldBatchSink(BatchSink):
     """Upserts by the stream's key properties, a batch at a time; the subclass loads it."""
 
     #: The _sdc columns of the loader this one stands in for, with their JSON Schema.
     metadata_schema: ClassVar[dict[str, dict[str, Any]]]
+    table: LoaderTable  # set by the subclass's __init__
 
     def __init__(
         self,
@@ -45,22 +63,16 @@ class HeldBatchSink(BatchSink):
         self._key: Callable[[dict[str, Any]], object] | None = (
             operator.itemgetter(*self.key_properties) if self.key_properties else None
         )
-        self._batch_written = target.batch_written
         self._target = target
 
-    @property
-    @abstractmethod
-    def table_label(self) -> str:
-        """The table as log lines name it."""
+    @override
+    def setup(self) -> None:
+        """The table exists, with a column for every property of this SCHEMA."""
+        self.table.prepare()
 
     @abstractmethod
     def write_batch(self, ndjson: bytes, batched_at: datetime) -> None:
         """Load one batch of records (one JSON object a line, at most one per key)."""
-
-    @abstractmethod
-    def drop_versions_before(self, version: int, deleted_at: datetime) -> int:
-        """Rows of older table versions, and of none, deleted (``hard_delete``) or marked
-        deleted at ``deleted_at``; how many."""
 
     @cached_property
     @override
@@ -122,10 +134,10 @@ class HeldBatchSink(BatchSink):
 
         def write() -> None:
             self.write_batch(ndjson, batched_at)
-            self.logger.info("Loaded %d rows into %s", rows, self.table_label)
+            self.logger.info("Loaded %d rows into %s", rows, self.table.qualified)
 
         self._target.write_behind(write)
-        self._batch_written()
+        self._target.batch_written()
 
     @override
     def activate_version(self, new_version: int) -> None:
@@ -135,8 +147,9 @@ class HeldBatchSink(BatchSink):
             self.process_batch(self.start_drain())
             self.mark_drained()
         self._target.wait_for_writes()
-        gone = self.drop_versions_before(new_version, datetime.now(timezone.utc))
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        gone = self.table.drop_versions_before(new_version, now, hard_delete=self.hard_delete)
         verb = "Deleted" if self.hard_delete else "Marked deleted"
         self.logger.info(
-            "%s %d rows of %s older than version %d", verb, gone, self.table_label, new_version
+            "%s %d rows of %s older than version %d", verb, gone, self.table.qualified, new_version
         )

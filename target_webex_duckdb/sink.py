@@ -25,6 +25,7 @@ class DuckDBSink(HeldBatchSink):
 
     # The metadata columns target-duckdb 0.8.0 adds, with its types (_sdc_deleted_at is text
     # there), and the table version that ACTIVATE_VERSION needs.
+    table: Table
     metadata_schema: ClassVar[dict[str, dict[str, Any]]] = {
         "_sdc_extracted_at": {"type": ["null", "string"], "format": "date-time"},
         BATCHED_AT: {"type": ["null", "string"], "format": "date-time"},
@@ -49,16 +50,6 @@ class DuckDBSink(HeldBatchSink):
             logger=self.logger,
         )
 
-    @property
-    @override
-    def table_label(self) -> str:
-        return self.table.qualified
-
-    @override
-    def setup(self) -> None:
-        """The table exists, with a column for every property of this SCHEMA."""
-        self.table.prepare()
-
     @override
     def write_batch(self, ndjson: bytes, batched_at: datetime) -> None:
         """The batch as one NDJSON file, which DuckDB reads and upserts in one statement."""
@@ -67,8 +58,3 @@ class DuckDBSink(HeldBatchSink):
             path.write_bytes(ndjson)
             naive_utc = batched_at.replace(tzinfo=None)
             self.table.load(path, naive_utc, hard_delete=self.hard_delete)
-
-    @override
-    def drop_versions_before(self, version: int, deleted_at: datetime) -> int:
-        naive_utc = deleted_at.replace(tzinfo=None)
-        return self.table.drop_versions_before(version, naive_utc, hard_delete=self.hard_delete)

@@ -27,6 +27,7 @@ class PostgresSink(HeldBatchSink):
     """Upserts by the stream's key properties; see README "target-webex-postgres"."""
 
     # The SDK's seven metadata columns, which target-postgres adds (add_record_metadata).
+    table: Table
     metadata_schema: ClassVar[dict[str, dict[str, Any]]] = {
         "_sdc_extracted_at": _TIMESTAMP,
         RECEIVED_AT: _TIMESTAMP,
@@ -55,16 +56,6 @@ class PostgresSink(HeldBatchSink):
             logger=self.logger,
         )
 
-    @property
-    @override
-    def table_label(self) -> str:
-        return self.table.qualified
-
-    @override
-    def setup(self) -> None:
-        """The table exists, with a column for every property of this SCHEMA."""
-        self.table.prepare()
-
     @override
     def write_batch(self, ndjson: bytes, batched_at: datetime) -> None:
         """The SDK's per-record clock columns take the batch's time: the received and
@@ -77,8 +68,3 @@ class PostgresSink(HeldBatchSink):
             SYNC_STARTED_AT: self.sync_started_at,
         }
         self.table.load(ndjson, fixed)
-
-    @override
-    def drop_versions_before(self, version: int, deleted_at: datetime) -> int:
-        naive_utc = deleted_at.replace(tzinfo=None)
-        return self.table.drop_versions_before(version, naive_utc, hard_delete=self.hard_delete)
