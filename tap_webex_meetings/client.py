@@ -43,7 +43,7 @@ from tap_webex_meetings.errors import (
 )
 from tap_webex_meetings.pages import PageEnd, QueryGuard
 from tap_webex_meetings.ratelimit import RateGate
-from tap_webex_meetings.transport import DeadlineExceeded, WebexSession
+from tap_webex_meetings.transport import DeadlineExceeded, UnreachableError, WebexSession
 
 if TYPE_CHECKING:
     from backoff.types import Details
@@ -187,6 +187,18 @@ class WebexStream(RESTStream[ParseResult | None]):
                 self.url_base, self.settings.request_timeout
             )
         return session
+
+    @override
+    def build_prepared_request(self, *args: Any, **kwargs: Any) -> requests.PreparedRequest:
+        """The request, not yet authenticated: ``_request`` authenticates each try.
+
+        The SDK also authenticates here, outside its retry loop: a token refresh that
+        failed once (a 503) failed the run, and a token short of its expiry margin was
+        refreshed twice per request. Inside the loop it is retried like the request.
+        """
+        request = requests.Request(*args, **kwargs)
+        request.headers.setdefault("User-Agent", self.user_agent)
+        return self.requests_session.prepare_request(request)
 
     @override
     def get_url_params(
@@ -459,6 +471,7 @@ class WebexStream(RESTStream[ParseResult | None]):
             self.backoff_wait_generator,
             retries.RETRIABLE,
             max_tries=self.backoff_max_tries,
+            giveup=retries.give_up,
             on_backoff=self.backoff_handler,
             jitter=self.backoff_jitter,
             logger=None,
@@ -499,8 +512,8 @@ class WebexStream(RESTStream[ParseResult | None]):
                 self.webex_tap.rate_gate.hold(details.get("wait", 0.0))
             if response.status_code == HTTPStatus.GATEWAY_TIMEOUT and details["tries"] >= 2:
                 reason += "; " + retries.shrink_page_size(details["args"][0])
-        elif isinstance(exception, DeadlineExceeded):
-            reason = str(exception)  # ours: it names the URL and the deadline
+        elif isinstance(exception, (DeadlineExceeded, UnreachableError)):
+            reason = str(exception)  # ours: it names the URL and the deadline or the cause
         else:
             reason = type(exception).__name__ if exception else "unknown error"
         request, context = details["args"][:2]

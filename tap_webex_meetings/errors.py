@@ -58,11 +58,15 @@ class ForeignOriginError(FatalAPIError):
         )
 
 
-class ServerRefusedConnectionError(FatalAPIError):
-    """Nothing listens where ``api_url`` points: retrying for minutes will not change it."""
+class ResponseTooLargeError(FatalAPIError):
+    """A body larger than any Webex answer: a proxy, a server in between, or an attack."""
 
-    def __init__(self, url: str) -> None:
-        super().__init__(f"Could not connect to {url}: connection refused (check api_url)")
+    def __init__(self, url: str, subject: str, cap_mib: int) -> None:
+        super().__init__(
+            f"The response to {url}, for {subject}, is larger than {cap_mib} MiB once "
+            "decoded (a Webex page is about 0.3 MB); stopped reading it. Something between "
+            "the tap and Webex sent it: check api_url and any proxy."
+        )
 
 
 class NoProgressError(FatalAPIError):

@@ -39,7 +39,7 @@ from tap_webex_meetings.settings import Settings
 from tap_webex_meetings.state import ThrottledStateWriter
 from tap_webex_meetings.streams import MeetingSeriesStream, SeriesMeetingsStream
 from tap_webex_meetings.summary import RunSummary
-from tap_webex_meetings.transport import DeadlineExceeded, without_query
+from tap_webex_meetings.transport import DeadlineExceeded, UnreachableError, without_query
 
 SECRET_SETTINGS = tuple(
     name
@@ -290,6 +290,8 @@ def _checked_state(state: IO[str]) -> IO[str]:
 
 def failure_message(exc: Exception) -> str:
     """The one ERROR line a failed run ends with."""
+    if isinstance(exc, UnreachableError):
+        return str(exc)  # the host and the cause
     if isinstance(exc, RetriableAPIError):
         return f"Webex kept failing, giving up after the last retry: {exc}"
     if isinstance(exc, DeadlineExceeded):
