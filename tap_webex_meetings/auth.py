@@ -147,9 +147,9 @@ class WebexOAuthAuthenticator(OAuthAuthenticator):
         if not self._odd_lifetime_said:
             self._odd_lifetime_said = True
             logger.warning(
-                "The token endpoint %s answered expires_in %.40r, %s",
+                "The token endpoint %s answered %s, %s",
                 self.auth_endpoint,
-                expires_in,
+                "no expires_in" if expires_in is None else f"expires_in {expires_in!r:.40}",
                 problem,
             )
         return None if lifetime is None else int(lifetime)
