@@ -43,7 +43,8 @@ from tap_webex_meetings.errors import (
 )
 from tap_webex_meetings.pages import PageEnd, QueryGuard
 from tap_webex_meetings.ratelimit import RateGate
-from tap_webex_meetings.transport import DeadlineExceeded, UnreachableError, WebexSession
+from tap_webex_meetings.reachability import UnreachableError
+from tap_webex_meetings.transport import DeadlineExceeded, WebexSession
 
 if TYPE_CHECKING:
     from backoff.types import Details

@@ -21,7 +21,7 @@ from singer_sdk.exceptions import RetriableAPIError
 
 from tap_webex_meetings import webex
 from tap_webex_meetings.errors import AccessTokenExpiredError
-from tap_webex_meetings.transport import UnreachableError
+from tap_webex_meetings.reachability import UnreachableError
 
 RETRY_STATUSES = (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.LOCKED)
 # What the SDK's own loop retries (singer-sdk 0.54's list).

@@ -35,11 +35,12 @@ from tap_webex_meetings import settings as settings_module
 from tap_webex_meetings.auth import WebexOAuthAuthenticator, authenticator_for
 from tap_webex_meetings.lookahead import LookAhead
 from tap_webex_meetings.ratelimit import RateGate
+from tap_webex_meetings.reachability import UnreachableError
 from tap_webex_meetings.settings import Settings
 from tap_webex_meetings.state import ThrottledStateWriter
 from tap_webex_meetings.streams import MeetingSeriesStream, SeriesMeetingsStream
 from tap_webex_meetings.summary import RunSummary
-from tap_webex_meetings.transport import DeadlineExceeded, UnreachableError, without_query
+from tap_webex_meetings.transport import DeadlineExceeded, without_query
 
 SECRET_SETTINGS = tuple(
     name

@@ -16,24 +16,21 @@ Nor does anything bound a body's size: requests reads (and un-gzips) the whole o
 memory. Every body is read here instead, decoded as it streams, and the response is refused
 once it passes :data:`MAX_RESPONSE_BYTES` (a 1 MB gzip bomb never becomes 1 GiB).
 
-A request that reaches no server at all (DNS, refused, TLS, connection timeout, or silence
-from a host that never answered) fails as :class:`UnreachableError`, naming the host and
+A request that reaches no server at all fails as reachability.py says: naming the host and
 the cause; how often it is tried again is the retry policy's (retries.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import heapq
 import itertools
 import os
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -42,7 +39,7 @@ from typing_extensions import override
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from tap_webex_meetings import webex
+from tap_webex_meetings import reachability, webex
 from tap_webex_meetings.errors import ForeignOriginError, ResponseTooLargeError
 
 Origin = tuple[str, str, int]
@@ -50,7 +47,6 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 # Largest body read, decoded. A Webex page of 100 full meetings is about 0.3 MB.
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 _READ_CHUNK = 64 * 1024
-_E = TypeVar("_E", bound=BaseException)
 # A TCP connection that takes longer than this is not coming (the read may take longer).
 CONNECT_TIMEOUT = 15.0
 
@@ -76,23 +72,6 @@ def without_query(url: str) -> str:
 
 class DeadlineExceeded(requests.exceptions.ReadTimeout):
     """No complete response within ``request_timeout``, however slowly it trickled."""
-
-
-class UnreachableError(requests.exceptions.ConnectionError):
-    """No server answered: the message names the URL, its host and the cause.
-
-    ``refused``: nothing listens there; ``answered_before``: the origin answered earlier in
-    this run (then it is a passing failure); ``failures``: failures in a row of an origin
-    that never answered. retries.py decides from these when to stop trying.
-    """
-
-    def __init__(
-        self, url: str, cause: str, *, refused: bool, answered_before: bool, failures: int
-    ) -> None:
-        super().__init__(f"Could not connect to {url}: {cause}")
-        self.refused = refused
-        self.answered_before = answered_before
-        self.failures = failures
 
 
 class WebexSession(requests.Session):
@@ -129,7 +108,14 @@ class WebexSession(requests.Session):
         try:
             response = super().send(request, **kwargs)
         except requests.RequestException as exc:
-            if unreachable := self._unreachable(url, exc, silent=flight.expired):
+            unreachable = reachability.unreachable(
+                without_query(url),
+                exc,
+                self._origin,
+                timeouts=kwargs["timeout"],
+                silent=flight.expired,
+            )
+            if unreachable is not None:
                 raise unreachable from None
             if flight.expired:
                 raise self._exceeded(url) from None
@@ -142,108 +128,11 @@ class WebexSession(requests.Session):
             raise self._exceeded(url)
         return response
 
-    def _unreachable(
-        self, url: str, exc: requests.RequestException, *, silent: bool
-    ) -> UnreachableError | None:
-        """``exc`` as a host that could not be reached, with its cause; None if it answered.
-
-        A timeout (``silent``: the watchdog's, or a read's) counts only for an origin that
-        has not answered once this run: from one that has, it is a slow response.
-        """
-        host = self._origin[1]
-        answered_before = _ANSWERS.has_answered(self._origin)
-        cause = _connection_cause(exc, host, self._timeout)
-        if cause is None and not answered_before and (silent or isinstance(exc, requests.Timeout)):
-            cause = (
-                f"{host} sent no answer within request_timeout ({self._timeout:g} s); "
-                "is api_url the Webex API, and is it reachable from here?"
-            )
-        if cause is None:
-            return None
-        return UnreachableError(
-            without_query(url),
-            cause,
-            refused=_root(exc, ConnectionRefusedError) is not None,
-            answered_before=answered_before,
-            failures=0 if answered_before else _ANSWERS.failed(self._origin),
-        )
-
     def _exceeded(self, url: str) -> DeadlineExceeded:
         return DeadlineExceeded(
             f"no complete response from {without_query(url)} within request_timeout "
             f"({self._timeout:g} s)"
         )
-
-
-def _root(exc: BaseException, kind: type[_E]) -> _E | None:
-    """The error of type ``kind`` at the root of a ``requests`` error, if any."""
-    seen: set[int] = set()
-    stack: list[object] = [exc]
-    while stack:
-        error = stack.pop()
-        if not isinstance(error, BaseException) or id(error) in seen:
-            continue
-        if isinstance(error, kind):
-            return error
-        seen.add(id(error))
-        stack += [error.__cause__, error.__context__, getattr(error, "reason", None), *error.args]
-    return None
-
-
-_NETWORK_DOWN = {errno.ENETUNREACH: "the network is unreachable", errno.EHOSTUNREACH: "no route"}
-
-
-def _connection_cause(exc: requests.RequestException, host: str, timeout: float) -> str | None:
-    """Why no connection to ``host`` was made, in words; None when one was made."""
-    if (dns := _root(exc, socket.gaierror)) is not None:
-        return (
-            f"the host name {host} does not resolve (DNS: {dns.strerror}); check api_url "
-            "and the network"
-        )
-    if _root(exc, ConnectionRefusedError) is not None:
-        return "connection refused (check api_url)"
-    if isinstance(exc, requests.exceptions.SSLError):
-        tls = _root(exc, ssl.SSLError)
-        reason = (tls.reason or tls.strerror or type(tls).__name__) if tls else "handshake failed"
-        return (
-            f"TLS with {host} failed ({reason}); check api_url's scheme and port, or, behind "
-            "a proxy that intercepts TLS, set REQUESTS_CA_BUNDLE to its CA"
-        )
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return (
-            f"no connection to {host} within {min(CONNECT_TIMEOUT, timeout):g} s (a firewall, "
-            "or no network?)"
-        )
-    down = _root(exc, OSError)
-    if down is not None and down.errno in _NETWORK_DOWN:
-        return f"{_NETWORK_DOWN[down.errno]} to {host}; check the network"
-    return None
-
-
-class _Answers:
-    """Which origins answered this run, and how often the others failed in a row."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._answered: set[Origin] = set()
-        self._failures: dict[Origin, int] = {}
-
-    def answered(self, origin: Origin) -> None:
-        if origin not in self._answered:  # a set read: no lock on the hot path
-            with self._lock:
-                self._answered.add(origin)
-
-    def has_answered(self, origin: Origin) -> bool:
-        return origin in self._answered
-
-    def failed(self, origin: Origin) -> int:
-        """Count one more failure of ``origin``; the count so far."""
-        with self._lock:
-            self._failures[origin] = self._failures.get(origin, 0) + 1
-            return self._failures[origin]
-
-
-_ANSWERS = _Answers()
 
 
 # The total deadline ----------------------------------------------------------------------
@@ -388,7 +277,7 @@ class _DeadlineAdapter(HTTPAdapter):
             request, stream=True, timeout=timeout, verify=verify, cert=cert, proxies=proxies
         )
         if origin := origin_of(request.url or ""):
-            _ANSWERS.answered(origin)  # its headers came: the host is there, however slow
+            reachability.ANSWERS.answered(origin)  # headers came: it is there, however slow
         if not stream:
             _read_body(response)
         return response
