@@ -6,7 +6,8 @@ reached it: for "another origin" the log must stay empty. Two servers are two or
 ``localhost`` and ``127.0.0.1`` are two host names for one. ``tls=True`` serves https with
 a throwaway self-signed certificate (:func:`trusting`: the environment that trusts it).
 An :class:`Answer` may stream a body of any size (``chunks``), or drop the connection;
-a :class:`SilentServer` accepts connections and never answers.
+a :class:`SilentServer` accepts connections and never answers, a :class:`FullServer`
+accepts none (its queue is full: a new connection times out, as behind a firewall).
 """
 
 from __future__ import annotations
@@ -269,3 +270,23 @@ class SilentServer:
         self._socket.close()
         for connection in self._accepted:
             connection.close()
+
+
+class FullServer:
+    """A port on 127.0.0.1 whose accept queue is full: Linux drops new connections' SYNs,
+    so connecting times out (what a firewall that drops packets looks like)."""
+
+    def __init__(self) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0), backlog=0)
+        self._filler = socket.create_connection(self._socket.getsockname()[:2])
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self._socket.getsockname()[1]}/v1"
+
+    def __enter__(self) -> FullServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._filler.close()
+        self._socket.close()

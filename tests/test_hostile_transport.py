@@ -28,6 +28,7 @@ from tap_webex_meetings.settings import CONFIG_SCHEMA
 from tap_webex_meetings.transport import MAX_RESPONSE_BYTES
 from tests.hostile import (
     Answer,
+    FullServer,
     Received,
     Script,
     ScriptedServer,
@@ -343,17 +344,21 @@ def unreachable_config(api_url: str, **overrides: Any) -> dict[str, Any]:
     return config | overrides
 
 
-@pytest.mark.parametrize("cause", ["DNS", "TLS", "silence"])
+@pytest.mark.parametrize("cause", ["DNS", "TLS", "connection timeout", "silence"])
 def test_a_host_that_never_answers_is_named_with_the_cause_after_a_few_quick_tries(
     cause: str,
 ) -> None:
-    with ScriptedServer(one_page) as plain, SilentServer() as silent:
+    with ScriptedServer(one_page) as plain, SilentServer() as silent, FullServer() as full:
         api_url, expected = {
             "DNS": (
                 "https://webex.invalid/v1",
                 "the host name webex.invalid does not resolve (DNS: ",
             ),
             "TLS": (plain.api_url.replace("http://", "https://"), "TLS with 127.0.0.1 failed ("),
+            "connection timeout": (
+                full.api_url,
+                "no connection to 127.0.0.1 within 1 s (a firewall, or no network?)",
+            ),
             "silence": (
                 silent.api_url,
                 "127.0.0.1 sent no answer within request_timeout (1 s); is api_url the Webex "
