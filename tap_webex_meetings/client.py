@@ -43,7 +43,7 @@ from tap_webex_meetings.errors import (
 )
 from tap_webex_meetings.pages import PageEnd, QueryGuard
 from tap_webex_meetings.ratelimit import RateGate
-from tap_webex_meetings.transport import DeadlineExceeded, WebexSession
+from tap_webex_meetings.transport import DeadlineExceeded, WebexSession, without_query
 
 if TYPE_CHECKING:
     from backoff.types import Details
@@ -369,6 +369,14 @@ class WebexStream(RESTStream[ParseResult | None]):
                 f"and {webex.ADMIN_SCOPE} (an admin's token) to use host_emails.",
             )
         if status == HTTPStatus.NOT_FOUND:
+            if not webex.is_webex_error(response):  # a proxy's: says nothing of Webex's data
+                raise RetriableAPIError(
+                    f"404 that is not Webex's (not its error body but "
+                    f"{webex.what_came_back(response)}) from "
+                    f"{without_query(response.request.url or '')}, for "
+                    f"{webex.subject_of(response.request.url or '')}",
+                    response,
+                )
             raise NotFoundError(status, message, tracking_id)
         raise WebexAPIError(status, message, tracking_id)
 

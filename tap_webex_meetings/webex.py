@@ -82,6 +82,32 @@ def error_details(response: requests.Response) -> tuple[str, str | None]:
     return message, tracking_id
 
 
+def is_webex_error(response: requests.Response) -> bool:
+    """Whether an error answer is Webex's own: its JSON error body, with a ``trackingId``.
+
+    Only that may mean what its status says of Webex's data (a 404: deleted). A proxy or a
+    gateway in between answers HTML, nothing, or other JSON: a failure of the request.
+    """
+    try:
+        body = parse_json(response)
+    except ValueError:
+        return False
+    return (
+        isinstance(body, dict)
+        and isinstance(body.get("trackingId"), str)
+        and bool(body["trackingId"])
+        and (isinstance(body.get("message"), str) or isinstance(body.get("errors"), list))
+    )
+
+
+def what_came_back(response: requests.Response) -> str:
+    """The type and start of a response body, for a message: ``text/html: <html>…``."""
+    kind = response.headers.get("Content-Type") or "no Content-Type"
+    text = response.content[:120].decode("utf-8", "replace")
+    shown = " ".join(text.split())
+    return f"{kind}: {shown!r}" if shown else f"{kind}, empty body"
+
+
 def listing_problem(payload: Any) -> str | None:
     """Why a body is not a page of a listing (``{"items": [...]}``); None when it is one."""
     if not isinstance(payload, dict):

@@ -16,9 +16,12 @@ import duckdb
 import pytest
 
 from tap_webex_meetings import full_extract
+from tap_webex_meetings.deletions import DELETED_AT
 from tap_webex_meetings.sandbox import DEFAULT_NOW, FakeWebex, SeriesSpec
 from tap_webex_meetings.sandbox.series import stable_hex
-from tests.tap_runner import TapOutput, config_for, finished_ids, sync
+from tap_webex_meetings.timeutils import parse_api_timestamp
+from tests.tap_runner import TapOutput, config_for, finished_ids, run_cli, sync
+from tests.test_hostile import ALICE, FAIL_FAST, levelled, of_series
 
 DAY = timedelta(days=1)
 TARGET_DUCKDB = str(Path(sys.executable).with_name("target-webex-duckdb"))
@@ -125,3 +128,53 @@ def test_anything_an_earlier_run_wrote_makes_a_run_incremental(
     empty = {"bookmarks": {"series_meetings": {"partitions": [], "finished": {}}}}
     assert full_extract.table_version(empty, shard_count=1, started_ms=5000) == 5
     assert full_extract.table_version({}, shard_count=2, started_ms=5000) is None
+
+
+# 2. A 404 that is not Webex's is not a deletion
+
+FOREIGN_404: dict[str, tuple[str | dict[str, Any], dict[str, str]]] = {
+    "html": ("<html><body><h1>404 Not Found</h1></body></html>", {"Content-Type": "text/html"}),
+    "json without trackingId": ({"message": "Not Found"}, {}),
+}
+
+
+@pytest.mark.parametrize("asked", ["lookup", "listing"])
+@pytest.mark.parametrize("body", list(FOREIGN_404))
+def test_a_404_that_is_not_webex_s_is_retried_then_stops_and_deletes_nothing(
+    asked: str, body: str
+) -> None:
+    """A proxy's 404 to a lookup of a remembered meeting, or to the listing of a known
+    series whose lookup just answered 200: retried, then one ERROR line; no tombstone."""
+    with FakeWebex(follow_wall_clock=True) as server:  # upcoming meetings are remembered
+        series = server.series_ids(ALICE)[0]
+        start_date = (server.now - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        config = config_for(server, meeting_series_ids=[series], start_date=start_date, **FAIL_FAST)
+        first = run_cli(config)
+        assert first.exit_code == 0, first.stderr
+        assert any(parse_api_timestamp(m["start"]) > server.now for m in first.records())
+
+        server.clear_requests()
+        text, headers = FOREIGN_404[body]
+        listing = of_series(series)
+        if asked == "lookup":
+            server.inject(200, body={"items": []}, match=listing)  # the meetings "vanish"
+            hit = lambda r: r.path.startswith(f"/v1/meetings/{series}_")  # noqa: E731
+        else:
+            hit = listing
+        server.inject(404, body=text, headers=headers, times=1000, match=hit)
+        second = run_cli(config, state=first.last_state)
+        api_url = server.api_url
+
+    assert second.exit_code == 1, second.stderr
+    assert [r for r in second.records() if DELETED_AT in r] == []
+    assert [r for r in second.records("meeting_series") if DELETED_AT in r] == []
+    assert len([r for r in server.requests if hit(r)]) == 2, "retried, then given up"
+    (line,) = levelled(second, "ERROR")
+    assert line.startswith("Webex kept failing, giving up after the last retry: 404 "), line
+    assert "not Webex's" in line, line
+    assert ("text/html: '<html>" if body == "html" else '\'{"message": "Not Found"}\'') in line
+    if asked == "lookup":
+        assert f"{api_url}/meetings/{series}_" in line, line
+        assert f"for the lookup of {series}_" in line, line
+    else:
+        assert f"from {api_url}/meetings, for series {series}" in line, line
