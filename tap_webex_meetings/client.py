@@ -206,7 +206,6 @@ class WebexStream(RESTStream[ParseResult | None]):
             webex.subject(None, context or {}),
             self.logger,
             self.webex_tap.summary.count_skipped,
-            self.instance_cap,
             self.entry_problem,
         )
         return guard.records(super().request_records(context))

@@ -9,7 +9,9 @@ records of one query (one ``request_records`` call) go by:
   record must not stop every later run of a warehouse;
 - a meeting listed twice in one query is emitted once;
 - paging that brings nothing new is stopped: :data:`STALL_LIMIT` pages in a row without a
-  new meeting that still link further, or more instances than Webex's cap allows.
+  new meeting that still link further.
+
+More instances than Webex's cap are accepted (a limit it may raise): see :mod:`listing`.
 """
 
 from __future__ import annotations
@@ -47,19 +49,17 @@ class QueryGuard:
         subject: str,
         logger: logging.Logger,
         on_skipped: Callable[[], None],
-        instance_cap: int,
         problem_of: Callable[[Any], str | None] = webex.meeting_problem,
     ) -> None:
         self._subject = subject
         self._logger = logger
         self._on_skipped = on_skipped
-        self._instance_cap = instance_cap
         self._problem_of = problem_of
 
     def records(self, items: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """The meetings of ``items`` (pages closed by :class:`PageEnd`), each once."""
         seen: set[int] = set()
-        stalled = instances = entry = 0
+        stalled = entry = 0
         new_on_page = False
         for item in items:
             if isinstance(item, PageEnd):
@@ -81,13 +81,6 @@ class QueryGuard:
                 continue
             seen.add(key)
             new_on_page = True
-            if item.get("meetingType") == webex.INSTANCE_TYPE:
-                instances += 1
-                if instances > self._instance_cap:
-                    raise NoProgressError(
-                        f"Webex listed more than {self._instance_cap} instances in one query "
-                        f"for {self._subject}, more than its cap allows; stopping"
-                    )
             yield item
 
     def _skip(self, item: Any, entry: int, problem: str) -> None:

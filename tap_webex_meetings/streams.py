@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from functools import cached_property, partial
 from importlib import resources
 from importlib.abc import Traversable
@@ -31,7 +31,14 @@ from tap_webex_meetings.client import WebexStream
 from tap_webex_meetings.deletions import Meeting
 from tap_webex_meetings.errors import NotFoundError
 from tap_webex_meetings.history import Discovery, FinishedSeries, SeriesFacts
-from tap_webex_meetings.listing import SERIES_GONE, Listed, SeriesListing, SeriesQuery, StillThere
+from tap_webex_meetings.listing import (
+    MAX_MEETING,
+    SERIES_GONE,
+    Listed,
+    SeriesListing,
+    SeriesQuery,
+    StillThere,
+)
 from tap_webex_meetings.lookahead import Consumer
 from tap_webex_meetings.partitioned import PartitionedStream
 from tap_webex_meetings.progress import SeriesProgress
@@ -53,8 +60,6 @@ def schema_dir() -> Traversable:
 
 
 SCHEMAS = SchemaDirectory(schema_dir())
-# Webex ends a meeting after 24 hours.
-MAX_MEETING = timedelta(hours=24)
 
 
 class MeetingSeriesStream(WebexStream):

@@ -6,8 +6,10 @@ read either way loses nothing, and an answer about something else is not believe
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,9 @@ import pytest
 
 from tap_webex_meetings import full_extract
 from tap_webex_meetings.deletions import DELETED_AT
-from tap_webex_meetings.sandbox import DEFAULT_NOW, FakeWebex, SeriesSpec
+from tap_webex_meetings.sandbox import DEFAULT_NOW, FakeWebex, RecordedRequest, SeriesSpec
 from tap_webex_meetings.sandbox.series import stable_hex
+from tap_webex_meetings.streams import SeriesMeetingsStream
 from tap_webex_meetings.timeutils import parse_api_timestamp
 from tests.tap_runner import TapOutput, config_for, finished_ids, run_cli, sync
 from tests.test_hostile import ALICE, FAIL_FAST, levelled, of_series
@@ -125,12 +128,17 @@ def test_anything_an_earlier_run_wrote_makes_a_run_incremental(
 ) -> None:
     state = {"bookmarks": {stream: written}}
     assert full_extract.table_version(state, shard_count=1, started_ms=5000) is None
-    empty = {"bookmarks": {"series_meetings": {"partitions": [], "finished": {}}}}
+    empty: dict[str, Any] = {"bookmarks": {"series_meetings": {"partitions": [], "finished": {}}}}
     assert full_extract.table_version(empty, shard_count=1, started_ms=5000) == 5
     assert full_extract.table_version({}, shard_count=2, started_ms=5000) is None
 
 
 # 2. A 404 that is not Webex's is not a deletion
+
+
+def is_lookup_in(series_id: str) -> Callable[[RecordedRequest], bool]:
+    return lambda request: request.path.startswith(f"/v1/meetings/{series_id}_")
+
 
 FOREIGN_404: dict[str, tuple[str | dict[str, Any], dict[str, str]]] = {
     "html": ("<html><body><h1>404 Not Found</h1></body></html>", {"Content-Type": "text/html"}),
@@ -156,11 +164,9 @@ def test_a_404_that_is_not_webex_s_is_retried_then_stops_and_deletes_nothing(
         server.clear_requests()
         text, headers = FOREIGN_404[body]
         listing = of_series(series)
+        hit = listing if asked == "listing" else is_lookup_in(series)
         if asked == "lookup":
             server.inject(200, body={"items": []}, match=listing)  # the meetings "vanish"
-            hit = lambda r: r.path.startswith(f"/v1/meetings/{series}_")  # noqa: E731
-        else:
-            hit = listing
         server.inject(404, body=text, headers=headers, times=1000, match=hit)
         second = run_cli(config, state=first.last_state)
         api_url = server.api_url
@@ -178,3 +184,60 @@ def test_a_404_that_is_not_webex_s_is_retried_then_stops_and_deletes_nothing(
         assert f"for the lookup of {series}_" in line, line
     else:
         assert f"from {api_url}/meetings, for series {series}" in line, line
+
+
+# 3. Webex's instance cap, read either way
+
+
+def big_daily_series(now: datetime) -> SeriesSpec:
+    """300 days behind, 60 ahead, every third meeting restarted: about 400 instances."""
+    return SeriesSpec(
+        id="c" * 32,
+        title="Daily",
+        host_email=ALICE,
+        host_name="Alice",
+        first_start=now - 300 * DAY,
+        interval=DAY,
+        count=360,
+        duration=timedelta(minutes=30),
+        restarted_every=3,
+    )
+
+
+@pytest.mark.parametrize(
+    ("server_cap", "cap_ends_listing", "continued_with"),
+    [
+        (50, False, ["meeting"]),  # only the instances past the cap are dropped
+        (50, True, [None]),  # the listing ends at the cap's last instance
+        (100_000, False, ["meeting"]),  # a server that lists more than the cap
+    ],
+    ids=["instances-cut", "listing-ends", "more-than-the-cap"],
+)
+def test_a_big_series_arrives_whole_and_once_whatever_the_cap_does(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    server_cap: int,
+    cap_ends_listing: bool,
+    continued_with: list[str | None],
+) -> None:
+    monkeypatch.setattr(SeriesMeetingsStream, "instance_cap", 50)
+    now = DEFAULT_NOW
+    spec = big_daily_series(now)
+    caplog.set_level(logging.INFO)
+    with FakeWebex(
+        series=[spec], now=now, instance_cap=server_cap, cap_ends_listing=cap_ends_listing
+    ) as server:
+        output = run(server, meeting_series_ids=[spec.id], start_date=spec.first_start.isoformat())
+        everything = server.expected_meetings(spec.id, spec.first_start, now + 30 * DAY)
+        queries = [r.params for r in server.requests if "meetingSeriesId" in r.params]
+
+    instances = [m for m in everything if m["meetingType"] == "meeting"]
+    assert len(instances) > 6 * 50
+    assert len(everything) > len(instances) + 300
+    assert output.duplicate_ids() == []
+    assert sorted(output.ids()) == sorted(m["id"] for m in everything)
+    firsts = [q for q in queries if "cursor" not in q]
+    assert len(firsts) >= (2 if server_cap > 50 else 7)
+    assert {q.get("meetingType", [None])[0] for q in firsts[1:]} == set(continued_with)
+    said = [r.getMessage() for r in caplog.records if "documented cap" in r.getMessage()]
+    assert len(said) == (1 if server_cap > 50 else 0), said
