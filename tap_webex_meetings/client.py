@@ -24,7 +24,7 @@ from urllib.parse import ParseResult, quote
 import backoff
 import requests
 from singer_sdk.authenticators import BearerTokenAuthenticator
-from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import HeaderLinkPaginator
 from singer_sdk.singerlib import MetadataMapping, RecordMessage
@@ -207,6 +207,7 @@ class WebexStream(RESTStream[ParseResult | None]):
             self.logger,
             self.webex_tap.summary.count_skipped,
             self.entry_problem,
+            (context or {}).get("meetingSeriesId"),
         )
         return guard.records(super().request_records(context))
 
@@ -218,8 +219,14 @@ class WebexStream(RESTStream[ParseResult | None]):
         """``GET /meetings/{meeting_id}``: the meeting or series; :class:`NotFoundError` on 404.
 
         Its own call, not a listing: one request (retried like any other) whose body
-        ``validate_response`` has already checked to be a meeting.
+        ``validate_response`` has already checked to be the meeting asked for. An id that
+        cannot go into a URL is never sent (see :func:`webex.path_problem`).
         """
+        if problem := webex.path_problem(meeting_id):
+            raise FatalAPIError(
+                f"Refused to look up meeting {meeting_id[:100]!r}: its id cannot go into a URL "
+                f"({problem})"
+            )
         request = self.build_prepared_request(
             method="GET",
             url=f"{self.url_base}{webex.MEETINGS_PATH}/{quote(meeting_id, safe='')}",
@@ -387,8 +394,8 @@ class WebexStream(RESTStream[ParseResult | None]):
         something in between, and may pass.
         """
         url = response.request.url or ""
-        lookup = webex.lookup_id(url) is not None
-        expected = "a meeting" if lookup else "a page of meetings"
+        asked = webex.lookup_id(url)
+        expected = "a meeting" if asked is not None else "a page of meetings"
         status = response.status_code
         if status != HTTPStatus.OK:
             raise RetriableAPIError(
@@ -404,7 +411,11 @@ class WebexStream(RESTStream[ParseResult | None]):
         problem = (
             "an empty body"
             if payload is None
-            else (webex.meeting_problem(payload) if lookup else webex.listing_problem(payload))
+            else (
+                webex.lookup_problem(payload, asked)
+                if asked is not None
+                else webex.listing_problem(payload)
+            )
         )
         if problem:
             raise RetriableAPIError(

@@ -97,6 +97,9 @@ class SeriesListing:
     def missing(self, listed: set[str]) -> Iterator[Listed]:
         """Remembered meetings the listing lacks: a tombstone when Webex answers 404.
 
+        An id that cannot go into a URL (a hand-edited state) is neither looked up nor
+        tombstoned: its lookup would ask for something else.
+
         A meeting beyond the window (a shortened ``end_date``) is not asked about; one Webex
         still has (it moved, or left a ``meeting_type``/``state``/``is_modified`` filter) is
         remembered with its current start while it is upcoming.
@@ -105,6 +108,15 @@ class SeriesListing:
         host = query.params.get("hostEmail")
         for meeting in query.remembered:
             if meeting.id in listed:
+                continue
+            if problem := webex.path_problem(meeting.id):
+                self._logger.warning(
+                    "Series %s remembers meeting %r, whose id cannot go into a URL (%s): not "
+                    "looked up, not deleted, forgotten",
+                    query.series_id,
+                    meeting.id[:100],
+                    problem,
+                )
                 continue
             if not query.start <= meeting.start < query.end:
                 yield StillThere(meeting)

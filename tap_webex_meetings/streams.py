@@ -265,16 +265,28 @@ class MeetingSeriesStream(WebexStream):
 
     @cached_property
     def _known_series(self) -> dict[str, dict[str, Any]]:
-        """Partitions of this shard's series that an earlier run extracted, not found gone."""
+        """Partitions of this shard's series that an earlier run extracted, not found gone.
+
+        Not one whose id cannot go into a URL (a hand-edited state): its lookup would ask for
+        something else, and the 404 read as the series deleted.
+        """
         child = self._meetings_stream
         if child is None:
             return {}
-        return {
-            partition["context"]["meetingSeriesId"]: partition
-            for partition in child.state_manager.partitions()
-            if deletions.SERIES_DELETED_AT not in partition
-            and self._in_shard(partition["context"].get("meetingSeriesId", ""))
-        }
+        known = {}
+        for partition in child.state_manager.partitions():
+            series_id = partition["context"].get("meetingSeriesId", "")
+            if deletions.SERIES_DELETED_AT in partition or not self._in_shard(series_id):
+                continue
+            if problem := webex.path_problem(series_id):  # never looked up nor tombstoned
+                self.logger.warning(
+                    "The state holds series %r, whose id cannot go into a URL (%s); ignoring it",
+                    series_id[:100],
+                    problem,
+                )
+                continue
+            known[series_id] = partition
+        return known
 
     def _missing_series(self, found: set[str]) -> Iterator[dict[str, Any]]:
         """Known series not found now: a tombstone once Webex confirms it with a 404, or,

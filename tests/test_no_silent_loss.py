@@ -23,8 +23,9 @@ from tap_webex_meetings.sandbox import DEFAULT_NOW, FakeWebex, RecordedRequest, 
 from tap_webex_meetings.sandbox.series import stable_hex
 from tap_webex_meetings.streams import SeriesMeetingsStream
 from tap_webex_meetings.timeutils import parse_api_timestamp
+from tests.hostile import Answer, Received, ScriptedServer, meeting, series_then
 from tests.tap_runner import TapOutput, config_for, finished_ids, run_cli, sync
-from tests.test_hostile import ALICE, FAIL_FAST, levelled, of_series
+from tests.test_hostile import ALICE, FAIL_FAST, levelled, of_series, scripted_config
 
 DAY = timedelta(days=1)
 TARGET_DUCKDB = str(Path(sys.executable).with_name("target-webex-duckdb"))
@@ -241,3 +242,117 @@ def test_a_big_series_arrives_whole_and_once_whatever_the_cap_does(
     assert {q.get("meetingType", [None])[0] for q in firsts[1:]} == set(continued_with)
     said = [r.getMessage() for r in caplog.records if "documented cap" in r.getMessage()]
     assert len(said) == (1 if server_cap > 50 else 0), said
+
+
+# 4. Answers about something else are not believed
+
+REMEMBERED = "S_20260619T090000Z"  # an upcoming meeting of S the state remembers
+
+
+def state_of_s(*remembered: list[str], series: str = "S") -> dict[str, Any]:
+    """A state in which series ``series`` was read up to June 2026 and remembers meetings."""
+    partition = {
+        "context": {"meetingSeriesId": series},
+        "replication_key": "start",
+        "replication_key_value": "2026-06-10T09:00:00+00:00",
+        "upcoming": list(remembered),
+    }
+    return {"bookmarks": {"series_meetings": {"partitions": [partition]}}}
+
+
+def test_a_listing_entry_of_another_series_is_skipped_with_a_warning() -> None:
+    page = [
+        meeting("S_20260615T090000Z"),
+        {**meeting("T_20260616T090000Z"), "meetingSeriesId": "T"},
+        meeting("S_20260617T090000Z"),
+    ]
+    with ScriptedServer(series_then(lambda request: Answer(body={"items": page}))) as server:
+        output = run_cli(scripted_config(server))
+
+    assert output.exit_code == 0, output.stderr
+    assert output.ids() == ["S_20260615T090000Z", "S_20260617T090000Z"]
+    assert levelled(output, "WARNING") == [
+        "Skipping meeting T_20260616T090000Z listed for series S: it belongs to series T"
+    ], output.stderr
+
+
+def test_a_lookup_answered_with_another_meeting_is_retried_then_stops_deleting_nothing() -> None:
+    def answer(request: Received) -> Answer:
+        if request.path.endswith(f"/meetings/{REMEMBERED}"):
+            return Answer(body=meeting("S_20260618T090000Z"))  # a meeting, not the one asked
+        return Answer(body={"items": []})  # the remembered meeting is missing
+
+    with ScriptedServer(series_then(answer)) as server:
+        state = state_of_s([REMEMBERED, "20260619T090000Z", "scheduledMeeting"])
+        output = run_cli(scripted_config(server, **FAIL_FAST), state=state)
+
+    assert output.exit_code == 1, output.stderr
+    assert [r for r in output.records() if DELETED_AT in r] == []
+    assert output.ids() == []
+    lookups = [r for r in server.requests if r.path.endswith(f"/meetings/{REMEMBERED}")]
+    assert len(lookups) == 2, "retried as a bad body, then given up"
+    (line,) = levelled(output, "ERROR")
+    assert line == (
+        "Webex kept failing, giving up after the last retry: 200 that is not a meeting (the "
+        f"meeting S_20260618T090000Z, not the one asked for), for the lookup of {REMEMBERED}"
+    ), line
+
+
+UNUSABLE_IDS = [".", "..", "", "a/b", "S?x=1", "S#x", "S\\x", "S\x01x", "S\nx"]
+
+
+@pytest.mark.parametrize("bad_id", UNUSABLE_IDS, ids=repr)
+def test_an_id_that_cannot_go_into_a_url_is_never_sent_nor_tombstoned(bad_id: str) -> None:
+    """Listed, it is skipped with a warning; remembered, it is neither looked up nor deleted.
+    (``..`` became ``GET /v1/``, whose 404 tombstoned meeting ``..``.)"""
+    page = [meeting("S_20260615T090000Z"), meeting(bad_id, "2026-06-16T09:00:00Z")]
+
+    def answer(request: Received) -> Answer:
+        if request.path == "/v1/meetings":
+            return Answer(body={"items": page})
+        return Answer(status=404, body={"message": "Not found.", "trackingId": "ROUTER_X"})
+
+    with ScriptedServer(series_then(answer)) as server:
+        state = state_of_s([bad_id, "20260619T090000Z", "scheduledMeeting"])
+        output = run_cli(scripted_config(server), state=state)
+
+    assert output.exit_code == 0, output.stderr
+    assert output.ids() == ["S_20260615T090000Z"]
+    assert [r for r in output.records() if DELETED_AT in r] == []
+    assert {r.path for r in server.requests} == {"/v1/meetings", "/v1/meetings/S"}
+    shown = repr(bad_id)
+    entry = f"meeting {shown}" if bad_id else "entry 2 of a page"
+    listed, remembered = levelled(output, "WARNING")
+    assert listed.startswith(f"Skipping {entry} of series S, which is not a meeting: an id that ")
+    assert "cannot go into a URL" in listed
+    assert remembered.startswith(f"Series S remembers meeting {shown}, whose id cannot go into")
+    assert remembered.endswith("not looked up, not deleted, forgotten")
+
+
+def test_a_known_series_whose_id_cannot_go_into_a_url_is_not_looked_up_nor_tombstoned() -> None:
+    def answer(request: Received) -> Answer:
+        if request.path == "/v1/meetings":
+            return Answer(body={"items": []})  # discovery finds nothing
+        return Answer(status=404, body={"message": "Not found.", "trackingId": "ROUTER_X"})
+
+    with ScriptedServer(answer) as server:
+        config = scripted_config(server)
+        del config["meeting_series_ids"]
+        output = run_cli(config, state=state_of_s(series=".."))
+
+    assert output.exit_code == 0, output.stderr
+    assert [r for r in output.records("meeting_series") if DELETED_AT in r] == []
+    assert {r.path for r in server.requests} == {"/v1/meetings"}
+    assert (
+        "The state holds series '..', whose id cannot go into a URL (a dot segment); ignoring it"
+        in levelled(output, "WARNING")
+    ), output.stderr
+
+
+def test_a_configured_series_id_that_cannot_go_into_a_url_is_a_bad_setting() -> None:
+    with ScriptedServer(series_then(lambda request: Answer(body={"items": []}))) as server:
+        output = run_cli(scripted_config(server, meeting_series_ids=["S", ".."]))
+
+    assert output.exit_code == 1, output.stderr
+    assert server.requests == []
+    assert levelled(output, "ERROR") == ["meeting_series_ids: '..' is not a series id"]
