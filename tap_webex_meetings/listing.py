@@ -156,8 +156,8 @@ class SeriesListing:
                     "Series %s: Webex listed %d instances, its cap, %s; listing %s from %s",
                     self.query.series_id,
                     cut.instances,
-                    "then scheduled meetings only"
-                    if instances_only
+                    "then only scheduled meetings"
+                    if cut.listed_after_last
                     else "and nothing after the last one",
                     "the rest of the instances" if instances_only else "every type again",
                     last_start.isoformat(),
