@@ -105,6 +105,8 @@ class WebexStream(RESTStream[ParseResult | None]):
     instance_cap = webex.INSTANCE_CAP
     # The field an entry must have as a parsable timestamp to be a record (None: none).
     entry_moment: str | None = "start"
+    # Timestamps an entry may lack, but not have wrong (out of range breaks date arithmetic).
+    entry_moments_if_present: tuple[str, ...] = ()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -213,7 +215,9 @@ class WebexStream(RESTStream[ParseResult | None]):
 
     def entry_problem(self, item: Any) -> str | None:
         """Why a listed entry is not a record of this stream (skipped with a warning)."""
-        return webex.entry_problem(item, self.primary_keys[0], self.entry_moment)
+        return webex.entry_problem(
+            item, self.primary_keys[0], self.entry_moment, self.entry_moments_if_present
+        )
 
     def fetch_meeting(self, meeting_id: str, host_email: str | None = None) -> dict[str, Any]:
         """``GET /meetings/{meeting_id}``: the meeting or series; :class:`NotFoundError` on 404.

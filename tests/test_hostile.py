@@ -22,8 +22,23 @@ import pytest
 from tap_webex_meetings.deletions import DELETED_AT
 from tap_webex_meetings.sandbox import FakeWebex, RecordedRequest
 from tap_webex_meetings.timeutils import parse_api_timestamp
-from tests.hostile import Answer, Received, ScriptedServer, meeting, series_then, trusting
-from tests.tap_runner import TapOutput, config_for, partition_bookmarks, run_cli
+from tests.hostile import (
+    Answer,
+    Received,
+    Script,
+    ScriptedServer,
+    meeting,
+    series_then,
+    trusting,
+)
+from tests.tap_runner import (
+    TapOutput,
+    config_for,
+    finished_ids,
+    partition_bookmarks,
+    run_cli,
+    series_in_state,
+)
 
 ALICE = "alice@example.com"
 START = datetime(2025, 6, 1, tzinfo=timezone.utc)
@@ -439,3 +454,72 @@ def test_connection_refused_is_said_at_once_with_the_url() -> None:
     ], output.stderr
     assert "Retrying" not in output.stderr
     assert time.monotonic() - started < 15  # the command's start; no retries
+
+
+# Dates out of range -----------------------------------------------------------------------
+
+ENDED = {"state": "ended", "end": "2026-06-20T10:00:00Z"}
+
+
+def expired_series(series_end: str, items: list[dict[str, Any]]) -> Script:
+    """Series ``S``, expired and ending at ``series_end``, whose page lists ``items``."""
+
+    def answer(request: Received) -> Answer:
+        if request.path.endswith("/meetings/S"):
+            record = meeting("S", meetingType="meetingSeries", state="expired", end=series_end)
+            return Answer(body=record)
+        return Answer(body={"items": items})
+
+    return answer
+
+
+BAD_MOMENTS: dict[str, tuple[dict[str, str], str]] = {
+    "start after 9999 in UTC": (
+        {"start": "9999-12-31T23:00:00-05:00"},
+        "start '9999-12-31T23:00:00-05:00' is outside the years 1970 to 8999",
+    ),
+    "start before year 1 in UTC": (
+        {"start": "0001-01-01T00:30:00+05:00"},
+        "start '0001-01-01T00:30:00+05:00' is outside the years 1970 to 8999",
+    ),
+    "end in 9999": (
+        {"end": "9999-12-31T23:59:59Z"},
+        "end '9999-12-31T23:59:59Z' is outside the years 1970 to 8999",
+    ),
+    "end garbage": ({"end": "garbage"}, "end 'garbage' is not a timestamp"),
+}
+
+
+@pytest.mark.parametrize("bad", list(BAD_MOMENTS))
+def test_a_meeting_with_a_date_out_of_range_is_skipped_and_every_run_goes_on(bad: str) -> None:
+    fields, problem = BAD_MOMENTS[bad]
+    good = meeting("S_20260620T090000Z", **ENDED)
+    wrong = meeting("S_BAD", **(ENDED | fields))
+    with ScriptedServer(expired_series("2026-06-20T10:00:00Z", [good, wrong])) as webex:
+        output = run_cli(scripted_config(webex))
+        rerun = run_cli(scripted_config(webex), state=output.last_state if output.states else None)
+
+    assert output.exit_code == 0, output.stderr
+    assert output.ids() == [good["id"]]
+    assert levelled(output, "WARNING") == [
+        f"Skipping meeting S_BAD of series S, which is not a meeting: {problem}"
+    ], output.stderr
+    assert "S" in series_in_state(output.last_state)  # its bookmark, or finished
+    assert rerun.exit_code == 0, rerun.stderr
+
+
+@pytest.mark.parametrize(
+    ("series_end", "trusted"),
+    [("2026-06-20T10:00:00Z", True), ("9999-12-31T23:59:59Z", False), ("garbage", False)],
+)
+def test_an_expired_series_with_a_bad_end_is_read_but_not_trusted_to_be_finished(
+    series_end: str, trusted: bool
+) -> None:
+    good = meeting("S_20260620T090000Z", **ENDED)
+    with ScriptedServer(expired_series(series_end, [good])) as webex:
+        output = run_cli(scripted_config(webex))
+
+    assert output.exit_code == 0, output.stderr
+    assert output.ids() == [good["id"]]
+    assert [r["id"] for r in output.records("meeting_series")] == ["S"]
+    assert ("S" in finished_ids(output.last_state)) is trusted
