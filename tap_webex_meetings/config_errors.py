@@ -165,12 +165,17 @@ def _noun(spec: Mapping[str, Any]) -> str:
 
 
 def _bounds_note(spec: Mapping[str, Any]) -> str:
-    """`` (1..100)`` for a setting with both bounds, `` (>= 0)`` with one, else nothing."""
+    """`` (1..100)`` with both bounds, `` (> 0, at most 3600)``, `` (>= 0)``, or nothing."""
     low, high = spec.get("minimum"), spec.get("maximum")
+    exclusive = spec.get("exclusiveMinimum")
     if low is not None and high is not None:
         return f" ({low}..{high})"
+    if exclusive is not None and high is not None:
+        return f" (> {exclusive}, at most {high})"
     if low is not None:
         return f" (>= {low})"
-    if (exclusive := spec.get("exclusiveMinimum")) is not None:
+    if exclusive is not None:
         return f" (> {exclusive})"
+    if high is not None:
+        return f" (at most {high})"
     return ""
