@@ -31,7 +31,7 @@ from singer_sdk.singerlib import MetadataMapping, RecordMessage
 from singer_sdk.streams.rest import HTTPRequest, PageContext, RESTStream
 from typing_extensions import override
 
-from tap_webex_meetings import retries, webex
+from tap_webex_meetings import retries, stream_maps, webex
 from tap_webex_meetings.auth import WebexOAuthAuthenticator
 from tap_webex_meetings.credentials import clean_secret
 from tap_webex_meetings.errors import (
@@ -295,12 +295,18 @@ class WebexStream(RESTStream[ParseResult | None]):
         """
         deselected = self._deselected_fields
         if deselected is None:
-            yield from super()._generate_record_messages(record)
+            try:
+                yield from super()._generate_record_messages(record)
+            except Exception as exc:  # only the maps run in there
+                raise stream_maps.failure(self.name, record, exc) from exc
             return
         for name in deselected:
             record.pop(name, None)
         for stream_map in self.stream_maps:
-            mapped = stream_map.transform(record)
+            try:
+                mapped = stream_map.transform(record)
+            except Exception as exc:  # a user's expression: anything (see stream_maps.py)
+                raise stream_maps.failure(stream_map.stream_alias, record, exc) from exc
             if mapped is not None:
                 yield RecordMessage(
                     stream=stream_map.stream_alias,

@@ -67,3 +67,7 @@ class ServerRefusedConnectionError(FatalAPIError):
 
 class NoProgressError(FatalAPIError):
     """Paging went on without listing anything new: following it would never end."""
+
+
+class StreamMapError(FatalAPIError):
+    """A ``stream_maps`` expression failed on a record (see :mod:`stream_maps`)."""

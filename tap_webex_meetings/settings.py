@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
-from tap_webex_meetings import credentials, shard_plan, timeutils, webex
+from tap_webex_meetings import credentials, shard_plan, stream_maps, timeutils, webex
 
 OAUTH_SETTINGS = ("client_id", "client_secret", "refresh_token")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -395,7 +395,7 @@ def problems(config: Mapping[str, Any], *, now: datetime) -> list[str]:
     meeting_ids = meeting_ids_in_series_ids(config)
     if meeting_ids and len(meeting_ids) == len(config.get("meeting_series_ids") or []):
         found += [f"{note}; no series left to extract" for note in meeting_ids]
-    return found + shard_plan.problems(with_defaults(config))
+    return found + shard_plan.problems(with_defaults(config)) + stream_maps.problems(config)
 
 
 def meeting_ids_in_series_ids(config: Mapping[str, Any]) -> list[str]:

@@ -523,3 +523,40 @@ def test_an_expired_series_with_a_bad_end_is_read_but_not_trusted_to_be_finished
     assert output.ids() == [good["id"]]
     assert [r["id"] for r in output.records("meeting_series")] == ["S"]
     assert ("S" in finished_ids(output.last_state)) is trusted
+
+
+# stream_maps ------------------------------------------------------------------------------
+
+MAP_FAILURES: dict[str, tuple[dict[str, str], str]] = {
+    "does not parse": (
+        {"title2": "title.upper("},
+        "stream_maps.series_meetings.title2: 'title.upper(' is not an expression "
+        "('(' was never closed)",
+    ),
+    "an unknown function": (
+        {"title2": "nosuch(1)"},
+        "stream_maps.series_meetings: the map failed on record 'S_20260620T090000Z': "
+        "MapExpressionError: Failed to evaluate simpleeval expressions nosuch(1). "
+        "(FunctionNotDefined: Function 'nosuch' not defined, for expression 'nosuch(1)'.)",
+    ),
+    "a missing key": (
+        {"x": 'record["nokey"]'},
+        "stream_maps.series_meetings: the map failed on record 'S_20260620T090000Z': "
+        "KeyError: 'nokey'",
+    ),
+}
+
+
+@pytest.mark.parametrize("failure", list(MAP_FAILURES))
+def test_a_stream_map_that_fails_is_one_line_naming_the_map(failure: str) -> None:
+    stream_map, line = MAP_FAILURES[failure]
+    page = {"items": [meeting("S_20260620T090000Z")]}
+    with ScriptedServer(series_then(lambda request: Answer(body=page))) as webex:
+        output = run_cli(scripted_config(webex, stream_maps={"series_meetings": stream_map}))
+
+    assert output.exit_code == 1
+    assert levelled(output, "ERROR") == [line], output.stderr
+    assert "Traceback" not in output.stderr
+    assert output.records() == []
+    if failure == "does not parse":
+        assert webex.requests == []  # a bad setting: refused before any request
