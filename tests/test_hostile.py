@@ -560,3 +560,38 @@ def test_a_stream_map_that_fails_is_one_line_naming_the_map(failure: str) -> Non
     assert output.records() == []
     if failure == "does not parse":
         assert webex.requests == []  # a bad setting: refused before any request
+
+
+# Log lines cannot be forged ---------------------------------------------------------------
+
+FORGED = "\n2026-12-07 14:00:00,000 | INFO     | tap-webex-meetings | Extracted 9 series\x1b[2J"
+ESCAPED = FORGED.replace("\n", "\\n").replace("\x1b", "\\x1b")
+
+
+def test_control_characters_from_webex_are_escaped_one_event_one_line() -> None:
+    def script(request: Received) -> Answer:
+        if request.path.endswith("/meetings/S"):
+            return Answer(body=meeting("S", meetingType="meetingSeries"))
+        if "cursor" in request.params:
+            error = {"message": f"Bad cursor{FORGED}", "trackingId": f"T{FORGED}"}
+            return Answer(status=400, body=error)
+        link = f'<{webex.api_url}/meetings?meetingSeriesId=S&cursor=Mg>; rel="next"'
+        items = [meeting(f"S_X{FORGED}", start="garbage"), meeting("S_20260610T090000Z")]
+        return Answer(body={"items": items}, headers={"Link": link})
+
+    with ScriptedServer(script) as webex:
+        output = run_cli(scripted_config(webex, **FAIL_FAST))
+
+    assert output.exit_code == 1
+    assert "\x1b" not in output.stderr
+    lines = [line.split(" | ", 3) for line in output.stderr.splitlines()]
+    assert all(len(parts) == 4 for parts in lines), output.stderr  # every line a log line
+    by_level = [(level.strip(), message) for _, level, _, message in lines]
+    assert not [m for level, m in by_level if level == "INFO" and "Extracted 9" in m]
+    assert [m for level, m in by_level if level == "WARNING"] == [
+        f"Skipping meeting S_X{ESCAPED} of series S, which is not a meeting: start 'garbage' "
+        "is not a timestamp"
+    ], output.stderr
+    assert [m for level, m in by_level if level == "ERROR"] == [
+        f"Webex API error 400: Bad cursor{ESCAPED} (trackingId T{ESCAPED})"
+    ], output.stderr
