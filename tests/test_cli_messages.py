@@ -184,6 +184,29 @@ def test_a_malformed_config_file_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in output.stderr
 
 
+def test_a_number_beyond_a_float_in_a_config_file_is_one_line(
+    server: FakeWebex, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(config_for(server))[:-1] + ', "lookahead_days": 1e999}')
+    output = run_command("--config", str(config))
+    assert output.exit_code == 1
+    # one line, though inf is both not an integer and above the maximum
+    assert errors(output) == ["lookahead_days: inf is not an integer (0..3650)"], output.stderr
+    assert server.requests == []
+
+
+def test_infinity_or_nan_in_a_config_file_is_not_json(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text('{"start_date": "2025-01-01", "lookahead_days": Infinity}')
+    output = run_command("--config", str(config))
+    assert output.exit_code == 1
+    assert errors(output) == [
+        f"--config: {config}: not valid JSON (Infinity is not a JSON number)"
+    ], output.stderr
+    assert "Traceback" not in output.stderr
+
+
 # Point 3: a start_date after the end of the range ----------------------------------------
 
 
