@@ -24,7 +24,7 @@ from urllib.parse import ParseResult, quote
 import backoff
 import requests
 from singer_sdk.authenticators import BearerTokenAuthenticator
-from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import HeaderLinkPaginator
 from singer_sdk.singerlib import MetadataMapping, RecordMessage
@@ -43,7 +43,7 @@ from tap_webex_meetings.errors import (
 )
 from tap_webex_meetings.pages import PageEnd, QueryGuard
 from tap_webex_meetings.ratelimit import RateGate
-from tap_webex_meetings.transport import DeadlineExceeded, WebexSession
+from tap_webex_meetings.transport import DeadlineExceeded, WebexSession, without_query
 
 if TYPE_CHECKING:
     from backoff.types import Details
@@ -208,8 +208,8 @@ class WebexStream(RESTStream[ParseResult | None]):
             webex.subject(None, context or {}),
             self.logger,
             self.webex_tap.summary.count_skipped,
-            self.instance_cap,
             self.entry_problem,
+            (context or {}).get("meetingSeriesId"),
         )
         return guard.records(super().request_records(context))
 
@@ -223,8 +223,14 @@ class WebexStream(RESTStream[ParseResult | None]):
         """``GET /meetings/{meeting_id}``: the meeting or series; :class:`NotFoundError` on 404.
 
         Its own call, not a listing: one request (retried like any other) whose body
-        ``validate_response`` has already checked to be a meeting.
+        ``validate_response`` has already checked to be the meeting asked for. An id that
+        cannot go into a URL is never sent (see :func:`webex.path_problem`).
         """
+        if problem := webex.path_problem(meeting_id):
+            raise FatalAPIError(
+                f"Refused to look up meeting {meeting_id[:100]!r}: its id cannot go into a URL "
+                f"({problem})"
+            )
         request = self.build_prepared_request(
             method="GET",
             url=f"{self.url_base}{webex.MEETINGS_PATH}/{quote(meeting_id, safe='')}",
@@ -379,6 +385,14 @@ class WebexStream(RESTStream[ParseResult | None]):
                 f"and {webex.ADMIN_SCOPE} (an admin's token) to use host_emails.",
             )
         if status == HTTPStatus.NOT_FOUND:
+            if not webex.is_webex_error(response):  # a proxy's: says nothing of Webex's data
+                raise RetriableAPIError(
+                    f"404 that is not Webex's (not its error body but "
+                    f"{webex.what_came_back(response)}) from "
+                    f"{without_query(response.request.url or '')}, for "
+                    f"{webex.subject_of(response.request.url or '')}",
+                    response,
+                )
             raise NotFoundError(status, message, tracking_id)
         raise WebexAPIError(status, message, tracking_id)
 
@@ -390,8 +404,8 @@ class WebexStream(RESTStream[ParseResult | None]):
         something in between, and may pass.
         """
         url = response.request.url or ""
-        lookup = webex.lookup_id(url) is not None
-        expected = "a meeting" if lookup else "a page of meetings"
+        asked = webex.lookup_id(url)
+        expected = "a meeting" if asked is not None else "a page of meetings"
         status = response.status_code
         if status != HTTPStatus.OK:
             raise RetriableAPIError(
@@ -407,7 +421,11 @@ class WebexStream(RESTStream[ParseResult | None]):
         problem = (
             "an empty body"
             if payload is None
-            else (webex.meeting_problem(payload) if lookup else webex.listing_problem(payload))
+            else (
+                webex.lookup_problem(payload, asked)
+                if asked is not None
+                else webex.listing_problem(payload)
+            )
         )
         if problem:
             raise RetriableAPIError(

@@ -390,7 +390,9 @@ def problems(config: Mapping[str, Any], *, now: datetime) -> list[str]:
     found += [
         f"meeting_series_ids: {series_id!r} is not a series id"
         for series_id in config.get("meeting_series_ids") or []
-        if not (isinstance(series_id, str) and series_id.strip())
+        if not (
+            isinstance(series_id, str) and series_id.strip() and not webex.path_problem(series_id)
+        )
     ]
     meeting_ids = meeting_ids_in_series_ids(config)
     if meeting_ids and len(meeting_ids) == len(config.get("meeting_series_ids") or []):

@@ -82,6 +82,32 @@ def error_details(response: requests.Response) -> tuple[str, str | None]:
     return message, tracking_id
 
 
+def is_webex_error(response: requests.Response) -> bool:
+    """Whether an error answer is Webex's own: its JSON error body, with a ``trackingId``.
+
+    Only that may mean what its status says of Webex's data (a 404: deleted). A proxy or a
+    gateway in between answers HTML, nothing, or other JSON: a failure of the request.
+    """
+    try:
+        body = parse_json(response)
+    except ValueError:
+        return False
+    return (
+        isinstance(body, dict)
+        and isinstance(body.get("trackingId"), str)
+        and bool(body["trackingId"])
+        and (isinstance(body.get("message"), str) or isinstance(body.get("errors"), list))
+    )
+
+
+def what_came_back(response: requests.Response) -> str:
+    """The type and start of a response body, for a message: ``text/html: <html>…``."""
+    kind = response.headers.get("Content-Type") or "no Content-Type"
+    text = response.content[:120].decode("utf-8", "replace")
+    shown = " ".join(text.split())
+    return f"{kind}: {shown!r}" if shown else f"{kind}, empty body"
+
+
 def listing_problem(payload: Any) -> str | None:
     """Why a body is not a page of a listing (``{"items": [...]}``); None when it is one."""
     if not isinstance(payload, dict):
@@ -93,20 +119,41 @@ def listing_problem(payload: Any) -> str | None:
     return None
 
 
+# Never inside a URL path: requests and servers resolve dot segments, and these end one.
+_NOT_IN_A_PATH = frozenset("/?#\\")
+
+
+def path_problem(meeting_id: str) -> str | None:
+    """Why an id cannot go into ``/meetings/{id}``; None when it can.
+
+    ``..`` would become ``GET /v1/`` (dot segments are removed), whose 404 would read as the
+    meeting deleted; ``/``, ``?``, ``#`` and control characters change what is asked for.
+    Webex's ids are hex strings with ``_`` and digits: none of this is ever one of them.
+    """
+    if meeting_id in ("", ".", ".."):
+        return "empty" if not meeting_id else "a dot segment"
+    if any(char in _NOT_IN_A_PATH or ord(char) < 0x20 or ord(char) == 0x7F for char in meeting_id):
+        return "it holds /, ?, #, \\ or a control character"
+    return None
+
+
 def entry_problem(
     item: Any, key: str = "id", moment: str | None = "start", also: tuple[str, ...] = ()
 ) -> str | None:
     """Why an entry of a listing (or a lookup's body) is not a record; None when it is one.
 
-    A record has a string ``key`` (the primary key everywhere) and, when ``moment`` names a
-    field, a timestamp there that parses and is in range (for a meeting its ``start``: the
-    bookmark and the deletion memory); each field of ``also`` is such a timestamp or absent.
+    A record has a string ``key`` (the primary key everywhere) that can go into a URL (see
+    :func:`path_problem`) and, when ``moment`` names a field, a timestamp there that parses
+    and is in range (for a meeting its ``start``: the bookmark and the deletion memory);
+    each field of ``also`` is such a timestamp or absent.
     """
     if not isinstance(item, dict):
         return f"a JSON {json_type(item)}, not an object"
     value = item.get(key)
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str):
         return f"no {key}" if value is None else f"an {key} that is a JSON {json_type(value)}"
+    if problem := path_problem(value):
+        return f"an {key} that cannot go into a URL ({problem})"
     if moment is not None and (problem := timestamp_problem(item, moment, required=True)):
         return problem
     for name in also:
@@ -134,6 +181,21 @@ def timestamp_problem(item: dict[str, Any], name: str, *, required: bool) -> str
 def meeting_problem(item: Any) -> str | None:
     """Why an entry is not a meeting: a string ``id`` and a ``start`` that parses."""
     return entry_problem(item, "id", "start")
+
+
+def lookup_problem(item: Any, asked: str) -> str | None:
+    """Why a lookup's body is not the meeting ``asked`` for: not a meeting, or another one."""
+    if problem := meeting_problem(item):
+        return problem
+    if item["id"] != asked:
+        return f"the meeting {item['id']}, not the one asked for"
+    return None
+
+
+def other_series(item: dict[str, Any], series_id: str) -> str | None:
+    """The series an entry of ``series_id``'s listing says it belongs to, if another one."""
+    owner = item.get("meetingSeriesId")
+    return None if owner is None or owner == series_id else str(owner)[:100]
 
 
 def json_type(value: Any) -> str:

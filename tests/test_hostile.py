@@ -576,7 +576,8 @@ def test_control_characters_from_webex_are_escaped_one_event_one_line() -> None:
             error = {"message": f"Bad cursor{FORGED}", "trackingId": f"T{FORGED}"}
             return Answer(status=400, body=error)
         link = f'<{webex.api_url}/meetings?meetingSeriesId=S&cursor=Mg>; rel="next"'
-        items = [meeting(f"S_X{FORGED}", start="garbage"), meeting("S_20260610T090000Z")]
+        stray = meeting("S_20260611T090000Z", meetingSeriesId=f"OTHER{FORGED}")
+        items = [stray, meeting("S_20260610T090000Z")]
         return Answer(body={"items": items}, headers={"Link": link})
 
     with ScriptedServer(script) as webex:
@@ -589,8 +590,8 @@ def test_control_characters_from_webex_are_escaped_one_event_one_line() -> None:
     by_level = [(level.strip(), message) for _, level, _, message in lines]
     assert not [m for level, m in by_level if level == "INFO" and "Extracted 9" in m]
     assert [m for level, m in by_level if level == "WARNING"] == [
-        f"Skipping meeting S_X{ESCAPED} of series S, which is not a meeting: start 'garbage' "
-        "is not a timestamp"
+        f"Skipping meeting S_20260611T090000Z listed for series S: it belongs to series "
+        f"OTHER{ESCAPED}"
     ], output.stderr
     assert [m for level, m in by_level if level == "ERROR"] == [
         f"Webex API error 400: Bad cursor{ESCAPED} (trackingId T{ESCAPED})"
