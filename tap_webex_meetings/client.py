@@ -31,7 +31,7 @@ from singer_sdk.singerlib import MetadataMapping, RecordMessage
 from singer_sdk.streams.rest import HTTPRequest, PageContext, RESTStream
 from typing_extensions import override
 
-from tap_webex_meetings import retries, webex
+from tap_webex_meetings import retries, stream_maps, webex
 from tap_webex_meetings.auth import WebexOAuthAuthenticator
 from tap_webex_meetings.credentials import clean_secret
 from tap_webex_meetings.errors import (
@@ -106,6 +106,8 @@ class WebexStream(RESTStream[ParseResult | None]):
     instance_cap = webex.INSTANCE_CAP
     # The field an entry must have as a parsable timestamp to be a record (None: none).
     entry_moment: str | None = "start"
+    # Timestamps an entry may lack, but not have wrong (out of range breaks date arithmetic).
+    entry_moments_if_present: tuple[str, ...] = ()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -226,7 +228,9 @@ class WebexStream(RESTStream[ParseResult | None]):
 
     def entry_problem(self, item: Any) -> str | None:
         """Why a listed entry is not a record of this stream (skipped with a warning)."""
-        return webex.entry_problem(item, self.primary_keys[0], self.entry_moment)
+        return webex.entry_problem(
+            item, self.primary_keys[0], self.entry_moment, self.entry_moments_if_present
+        )
 
     def fetch_meeting(self, meeting_id: str, host_email: str | None = None) -> dict[str, Any]:
         """``GET /meetings/{meeting_id}``: the meeting or series; :class:`NotFoundError` on 404.
@@ -310,12 +314,18 @@ class WebexStream(RESTStream[ParseResult | None]):
         """
         deselected = self._deselected_fields
         if deselected is None:
-            yield from super()._generate_record_messages(record)
+            try:
+                yield from super()._generate_record_messages(record)
+            except Exception as exc:  # only the maps run in there
+                raise stream_maps.failure(self.name, record, exc) from exc
             return
         for name in deselected:
             record.pop(name, None)
         for stream_map in self.stream_maps:
-            mapped = stream_map.transform(record)
+            try:
+                mapped = stream_map.transform(record)
+            except Exception as exc:  # a user's expression: anything (see stream_maps.py)
+                raise stream_maps.failure(stream_map.stream_alias, record, exc) from exc
             if mapped is not None:
                 yield RecordMessage(
                     stream=stream_map.stream_alias,

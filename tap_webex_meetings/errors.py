@@ -71,3 +71,17 @@ class ResponseTooLargeError(FatalAPIError):
 
 class NoProgressError(FatalAPIError):
     """Paging went on without listing anything new: following it would never end."""
+
+
+class StreamMapError(FatalAPIError):
+    """A ``stream_maps`` expression failed on a record (see :mod:`stream_maps`)."""
+
+
+class LoaderStoppedError(FatalAPIError):
+    """The loader reading the tap's output exited (a broken pipe): nothing more is written."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The loader stopped reading (exit of the process downstream): stopping, nothing "
+            "more is written; its own log says why it stopped"
+        )

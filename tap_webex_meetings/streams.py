@@ -386,6 +386,8 @@ class SeriesMeetingsStream(PartitionedStream):
     primary_keys = ("id",)
     replication_key = "start"
     schema = StreamSchema(SCHEMAS)
+    # A meeting's end decides whether its series is finished (see :mod:`history`).
+    entry_moments_if_present = ("end",)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -137,12 +137,15 @@ def path_problem(meeting_id: str) -> str | None:
     return None
 
 
-def entry_problem(item: Any, key: str = "id", moment: str | None = "start") -> str | None:
+def entry_problem(
+    item: Any, key: str = "id", moment: str | None = "start", also: tuple[str, ...] = ()
+) -> str | None:
     """Why an entry of a listing (or a lookup's body) is not a record; None when it is one.
 
     A record has a string ``key`` (the primary key everywhere) that can go into a URL (see
     :func:`path_problem`) and, when ``moment`` names a field, a timestamp there that parses
-    (for a meeting its ``start``: the bookmark and the deletion memory).
+    and is in range (for a meeting its ``start``: the bookmark and the deletion memory);
+    each field of ``also`` is such a timestamp or absent.
     """
     if not isinstance(item, dict):
         return f"a JSON {json_type(item)}, not an object"
@@ -151,15 +154,27 @@ def entry_problem(item: Any, key: str = "id", moment: str | None = "start") -> s
         return f"no {key}" if value is None else f"an {key} that is a JSON {json_type(value)}"
     if problem := path_problem(value):
         return f"an {key} that cannot go into a URL ({problem})"
-    if moment is None:
+    if moment is not None and (problem := timestamp_problem(item, moment, required=True)):
+        return problem
+    for name in also:
+        if problem := timestamp_problem(item, name, required=False):
+            return problem
+    return None
+
+
+def timestamp_problem(item: dict[str, Any], name: str, *, required: bool) -> str | None:
+    """Why ``item[name]`` is not a usable timestamp; None when it is one (or absent, allowed)."""
+    stamp = item.get(name)
+    if stamp is None and not required:
         return None
-    stamp = item.get(moment)
     if not isinstance(stamp, str):
-        return f"no {moment}" if stamp is None else f"a {moment} that is a JSON {json_type(stamp)}"
+        return f"no {name}" if stamp is None else f"a {name} that is a JSON {json_type(stamp)}"
     try:
         timeutils.parse_api_timestamp(stamp)
+    except timeutils.OutOfRangeError:
+        return f"{name} {stamp[:60]!r} is {timeutils.RANGE}"
     except ValueError:
-        return f"{moment} {stamp[:60]!r} is not a timestamp"
+        return f"{name} {stamp[:60]!r} is not a timestamp"
     return None
 
 
