@@ -22,6 +22,7 @@ from singer_sdk.exceptions import RetriableAPIError
 from tap_webex_meetings import webex
 from tap_webex_meetings.errors import AccessTokenExpiredError
 from tap_webex_meetings.reachability import UnreachableError
+from tap_webex_meetings.settings import MAX_SECONDS
 
 RETRY_STATUSES = (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.LOCKED)
 # What the SDK's own loop retries (singer-sdk 0.54's list).
@@ -35,8 +36,8 @@ RETRIABLE: tuple[type[Exception], ...] = (
 )
 # Smallest page a 504 may shrink a query to: below this, more requests cost more than they save.
 MIN_PAGE_SIZE = 10
-# The longest single wait, whatever retry_max_wait_seconds or Retry-After say (an hour).
-MAX_WAIT_SECONDS = 3600.0
+# The longest single wait, whatever Retry-After says: retry_max_wait_seconds' own maximum.
+MAX_WAIT_SECONDS = float(MAX_SECONDS)
 # Tries of a host that has not answered once this run (DNS, TLS, timeouts) before stopping.
 UNREACHABLE_TRIES = 3
 
