@@ -62,10 +62,12 @@ NUMBERS_IN_A_FILE: dict[str, float] = {
 
 
 def test_every_numeric_setting_is_read_from_a_config_file(server: FakeWebex) -> None:
+    # singer-sdk adds its own flattening_* settings to the same dict once a tap object was
+    # made in this process (another test's, under xdist): they are the SDK's, not the tap's.
     numeric = {
         name
         for name, spec in CONFIG_SCHEMA["properties"].items()
-        if {"number", "integer"} & set(spec.get("type", []))
+        if {"number", "integer"} & set(spec.get("type", [])) and not name.startswith("flattening_")
     }
     assert set(NUMBERS_IN_A_FILE) == numeric  # a new numeric setting is tested here too
     series = server.series_ids("alice@example.com")[0]
