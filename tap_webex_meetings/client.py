@@ -31,7 +31,7 @@ from singer_sdk.singerlib import MetadataMapping, RecordMessage
 from singer_sdk.streams.rest import HTTPRequest, PageContext, RESTStream
 from typing_extensions import override
 
-from tap_webex_meetings import retries, webex
+from tap_webex_meetings import retries, secret_fields, webex
 from tap_webex_meetings.auth import WebexOAuthAuthenticator
 from tap_webex_meetings.credentials import clean_secret
 from tap_webex_meetings.errors import (
@@ -243,12 +243,9 @@ class WebexStream(RESTStream[ParseResult | None]):
     @property
     @override
     def metadata(self) -> MetadataMapping:
-        """Passwords and the host key stay out of records unless a catalog selects them."""
+        """Passwords and the host key stay out unless ``secret_fields`` names them."""
         metadata = super().metadata
-        for field in webex.SENSITIVE_FIELDS:
-            entry = metadata.get(("properties", field))
-            if entry is not None and entry.selected_by_default is None:
-                entry.selected_by_default = False
+        secret_fields.restrict(metadata, self.config)
         return metadata
 
     @override

@@ -218,6 +218,15 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "secret_fields",
+        th.ArrayType(th.StringType),
+        title="Secret fields",
+        description=(
+            "Fields that let a reader join or start a meeting as host, emitted only when named "
+            "here (and selected): " + ", ".join(webex.SENSITIVE_FIELDS) + ". Default: none."
+        ),
+    ),
+    th.Property(
         "retry_max_wait_seconds",
         th.NumberType(minimum=0),
         default=300,
@@ -313,12 +322,12 @@ def read_text_values(config: MutableMapping[str, Any]) -> None:
             continue
         types = spec.get("type", [])
         if "array" in types:
-            config[name] = _list_from_text(value)
+            config[name] = list_from_text(value)
         elif "number" in types and _NUMBER.match(value.strip()):
             config[name] = float(value)
 
 
-def _list_from_text(value: str) -> Any:
+def list_from_text(value: str) -> Any:
     if value.lstrip().startswith("["):
         try:
             return json.loads(value)
@@ -366,6 +375,11 @@ def problems(config: Mapping[str, Any], *, now: datetime) -> list[str]:
         f"meeting_series_ids: {series_id!r} is not a series id"
         for series_id in config.get("meeting_series_ids") or []
         if not (isinstance(series_id, str) and series_id.strip())
+    ]
+    found += [
+        f"secret_fields: {name!r} is not one of {', '.join(webex.SENSITIVE_FIELDS)}"
+        for name in config.get("secret_fields") or []
+        if name not in webex.SENSITIVE_FIELDS
     ]
     meeting_ids = meeting_ids_in_series_ids(config)
     if meeting_ids and len(meeting_ids) == len(config.get("meeting_series_ids") or []):

@@ -49,6 +49,16 @@ FOREIGN_PREFIXES = ("TAP_WEBEX_MEETINGS_", "TARGET_", "MELTANO_", "PG", "DBT_")
 SUMMARY = re.compile(r"Extracted (\d+) series \((\d+) deleted\) and (\d+) meeting records")
 
 
+def readme_meltano_add() -> str:
+    """The README's ``meltano add --from-ref`` of the Hub definition, as a user copies it."""
+    (line,) = [
+        line
+        for line in (REPO / "README.md").read_text().splitlines()
+        if line.startswith("meltano add --plugin-type extractor tap-webex-meetings --from-ref ")
+    ]
+    return line.replace("path/to/tap-webex-meetings", str(REPO))
+
+
 def pinned_meltano_version() -> str:
     """The version scripts/demo.sh installs (and .ci/run must install)."""
     match = re.search(r"^MELTANO_VERSION=(\S+)$", DEMO.read_text(), re.MULTILINE)

@@ -25,6 +25,7 @@ from tests.meltano_support import (
     emitted_records,
     meltano_executable,
     read_duckdb,
+    readme_meltano_add,
     schema_of,
 )
 
@@ -226,15 +227,6 @@ def test_timezone_changes_no_instant_stored_in_either_warehouse(
     assert pg["Asia/Shanghai"] == pg["UTC"] == duckdb["UTC"]
 
 
-def readme_meltano_add() -> str:
-    (line,) = [
-        line
-        for line in (REPO / "README.md").read_text().splitlines()
-        if line.startswith("meltano add --plugin-type extractor tap-webex-meetings --from-ref ")
-    ]
-    return line
-
-
 def pip_url_of(source: str, wheel: Path) -> str:
     """The wheel built as the README's Install section says, or a git+file:// URL of HEAD."""
     if source == "wheel":
@@ -262,7 +254,7 @@ def test_the_tap_added_to_a_new_meltano_project_runs(
 
     shell("meltano init project --no-usage-stats", tmp_path)
     project = tmp_path / "project"
-    shell(readme_meltano_add().replace("path/to/tap-webex-meetings", str(REPO)), project)
+    shell(readme_meltano_add(), project)
     meltano_yml = project / "meltano.yml"
     config = yaml.safe_load(meltano_yml.read_text())
     (tap,) = config["plugins"]["extractors"]

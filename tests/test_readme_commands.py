@@ -33,13 +33,12 @@ USER = "alice@example.com"
 INSTALL_MELTANO = (
     "python3 -m venv .venv-meltano && .venv-meltano/bin/pip install 'meltano[postgres]=="
 )
-# The order a user pastes them in: set up and run, look around, schedule, the settings' example,
-# PostgreSQL. Each names its block by the block's first line.
+# The order a user pastes them in: set up and run, look around, schedule, PostgreSQL. Each
+# names its block by the block's first line.
 ORDER = [
     ".venv-meltano/bin/meltano install",
     ".venv-meltano/bin/meltano config list tap-webex-meetings --all",
     ".venv-meltano/bin/meltano schedule list",
-    "TAP_WEBEX_MEETINGS_START_DATE=yesterday .venv-meltano/bin/meltano run",
     'eval "$(bash scripts/ensure_postgres.sh)"',
 ]
 # After the PostgreSQL block, in the same shell: what it loaded (the user's `psql`).
@@ -118,7 +117,7 @@ def test_readme_meltano_blocks_work_pasted_into_a_shell(server: FakeWebex, tmp_p
         check=False,
     )
     assert completed.returncode == 0, completed.stdout[-5000:]
-    run, look, schedule, yesterday, postgres = completed.stdout.split(MARK)[1:]
+    run, look, schedule, postgres = completed.stdout.split(MARK)[1:]
 
     full = emitted_records(run)["series_meetings"]
     assert full > 100
@@ -132,8 +131,6 @@ def test_readme_meltano_blocks_work_pasted_into_a_shell(server: FakeWebex, tmp_p
     assert emitted_records(look[end:])["series_meetings"] == full
     assert "daily-webex-meetings" in schedule
     assert 0 < emitted_records(schedule)["series_meetings"] < full
-    # Meltano turns "yesterday" into a timestamp without offset, which the tap takes as UTC.
-    assert emitted_records(yesterday)["series_meetings"] > 0
     # eval "$(bash scripts/ensure_postgres.sh)" exported what target-postgres needs.
     loaded = emitted_records(postgres)["series_meetings"]
     assert f"\nrows: {loaded}\n" in postgres

@@ -25,6 +25,7 @@ BAD_SETTINGS: list[tuple[dict[str, Any], str]] = [
     ({"api_url": "http://webexapis.com/v1"}, "api_url"),
     ({"api_url": "ftp://127.0.0.1/v1"}, "api_url"),
     ({"lookback_days": -1}, "lookback_days"),
+    ({"secret_fields": ["pasword"]}, "secret_fields"),
 ]
 
 

@@ -81,28 +81,50 @@ def test_every_record_is_valid_against_its_schema_and_names_its_series(server: F
     } <= kinds
 
 
-def test_sensitive_fields_are_left_out_unless_selected(server: FakeWebex) -> None:
+def test_sensitive_fields_are_left_out_unless_selected_and_named(server: FakeWebex) -> None:
     output = full_sync(server)
     leaked = {f for record in output.records() for f in SENSITIVE_FIELDS if f in record}
     assert leaked == set()
     assert not (set(SENSITIVE_FIELDS) & output.schema("series_meetings")["properties"].keys())
 
     catalog = TapWebexCatalog.with_selected(server, SENSITIVE_FIELDS)
-    selected = sync(config_for(server), catalog=catalog, run_start=server.now)
+    named = ["password", "hostKey", "phoneAndVideoSystemPassword"]
+    selected = sync(config_for(server, secret_fields=named), catalog=catalog, run_start=server.now)
     present = {f for record in selected.records() for f in SENSITIVE_FIELDS if f in record}
-    assert {"password", "hostKey", "phoneAndVideoSystemPassword"} <= present
+    assert present == set(named)
+
+
+def test_a_catalog_selecting_every_property_gets_no_secret_unless_a_setting_names_it(
+    server: FakeWebex,
+) -> None:
+    """Meltano's default ``select`` (``*.*``) selects every property: still no password."""
+    catalog = TapWebexCatalog.with_selected(server, everything=True)
+    output = sync(config_for(server), catalog=catalog, run_start=server.now)
+    assert len(output.records()) > 300
+    for stream in ("meeting_series", "series_meetings"):
+        assert not set(SENSITIVE_FIELDS) & output.schema(stream)["properties"].keys(), stream
+        leaked = {f for record in output.records(stream) for f in SENSITIVE_FIELDS if f in record}
+        assert leaked == set(), stream
+
+    wanted = sync(
+        config_for(server, secret_fields=["hostKey"]), catalog=catalog, run_start=server.now
+    )
+    present = {f for record in wanted.records() for f in SENSITIVE_FIELDS if f in record}
+    assert present == {"hostKey"}
 
 
 class TapWebexCatalog:
     """The discovered catalog, with chosen properties selected on purpose."""
 
     @staticmethod
-    def with_selected(server: FakeWebex, fields: tuple[str, ...]) -> dict[str, Any]:
+    def with_selected(
+        server: FakeWebex, fields: tuple[str, ...] = (), *, everything: bool = False
+    ) -> dict[str, Any]:
         catalog = TapWebexMeetings(config=config_for(server)).catalog_dict
         for stream in catalog["streams"]:
             for entry in stream["metadata"]:
                 breadcrumb = entry["breadcrumb"]
-                if not breadcrumb or breadcrumb[-1] in fields:
+                if everything or not breadcrumb or breadcrumb[-1] in fields:
                     entry["metadata"]["selected"] = True
         return catalog
 
