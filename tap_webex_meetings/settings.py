@@ -157,7 +157,10 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.StringType,
         default="UTC",
         title="Time zone",
-        description="IANA time zone of start and end in records (sent as the timezone header).",
+        description=(
+            "IANA time zone Webex renders times in (sent as the timezone header), named in "
+            "each record's timezone field; start and end are emitted in UTC whatever it is."
+        ),
     ),
     th.Property(
         "page_size",

@@ -210,19 +210,28 @@ def test_from_is_bookmark_minus_lookback_and_to_is_lookahead(server: FakeWebex) 
         assert "isModified" not in query
 
 
-def test_timezone_renders_offsets_but_bookmarks_are_the_same_instants(server: FakeWebex) -> None:
+def test_start_and_end_are_utc_whatever_the_timezone_which_the_record_still_names(
+    server: FakeWebex,
+) -> None:
+    """Loaders that store an offset's local time (target-postgres with COPY, target-duckdb on
+    DuckDB 2) get the same instants whatever ``timezone`` is."""
     utc_run = full_sync(server)
     shanghai = full_sync(server, timezone="Asia/Shanghai")
 
-    assert {r["start"][-6:] for r in shanghai.records()} == {"+08:00"}
+    def moments(output: TapOutput) -> dict[str, tuple[str, str]]:
+        return {r["id"]: (r["start"], r["end"]) for r in output.records()}
+
+    assert moments(shanghai) == moments(utc_run)
+    assert all(r["start"].endswith("Z") and r["end"].endswith("Z") for r in shanghai.records())
     assert all(r["timezone"] == "Asia/Shanghai" for r in shanghai.records())
-    assert sorted(shanghai.ids()) == sorted(utc_run.ids())
+    assert all(r["timezone"] == "Asia/Shanghai" for r in shanghai.records("meeting_series"))
     assert partition_bookmarks(shanghai.last_state) == partition_bookmarks(utc_run.last_state)
 
 
-def test_new_york_offsets_across_dst_still_cap_bookmarks(server: FakeWebex) -> None:
+def test_new_york_across_dst_still_utc_and_bookmarks_capped(server: FakeWebex) -> None:
     output = full_sync(server, timezone="America/New_York")
-    assert {r["start"][-6:] for r in output.records()} >= {"-04:00", "-05:00"}
+    assert {r["start"][-1] for r in output.records()} == {"Z"}
+    assert {r["start"][-1] for r in output.records("meeting_series")} == {"Z"}
     for bookmark in partition_bookmarks(output.last_state).values():
         assert timeutils.parse_datetime(bookmark) <= server.now
 
