@@ -456,6 +456,10 @@ def _api_url_problems(api_url: Any) -> list[str]:
         return [f"api_url: {api_url!r} is not an http(s) URL"]
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         return [f"api_url: {api_url!r} must use https (http is allowed only for loopback)"]
+    if not parts.path.rstrip("/").endswith("/v1"):  # else every request is a bare 404
+        return [
+            f"api_url: {api_url!r} does not end in /v1 (Webex's API is at {webex.DEFAULT_API_URL})"
+        ]
     return []
 
 

@@ -49,6 +49,13 @@ FOREIGN_PREFIXES = ("TAP_WEBEX_MEETINGS_", "TARGET_", "MELTANO_", "PG", "DBT_")
 SUMMARY = re.compile(r"Extracted (\d+) series \((\d+) deleted\) and (\d+) meeting records")
 
 
+def upcoming_meeting(server: FakeWebex) -> str:
+    """The id of a scheduled meeting two days ahead: what a host cancels."""
+    standup = next(s for s in server.series if s.title == "Daily Standup")
+    k = standup.first_index_from(server.now) + 2
+    return f"{standup.id}_{standup.start_of(k):%Y%m%dT%H%M%SZ}"
+
+
 def readme_meltano_add() -> str:
     """The README's ``meltano add --from-ref`` of the Hub definition, as a user copies it."""
     (line,) = [

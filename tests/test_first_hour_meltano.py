@@ -27,6 +27,7 @@ from tests.meltano_support import (
     read_duckdb,
     readme_meltano_add,
     schema_of,
+    upcoming_meeting,
 )
 
 pytestmark = pytest.mark.e2e
@@ -97,13 +98,6 @@ def test_a_number_that_is_no_number_is_one_line(
 
 
 # 4. --full-refresh forgets nothing Webex deleted -------------------------------------------
-
-
-def upcoming_meeting(server: FakeWebex) -> str:
-    """The id of a scheduled meeting two days ahead: what a host cancels."""
-    standup = next(s for s in server.series if s.title == "Daily Standup")
-    k = standup.first_index_from(server.now) + 2
-    return f"{standup.id}_{standup.start_of(k):%Y%m%dT%H%M%SZ}"
 
 
 def emitted_ids(log: str) -> int:
