@@ -6,7 +6,7 @@ Run it from the project's virtual environment (the tap must be installed in it):
     .venv/bin/python scripts/benchmark.py --big --repeat 1     # also 10000x5 and 200k
     .venv/bin/python scripts/benchmark.py --case 20k --repeat 5 --json bench.json
     .venv/bin/python scripts/benchmark.py --case 200x50 --workers 8
-    .venv/bin/python scripts/benchmark.py --case 2500x5 --profile tap.prof   # + one cProfile run
+    .venv/bin/python scripts/benchmark.py --case 2500x5 --profile output/tap.prof  # + cProfile
     .venv/bin/python scripts/benchmark.py --case 60k --case 200k --case 2500x5 --repeat 1 \
         --pipeline target-duckdb --pipeline target-postgres       # + `meltano run` into each
 

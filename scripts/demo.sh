@@ -4,14 +4,14 @@
 #   bash scripts/demo.sh
 #
 # Installs Meltano into .venv-meltano (its own venv: Meltano gives every plugin a venv of
-# its own anyway, the tap included), `meltano install`s the tap, target-duckdb and dbt-duckdb,
-# starts the sandbox on 127.0.0.1, runs `meltano run tap-webex-meetings target-duckdb
-# dbt-duckdb:build` and prints what landed in the warehouse and what the dbt models say.
+# its own anyway, the tap included), `meltano install`s the tap, target-webex-duckdb and
+# dbt-duckdb, starts the sandbox on 127.0.0.1, runs `meltano run tap-webex-meetings
+# target-webex-duckdb dbt-duckdb:build` and prints what landed in the warehouse and what the dbt models say.
 #
 # Run it again for an incremental run: Meltano keeps the state in .meltano/meltano.db. The
 # sandbox serves the same series (its clock is the wall clock, like the tap's), and before
 # each incremental run a host "deletes" one upcoming meeting in it (DELETE /v1/meetings/{id},
-# as in Webex): the run removes it from the warehouse (target-duckdb's hard_delete), and
+# as in Webex): the run removes it from the warehouse (target-webex-duckdb's hard_delete), and
 # meetings that ended or were missed meanwhile change state. The demo has its own
 # warehouse (output/demo/warehouse.duckdb) and state id (suffix :demo), so it never touches
 # what `meltano run` loads from the real Webex. Delete output/demo/ to start over.
@@ -20,7 +20,7 @@ set -euo pipefail
 
 MELTANO_VERSION=4.4.1
 STATE_SUFFIX=demo
-STATE_ID=dev:tap-webex-meetings-to-target-duckdb:$STATE_SUFFIX
+STATE_ID=dev:tap-webex-meetings-to-target-webex-duckdb:$STATE_SUFFIX
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -66,10 +66,10 @@ if [ "$("$MELTANO" --version 2>/dev/null || true)" != "meltano, version $MELTANO
 fi
 
 # 2. The plugins this demo needs (quick when they are installed already).
-step "meltano install tap-webex-meetings target-duckdb dbt-duckdb"
-quiet "$INSTALL_LOG" meltano install tap-webex-meetings target-duckdb dbt-duckdb
+step "meltano install tap-webex-meetings target-webex-duckdb dbt-duckdb"
+quiet "$INSTALL_LOG" meltano install tap-webex-meetings target-webex-duckdb dbt-duckdb
 SANDBOX=$ROOT/.meltano/extractors/tap-webex-meetings/venv/bin/tap-webex-meetings-sandbox
-DUCKDB_PY=$ROOT/.meltano/loaders/target-duckdb/venv/bin/python # the duckdb that writes
+DUCKDB_PY=$ROOT/.meltano/loaders/target-webex-duckdb/venv/bin/python # the duckdb that writes
 
 # 3. First run or incremental run? Warehouse, state and sandbox clock belong together:
 #    when one of them is missing, start over.
@@ -162,11 +162,11 @@ printf 'ANCHOR=%s\nSTART_DATE=%s\nDELETED="%s"\n' "$ANCHOR" "$START_DATE" "$DELE
 export TAP_WEBEX_MEETINGS_API_URL=$API_URL
 export TAP_WEBEX_MEETINGS_ACCESS_TOKEN=sandbox-token
 export TAP_WEBEX_MEETINGS_START_DATE=$START_DATE
-export TARGET_DUCKDB_FILEPATH=$WAREHOUSE
+export TARGET_WEBEX_DUCKDB_FILEPATH=$WAREHOUSE
 export DBT_DUCKDB_PATH=$WAREHOUSE # the dbt models go into the same file, schema analytics
-step "meltano run tap-webex-meetings target-duckdb dbt-duckdb:build"
+step "meltano run tap-webex-meetings target-webex-duckdb dbt-duckdb:build"
 started=$SECONDS
-if ! "$MELTANO" run --state-id-suffix "$STATE_SUFFIX" tap-webex-meetings target-duckdb \
+if ! "$MELTANO" run --state-id-suffix "$STATE_SUFFIX" tap-webex-meetings target-webex-duckdb \
     dbt-duckdb:build >"$RUN_LOG" 2>&1; then
     grep -iE 'error|exception' "$RUN_LOG" | tail -n 20 >&2 || true
     fail "meltano run failed (full log: $RUN_LOG)"

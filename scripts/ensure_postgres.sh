@@ -7,7 +7,8 @@
 #   bash scripts/ensure_postgres.sh --stop DIR stop the cluster of that PGDATA, delete it
 #
 # Printed: PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE PGDATA PG_BINDIR (psql is there), then the
-# connection as TARGET_POSTGRES_* and TARGET_WEBEX_POSTGRES_* (Meltano's names for both loaders):
+# connection as TARGET_POSTGRES_*, TARGET_WEBEX_POSTGRES_* (Meltano's names for both loaders) and
+# DBT_POSTGRES_* (the dbt-postgres utility's):
 # `eval "$(bash scripts/ensure_postgres.sh)"` exports them into your shell.
 # PostgreSQL refuses to run as root: as root the cluster belongs to the `postgres` user that
 # the Debian package creates. Everything else goes to stderr; any failure exits non-zero.
@@ -110,5 +111,10 @@ export TARGET_WEBEX_POSTGRES_PORT=$port
 export TARGET_WEBEX_POSTGRES_USER=postgres
 export TARGET_WEBEX_POSTGRES_PASSWORD=$password
 export TARGET_WEBEX_POSTGRES_DATABASE=postgres
+export DBT_POSTGRES_HOST=127.0.0.1
+export DBT_POSTGRES_PORT=$port
+export DBT_POSTGRES_USER=postgres
+export DBT_POSTGRES_PASSWORD=$password
+export DBT_POSTGRES_DBNAME=postgres
 EOF
 say "running: stop it with: bash scripts/ensure_postgres.sh --stop $pgdata"

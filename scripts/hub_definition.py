@@ -60,14 +60,14 @@ def meltano_kind(spec: dict[str, Any]) -> str:
 
     Lists and decimal numbers are ``string``, as in meltano.yml: Meltano 4.4.1 fails on an
     environment variable of kind ``array`` that is not JSON (``a,b``) and on one of kind
-    ``decimal``; as text, the tap reads both forms of a list and a decimal number.
+    ``decimal``; as text, the tap reads both forms of a list and a decimal number. Dates are
+    ``string`` too: Meltano's ``date_iso8601`` guesses ``01.11.2026`` as 2026-01-11 before the
+    tap's own check could refuse it.
     """
     types = spec.get("type", [])
     types = {types} if isinstance(types, str) else set(types)
     if "enum" in spec:
         return "options"
-    if spec.get("format") == "date-time":
-        return "date_iso8601"
     for json_type, kind in (
         ("integer", "integer"),
         ("number", "string"),

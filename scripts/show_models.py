@@ -1,9 +1,9 @@
 """Print a few lines of what the dbt models (transform/) say, from the DuckDB warehouse that
-`meltano run tap-webex-meetings target-duckdb dbt-duckdb:build` left:
+`meltano run tap-webex-meetings target-webex-duckdb dbt-duckdb:build` left:
 
     python scripts/show_models.py output/warehouse.duckdb
 
-Run it with a Python that has the warehouse's ``duckdb`` (1.1.3: the demo uses target-duckdb's
+Run it with a Python that has the warehouse's ``duckdb`` (the demo uses target-webex-duckdb's
 plugin venv). ``--schema`` is the dbt-duckdb utility's ``schema`` setting.
 """
 
@@ -22,20 +22,21 @@ def series_table(connection: Any, schema: str) -> list[str]:
     """webex__series_summary: how each series went."""
     rows = connection.execute(
         f"""SELECT title, occurrences_scheduled, occurrences_held, occurrences_missed,
-                   occurrences_upcoming, median_minutes_late, total_minutes_held
+                   occurrences_in_progress, occurrences_upcoming, median_minutes_late,
+                   total_minutes_held
             FROM {schema}.webex__series_summary ORDER BY title"""
     ).fetchall()
     width = max([len("series"), *(len(str(row[0])) for row in rows)])
     header = (
-        f"{'series':<{width}}  {'scheduled':>9}  {'held':>5}  {'missed':>6}  {'upcoming':>8}"
-        f"  {'median min late':>15}  {'minutes held':>12}"
+        f"{'series':<{width}}  {'scheduled':>9}  {'held':>5}  {'missed':>6}  {'in progress':>11}"
+        f"  {'upcoming':>8}  {'median min late':>15}  {'minutes held':>12}"
     )
     lines = [header, "-" * len(header)]
-    for title, scheduled, held, missed, upcoming, late, total in rows:
+    for title, scheduled, held, missed, running, upcoming, late, total in rows:
         late_text = "" if late is None else f"{late:.2f}"
         lines.append(
-            f"{title:<{width}}  {scheduled:>9}  {held:>5}  {missed:>6}  {upcoming:>8}"
-            f"  {late_text:>15}  {total:>12.1f}"
+            f"{title:<{width}}  {scheduled:>9}  {held:>5}  {missed:>6}  {running:>11}"
+            f"  {upcoming:>8}  {late_text:>15}  {total:>12.1f}"
         )
     return lines
 

@@ -1,6 +1,6 @@
-"""Print what `meltano run tap-webex-meetings target-duckdb` left in the DuckDB warehouse.
+"""Print what `meltano run tap-webex-meetings target-webex-duckdb` left in the DuckDB warehouse.
 
-Run it with a Python that has ``duckdb`` (the demo uses target-duckdb's own plugin venv, so
+Run it with a Python that has ``duckdb`` (the demo uses target-webex-duckdb's own plugin venv, so
 the reader is the same duckdb version as the writer):
 
     python scripts/show_warehouse.py output/warehouse.duckdb

@@ -31,7 +31,7 @@ from singer_sdk.singerlib import MetadataMapping, RecordMessage
 from singer_sdk.streams.rest import HTTPRequest, PageContext, RESTStream
 from typing_extensions import override
 
-from tap_webex_meetings import retries, stream_maps, webex
+from tap_webex_meetings import retries, secret_fields, stream_maps, timeutils, webex
 from tap_webex_meetings.auth import WebexOAuthAuthenticator
 from tap_webex_meetings.credentials import clean_secret
 from tap_webex_meetings.errors import (
@@ -113,6 +113,12 @@ class WebexStream(RESTStream[ParseResult | None]):
         super().__init__(*args, **kwargs)
         self._schema_written = False
         self._known_fields = frozenset(self.schema["properties"])
+        # Webex's date-times (start, end), rendered in the timezone header's offset.
+        self._moments = tuple(
+            name
+            for name, spec in self.schema["properties"].items()
+            if spec.get("format") == "date-time" and not name.startswith("_sdc_")
+        )
         self._unknown_fields_seen: set[str] = set()
         # Parsed once in validate_response, used in parse_response: one JSON parse a page.
         # Workers of the prefetcher share the stream, hence the lock.
@@ -266,21 +272,24 @@ class WebexStream(RESTStream[ParseResult | None]):
     @property
     @override
     def metadata(self) -> MetadataMapping:
-        """Passwords and the host key stay out of records unless a catalog selects them."""
+        """Passwords and the host key stay out unless ``secret_fields`` names them."""
         metadata = super().metadata
-        for field in webex.SENSITIVE_FIELDS:
-            entry = metadata.get(("properties", field))
-            if entry is not None and entry.selected_by_default is None:
-                entry.selected_by_default = False
+        secret_fields.restrict(metadata, self.config)
         return metadata
 
     @override
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any]:
-        """Drop fields the schema does not know (a new Webex field must not break a target).
+        """Date-times in UTC; drop fields the schema does not know.
 
-        Said once per run at INFO: Webex sends some (``hasSummary``) on every run, and a
-        scheduled run must not warn about what nobody can change.
+        UTC whatever ``timezone`` is (the record's own ``timezone`` still names the zone):
+        several loaders store ``-05:00`` as local time. A new Webex field must not break a
+        target: said once per run at INFO, as Webex sends some (``hasSummary``) on every
+        run, and a scheduled run must not warn about what nobody can change.
         """
+        for name in self._moments:
+            value = row.get(name)
+            if isinstance(value, str) and not value.endswith("Z"):
+                row[name] = timeutils.utc_text(value)
         if row.keys() <= self._known_fields:
             return row
         unknown = row.keys() - self._known_fields

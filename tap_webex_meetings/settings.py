@@ -168,7 +168,10 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.StringType,
         default="UTC",
         title="Time zone",
-        description="IANA time zone of start and end in records (sent as the timezone header).",
+        description=(
+            "IANA time zone Webex renders times in (sent as the timezone header), named in "
+            "each record's timezone field; start and end are emitted in UTC whatever it is."
+        ),
     ),
     th.Property(
         "page_size",
@@ -226,6 +229,15 @@ CONFIG_SCHEMA = th.PropertiesList(
             "The split an orchestrator planned for this instance, <shard_index>/<shard_count> "
             "(e.g. 1/4; the Airflow DAG sets it). It replaces shard_index and shard_count; if "
             "either is set to something else, the tap stops before any request."
+        ),
+    ),
+    th.Property(
+        "secret_fields",
+        th.ArrayType(th.StringType),
+        title="Secret fields",
+        description=(
+            "Fields that let a reader join or start a meeting as host, emitted only when named "
+            "here (and selected): " + ", ".join(webex.SENSITIVE_FIELDS) + ". Default: none."
         ),
     ),
     th.Property(
@@ -329,7 +341,7 @@ def read_text_values(config: MutableMapping[str, Any]) -> None:
         if not isinstance(value, str):
             continue
         if "array" in types:
-            config[name] = _list_from_text(value)
+            config[name] = list_from_text(value)
         elif "number" in types and _NUMBER.match(value.strip()):
             config[name] = float(value)
 
@@ -341,7 +353,7 @@ def _plain_number(value: Decimal, *, integer: bool) -> int | float:
     return float(value)
 
 
-def _list_from_text(value: str) -> Any:
+def list_from_text(value: str) -> Any:
     if value.lstrip().startswith("["):
         try:
             return json.loads(value)
@@ -393,6 +405,11 @@ def problems(config: Mapping[str, Any], *, now: datetime) -> list[str]:
         if not (
             isinstance(series_id, str) and series_id.strip() and not webex.path_problem(series_id)
         )
+    ]
+    found += [
+        f"secret_fields: {name!r} is not one of {', '.join(webex.SENSITIVE_FIELDS)}"
+        for name in config.get("secret_fields") or []
+        if name not in webex.SENSITIVE_FIELDS
     ]
     meeting_ids = meeting_ids_in_series_ids(config)
     if meeting_ids and len(meeting_ids) == len(config.get("meeting_series_ids") or []):
@@ -466,6 +483,10 @@ def _api_url_problems(api_url: Any) -> list[str]:
         return [f"api_url: {api_url!r} is not an http(s) URL"]
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         return [f"api_url: {api_url!r} must use https (http is allowed only for loopback)"]
+    if not parts.path.rstrip("/").endswith("/v1"):  # else every request is a bare 404
+        return [
+            f"api_url: {api_url!r} does not end in /v1 (Webex's API is at {webex.DEFAULT_API_URL})"
+        ]
     return []
 
 

@@ -72,7 +72,10 @@ class RunSummary:
 
     def _requests_text(self) -> str:
         """``3660 requests (3030 + 630 retries)``: every request sent, retries included."""
-        return f"{self.requests} requests ({self.requests - self.retries} + {self.retries} retries)"
+        return (
+            f"{_counted(self.requests, 'request', 'requests')} ({self.requests - self.retries}"
+            f" + {_counted(self.retries, 'retry', 'retries')})"
+        )
 
     def line(self, bookmarks: Iterable[str]) -> str:
         """``Extracted 6 series (0 deleted) and 431 meeting records (…) …; bookmarks …;
@@ -92,6 +95,11 @@ class RunSummary:
             f"with {self._requests_text()} in {self.clock() - self.started:.1f} s; {where}; "
             f"{self.discovered} series discovered, {self.finished_skipped} skipped as finished"
         )
+
+
+def _counted(number: int, one: str, more: str) -> str:
+    """``1 request``, ``2 requests``: a person reads this line."""
+    return f"{number} {one if number == 1 else more}"
 
 
 def bookmarks_of(partitions: Iterable[dict[str, Any]]) -> list[str]:

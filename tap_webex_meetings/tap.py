@@ -27,9 +27,16 @@ from singer_sdk.helpers.capabilities import (
     TapCapabilities,
 )
 from singer_sdk.plugin_base import PluginBase, _ConfigInput
+from singer_sdk.singerlib import Catalog
 from typing_extensions import override
 
-from tap_webex_meetings import config_errors, full_extract, redaction, state_check
+from tap_webex_meetings import (
+    config_errors,
+    full_extract,
+    redaction,
+    secret_fields,
+    state_check,
+)
 from tap_webex_meetings import settings as settings_module
 from tap_webex_meetings.auth import WebexOAuthAuthenticator, authenticator_for
 from tap_webex_meetings.errors import LoaderStoppedError
@@ -152,6 +159,19 @@ class TapWebexMeetings(Tap):
                 cls.logger.error("--config: %s: %s", path, problem)
                 ctx.exit(1)
         return super().cb_config(ctx, param, value)
+
+    @property
+    @override
+    def input_catalog(self) -> Catalog | None:
+        """The catalog given, less the secret fields ``secret_fields`` does not name.
+
+        Meltano's default ``select`` (``*.*``) selects them all; deselected here, before the
+        SDK builds the SCHEMA messages and the streams' selection from this catalog.
+        """
+        catalog = super().input_catalog
+        if catalog is not None:
+            secret_fields.restrict_catalog(catalog, self.config)
+        return catalog
 
     @override
     def load_state(self, state: dict[str, Any]) -> None:

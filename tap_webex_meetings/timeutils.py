@@ -2,8 +2,9 @@
 
 Contract: every datetime that leaves this module is timezone-aware and in UTC. Webex
 renders ``start``/``end`` in the zone of the ``timezone`` header (``+08:00`` for
-Asia/Shanghai), so two timestamps may only be compared after :func:`to_utc`; bookmarks are
-always written by :func:`isoformat_utc`, so they also compare correctly as strings.
+Asia/Shanghai), so two timestamps may only be compared after :func:`to_utc`; records carry
+them as :func:`utc_text`; bookmarks are always written by :func:`isoformat_utc`, so they
+also compare correctly as strings.
 
 Every instant read from outside (a Webex ``start`` or ``end``, a date setting, a bookmark
 or stamp of the state) lies within :data:`EARLIEST` and :data:`LATEST`, or it is refused
@@ -59,6 +60,22 @@ def parse_api_timestamp(value: str) -> datetime:
     one out of range.
     """
     return within_range(datetime.fromisoformat(value.replace("Z", "+00:00")))
+
+
+def utc_text(value: str) -> str:
+    """A Webex ``start``/``end`` in any offset as UTC text (``2026-06-15T09:00:00Z``).
+
+    Records carry UTC whatever the ``timezone`` header: several loaders store the local time
+    of an offset such as ``-05:00`` as if it were UTC. Text that is no timestamp stays as it
+    is (the stream's own checks name it).
+    """
+    if value.endswith("Z"):
+        return value
+    try:
+        parsed = parse_api_timestamp(value)
+    except ValueError:
+        return value
+    return to_utc(parsed).isoformat().replace("+00:00", "Z")
 
 
 def to_utc(value: datetime) -> datetime:

@@ -49,6 +49,23 @@ FOREIGN_PREFIXES = ("TAP_WEBEX_MEETINGS_", "TARGET_", "MELTANO_", "PG", "DBT_")
 SUMMARY = re.compile(r"Extracted (\d+) series \((\d+) deleted\) and (\d+) meeting records")
 
 
+def upcoming_meeting(server: FakeWebex) -> str:
+    """The id of a scheduled meeting two days ahead: what a host cancels."""
+    standup = next(s for s in server.series if s.title == "Daily Standup")
+    k = standup.first_index_from(server.now) + 2
+    return f"{standup.id}_{standup.start_of(k):%Y%m%dT%H%M%SZ}"
+
+
+def readme_meltano_add() -> str:
+    """The README's ``meltano add --from-ref`` of the Hub definition, as a user copies it."""
+    (line,) = [
+        line
+        for line in (REPO / "README.md").read_text().splitlines()
+        if line.startswith("meltano add --plugin-type extractor tap-webex-meetings --from-ref ")
+    ]
+    return line.replace("path/to/tap-webex-meetings", str(REPO))
+
+
 def pinned_meltano_version() -> str:
     """The version scripts/demo.sh installs (and .ci/run must install)."""
     match = re.search(r"^MELTANO_VERSION=(\S+)$", DEMO.read_text(), re.MULTILINE)

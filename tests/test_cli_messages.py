@@ -238,7 +238,7 @@ def test_a_future_start_date_with_an_end_date_is_fine(server: FakeWebex) -> None
 
 
 def test_a_naive_start_date_is_taken_as_utc(server: FakeWebex) -> None:
-    """What Meltano's date kind makes of ``yesterday``: no offset, microseconds."""
+    """A timestamp without offset, with microseconds (what Meltano's date kind hands over)."""
     naive = run_cli(
         config_for(server, start_date="2026-06-10T00:00:00.000001", end_date="2026-06-20T00:00:00")
     )

@@ -271,7 +271,7 @@ class Run:
 def run_pipeline(meltano: Meltano, server: FakeWebex, start: datetime, wh: Warehouse) -> Run:
     before = truth(server, start)
     command = ("run", "tap-webex-meetings", wh.loader, f"{wh.utility}:build")
-    if wh.loader == "target-duckdb":  # the README's; PostgreSQL's is told in words
+    if wh.loader == "target-webex-duckdb":  # the README's; PostgreSQL's is told in words
         assert f"meltano {' '.join(command)}" in README
     completed = meltano(*command)
     log = completed.stdout + completed.stderr

@@ -25,7 +25,9 @@ from tests.meltano_support import (
     emitted_records,
     meltano_executable,
     read_duckdb,
+    readme_meltano_add,
     schema_of,
+    upcoming_meeting,
 )
 
 pytestmark = pytest.mark.e2e
@@ -96,13 +98,6 @@ def test_a_number_that_is_no_number_is_one_line(
 
 
 # 4. --full-refresh forgets nothing Webex deleted -------------------------------------------
-
-
-def upcoming_meeting(server: FakeWebex) -> str:
-    """The id of a scheduled meeting two days ahead: what a host cancels."""
-    standup = next(s for s in server.series if s.title == "Daily Standup")
-    k = standup.first_index_from(server.now) + 2
-    return f"{standup.id}_{standup.start_of(k):%Y%m%dT%H%M%SZ}"
 
 
 def emitted_ids(log: str) -> int:
@@ -226,15 +221,6 @@ def test_timezone_changes_no_instant_stored_in_either_warehouse(
     assert pg["Asia/Shanghai"] == pg["UTC"] == duckdb["UTC"]
 
 
-def readme_meltano_add() -> str:
-    (line,) = [
-        line
-        for line in (REPO / "README.md").read_text().splitlines()
-        if line.startswith("meltano add --plugin-type extractor tap-webex-meetings --from-ref ")
-    ]
-    return line
-
-
 def pip_url_of(source: str, wheel: Path) -> str:
     """The wheel built as the README's Install section says, or a git+file:// URL of HEAD."""
     if source == "wheel":
@@ -262,7 +248,7 @@ def test_the_tap_added_to_a_new_meltano_project_runs(
 
     shell("meltano init project --no-usage-stats", tmp_path)
     project = tmp_path / "project"
-    shell(readme_meltano_add().replace("path/to/tap-webex-meetings", str(REPO)), project)
+    shell(readme_meltano_add(), project)
     meltano_yml = project / "meltano.yml"
     config = yaml.safe_load(meltano_yml.read_text())
     (tap,) = config["plugins"]["extractors"]

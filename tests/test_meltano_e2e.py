@@ -375,7 +375,10 @@ def test_demo_script_runs_full_then_incremental(installed: Path, tmp_path: Path)
     assert "==> Incremental run" in second
     for output in outputs:
         assert re.search(r"series_meetings: (\d+) rows, \1 distinct ids \(one row per id\)", output)
-        assert re.search(r"^Daily Standup +\d+ +\d+ +\d+ +\d+ +\d+\.\d\d", output, re.M), output
+        standup = re.search(r"^Daily Standup((?: +\d+){5}) +\d+\.\d\d", output, re.M)
+        assert standup, output
+        scheduled, *parts = (int(n) for n in standup.group(1).split())
+        assert scheduled == sum(parts), standup.group(0)  # held, missed, in progress, upcoming
         assert "a restarted meeting: Team Sync of" in output
     changed = re.search(
         r"this run added (\d+) meetings, removed (\d+) deleted in Webex, and changed", second

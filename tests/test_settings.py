@@ -25,7 +25,9 @@ BAD_SETTINGS: list[tuple[dict[str, Any], str]] = [
     ({"access_token": None, "client_id": "c", "client_secret": "s"}, "refresh_token"),
     ({"api_url": "http://webexapis.com/v1"}, "api_url"),
     ({"api_url": "ftp://127.0.0.1/v1"}, "api_url"),
+    ({"api_url": "https://webexapis.com"}, "api_url"),
     ({"lookback_days": -1}, "lookback_days"),
+    ({"secret_fields": ["pasword"]}, "secret_fields"),
 ]
 
 
@@ -106,3 +108,16 @@ def test_http_is_allowed_for_loopback_only(server: FakeWebex) -> None:
     localhost = server.api_url.replace("127.0.0.1", "localhost")
     output = run_cli(config_for(server, api_url=localhost, end_date="2026-06-20T00:00:00Z"))
     assert output.exit_code == 0, output.stderr
+
+
+def test_an_api_url_without_v1_is_named_with_the_url_before_any_request(server: FakeWebex) -> None:
+    base = server.api_url.removesuffix("/v1")
+    output = run_cli(config_for(server, api_url=base))
+
+    assert output.exit_code == 1
+    named = [line for line in output.stderr.splitlines() if "api_url" in line]
+    assert len(named) == 1, output.stderr
+    assert named[0].endswith(
+        f"api_url: {base!r} does not end in /v1 (Webex's API is at https://webexapis.com/v1)"
+    ), named
+    assert server.requests == []

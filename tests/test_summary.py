@@ -20,8 +20,8 @@ from tests.tap_runner import config_for, finished_ids, run_cli, sync_tap
 SUMMARY = re.compile(
     r"Extracted (?P<series>\d+) series \((?P<series_deleted>\d+) deleted\) and "
     r"(?P<records>\d+) meeting records \((?P<new>\d+) new, (?P<updated>\d+) updated, "
-    r"(?P<deleted>\d+) deleted\) with (?P<requests>\d+) requests \((?P<first>\d+) \+ "
-    r"(?P<retries>\d+) retries\) "
+    r"(?P<deleted>\d+) deleted\) with (?P<requests>\d+) requests? \((?P<first>\d+) \+ "
+    r"(?P<retries>\d+) retr(?:y|ies)\) "
     r"in [\d.]+ s; bookmarks of (?P<bookmarked>\d+) series from (?P<low>\S+) to (?P<high>\S+); "
     r"(?P<discovered>\d+) series discovered, (?P<skipped>\d+) skipped as finished$"
 )
@@ -137,7 +137,7 @@ def test_a_progress_line_about_every_30_seconds(server: FakeWebex) -> None:
     assert len(lines) == requests // 5, lines
     pattern = re.compile(
         r"^Progress: (\d+) series done of (\d+) found so far, (\d+) meeting records, "
-        r"(\d+) requests \((\d+) \+ (\d+) retries\) in (\d+) s$"
+        r"(\d+) requests? \((\d+) \+ (\d+) retr(?:y|ies)\) in (\d+) s$"
     )
     parsed = [pattern.match(line) for line in lines]
     assert all(parsed), lines
@@ -162,3 +162,12 @@ def test_the_tap_logs_progress_at_info(server: FakeWebex, caplog: pytest.LogCapt
 def sync_with(tap: TapWebexMeetings) -> int:
     """Run ``tap`` in-process; how many meeting records it emitted."""
     return len(sync_tap(tap).records())
+
+
+def test_one_request_and_one_retry_are_counted_in_the_singular() -> None:
+    summary = RunSummary(clock=StepClock(0.5))
+    summary.count_request()
+    assert "with 1 request (1 + 0 retries) in" in summary.line([])
+    summary.count_retry()
+    summary.count_request()
+    assert "with 2 requests (1 + 1 retry) in" in summary.line([])

@@ -81,28 +81,50 @@ def test_every_record_is_valid_against_its_schema_and_names_its_series(server: F
     } <= kinds
 
 
-def test_sensitive_fields_are_left_out_unless_selected(server: FakeWebex) -> None:
+def test_sensitive_fields_are_left_out_unless_selected_and_named(server: FakeWebex) -> None:
     output = full_sync(server)
     leaked = {f for record in output.records() for f in SENSITIVE_FIELDS if f in record}
     assert leaked == set()
     assert not (set(SENSITIVE_FIELDS) & output.schema("series_meetings")["properties"].keys())
 
     catalog = TapWebexCatalog.with_selected(server, SENSITIVE_FIELDS)
-    selected = sync(config_for(server), catalog=catalog, run_start=server.now)
+    named = ["password", "hostKey", "phoneAndVideoSystemPassword"]
+    selected = sync(config_for(server, secret_fields=named), catalog=catalog, run_start=server.now)
     present = {f for record in selected.records() for f in SENSITIVE_FIELDS if f in record}
-    assert {"password", "hostKey", "phoneAndVideoSystemPassword"} <= present
+    assert present == set(named)
+
+
+def test_a_catalog_selecting_every_property_gets_no_secret_unless_a_setting_names_it(
+    server: FakeWebex,
+) -> None:
+    """Meltano's default ``select`` (``*.*``) selects every property: still no password."""
+    catalog = TapWebexCatalog.with_selected(server, everything=True)
+    output = sync(config_for(server), catalog=catalog, run_start=server.now)
+    assert len(output.records()) > 300
+    for stream in ("meeting_series", "series_meetings"):
+        assert not set(SENSITIVE_FIELDS) & output.schema(stream)["properties"].keys(), stream
+        leaked = {f for record in output.records(stream) for f in SENSITIVE_FIELDS if f in record}
+        assert leaked == set(), stream
+
+    wanted = sync(
+        config_for(server, secret_fields=["hostKey"]), catalog=catalog, run_start=server.now
+    )
+    present = {f for record in wanted.records() for f in SENSITIVE_FIELDS if f in record}
+    assert present == {"hostKey"}
 
 
 class TapWebexCatalog:
     """The discovered catalog, with chosen properties selected on purpose."""
 
     @staticmethod
-    def with_selected(server: FakeWebex, fields: tuple[str, ...]) -> dict[str, Any]:
+    def with_selected(
+        server: FakeWebex, fields: tuple[str, ...] = (), *, everything: bool = False
+    ) -> dict[str, Any]:
         catalog = TapWebexMeetings(config=config_for(server)).catalog_dict
         for stream in catalog["streams"]:
             for entry in stream["metadata"]:
                 breadcrumb = entry["breadcrumb"]
-                if not breadcrumb or breadcrumb[-1] in fields:
+                if everything or not breadcrumb or breadcrumb[-1] in fields:
                     entry["metadata"]["selected"] = True
         return catalog
 
@@ -188,19 +210,28 @@ def test_from_is_bookmark_minus_lookback_and_to_is_lookahead(server: FakeWebex) 
         assert "isModified" not in query
 
 
-def test_timezone_renders_offsets_but_bookmarks_are_the_same_instants(server: FakeWebex) -> None:
+def test_start_and_end_are_utc_whatever_the_timezone_which_the_record_still_names(
+    server: FakeWebex,
+) -> None:
+    """Loaders that store an offset's local time (target-postgres with COPY, target-duckdb on
+    DuckDB 2) get the same instants whatever ``timezone`` is."""
     utc_run = full_sync(server)
     shanghai = full_sync(server, timezone="Asia/Shanghai")
 
-    assert {r["start"][-6:] for r in shanghai.records()} == {"+08:00"}
+    def moments(output: TapOutput) -> dict[str, tuple[str, str]]:
+        return {r["id"]: (r["start"], r["end"]) for r in output.records()}
+
+    assert moments(shanghai) == moments(utc_run)
+    assert all(r["start"].endswith("Z") and r["end"].endswith("Z") for r in shanghai.records())
     assert all(r["timezone"] == "Asia/Shanghai" for r in shanghai.records())
-    assert sorted(shanghai.ids()) == sorted(utc_run.ids())
+    assert all(r["timezone"] == "Asia/Shanghai" for r in shanghai.records("meeting_series"))
     assert partition_bookmarks(shanghai.last_state) == partition_bookmarks(utc_run.last_state)
 
 
-def test_new_york_offsets_across_dst_still_cap_bookmarks(server: FakeWebex) -> None:
+def test_new_york_across_dst_still_utc_and_bookmarks_capped(server: FakeWebex) -> None:
     output = full_sync(server, timezone="America/New_York")
-    assert {r["start"][-6:] for r in output.records()} >= {"-04:00", "-05:00"}
+    assert {r["start"][-1] for r in output.records()} == {"Z"}
+    assert {r["start"][-1] for r in output.records("meeting_series")} == {"Z"}
     for bookmark in partition_bookmarks(output.last_state).values():
         assert timeutils.parse_datetime(bookmark) <= server.now
 

@@ -119,3 +119,17 @@ def test_query_format_is_utc_with_z() -> None:
 )
 def test_timezone_names_are_checked_against_the_iana_database(name: str, valid: bool) -> None:
     assert timeutils.is_valid_timezone(name) is valid
+
+
+@pytest.mark.parametrize(
+    ("text", "utc"),
+    [
+        ("2026-11-02T09:00:00-05:00", "2026-11-02T14:00:00Z"),
+        ("2026-06-15T17:00:00+08:00", "2026-06-15T09:00:00Z"),
+        ("2026-06-15T09:00:00Z", "2026-06-15T09:00:00Z"),
+        ("2026-06-15T09:00:00.250+00:00", "2026-06-15T09:00:00.250000Z"),
+        ("not a time", "not a time"),
+    ],
+)
+def test_a_record_moment_is_utc_text_whatever_its_offset(text: str, utc: str) -> None:
+    assert timeutils.utc_text(text) == utc

@@ -298,6 +298,7 @@ class Bench:
         path: Path = self.args.profile
         if len(self.args.case) > 1:
             path = path.with_name(f"{path.stem}-{case.name}{path.suffix}")
+        path.parent.mkdir(parents=True, exist_ok=True)  # output/, not the repository's root
         command = [sys.executable, "-m", "cProfile", "-o", str(path), *tap_command]
         sink = self.folder / f"profile-{case.name}.jsonl"
         measured = measure(command, sink, self.folder / "profile.txt", self.timeout)
