@@ -33,7 +33,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from unittest import mock
 
-import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
@@ -405,9 +404,47 @@ TestRandomHistory = History.TestCase
 TestRandomHistory.settings = PROFILE
 
 
-def test_profiles_are_registered() -> None:
-    """``HYPOTHESIS_PROFILE=long`` selects the night's profile; the default is ``ci``."""
-    assert settings.get_profile("ci").derandomize
-    assert settings.get_profile("long").max_examples >= 1000
-    with pytest.raises(Exception):  # noqa: B017, PT011
-        settings.get_profile("nonexistent")
+# --- the histories it found, shrunk, kept as they were printed ------------------------------
+
+
+def replay(*steps: Callable[[History], object]) -> None:
+    """Run a shrunk history step by step, as Hypothesis printed it."""
+    history = History()
+    try:
+        for step in steps:
+            step(history)
+    finally:
+        history.teardown()
+
+
+def test_a_full_extract_that_finds_no_series_drops_the_meetings_of_deleted_ones() -> None:
+    """A fresh pipeline (here: the split went back to 1) finds no series: it must still
+    activate its version of ``series_meetings``, or the deleted series' meetings stay.
+    """
+    replay(
+        lambda state: state.change_split(count=2),
+        lambda state: state.new_series(
+            count=1,
+            host="alice@example.com",
+            hours=0,
+            kind="daily",
+            minutes=15,
+            missed_every=0,
+            restarted_every=0,
+        ),
+        lambda state: state.killed_and_resumed(cut=0, order=[0, 1, 2], victim=0),
+        lambda state: state.delete_series(pick=0),
+        lambda state: state.change_split(count=1),
+        lambda state: state.nightly(order=[0, 1, 2]),
+    )
+
+
+def test_a_meeting_deleted_just_before_a_new_split_is_tombstoned() -> None:
+    """The old split's state remembered the upcoming meeting; the new shards do not."""
+    replay(
+        lambda state: state.one_off(host="alice@example.com", hours=25, missed=False),
+        lambda state: state.nightly(order=[0, 1, 2]),
+        lambda state: state.delete_series(pick=0),
+        lambda state: state.change_split(count=3),
+        lambda state: state.nightly(order=[0, 1, 2]),
+    )
