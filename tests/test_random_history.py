@@ -448,3 +448,18 @@ def test_a_meeting_deleted_just_before_a_new_split_is_tombstoned() -> None:
         lambda state: state.change_split(count=3),
         lambda state: state.nightly(order=[0, 1, 2]),
     )
+
+
+def test_a_run_after_every_series_finished_keeps_their_meetings() -> None:
+    """Issue 31, failure 1, as the machine found it: the killed first run finished the only
+    series, so its last STATE held no partition; the resumed run took itself for a full
+    extract and its ACTIVATE_VERSION dropped the finished series' meetings.
+    """
+    replay(
+        lambda state: state.add_host(host="bob@example.com"),
+        lambda state: state.add_host(host="carol@example.com"),
+        lambda state: state.one_off(host="alice@example.com", hours=0, missed=False),
+        lambda state: state.advance_clock(minutes=20160),
+        lambda state: state.advance_clock(minutes=5),
+        lambda state: state.killed_and_resumed(cut=643, order=[0, 1, 2], victim=0),
+    )
