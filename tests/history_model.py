@@ -143,7 +143,7 @@ def request_bound(
     last: LastRun | None,
     run_start: datetime,
     page_size: int,
-    moved: Mapping[str, list[tuple[datetime, datetime]]],
+    moved: Mapping[str, Mapping[str, tuple[datetime, datetime]]],
 ) -> int:
     """The README's cost of a run, as an upper bound of its ``/v1/meetings`` requests.
 
@@ -172,7 +172,7 @@ def request_bound(
             if s.visible_to(host)
             and any(
                 a < end and b > w_start
-                for a, b in [(s.first_start, s.last_end), *moved.get(s.id, [])]
+                for a, b in [(s.first_start, s.last_end), *moved.get(s.id, {}).values()]
             )
         ]
         total += len(seen) // page_size + 1

@@ -58,7 +58,7 @@ from tests.tap_runner import TapOutput, sync_tap
 settings.register_profile(
     "ci",
     max_examples=200,
-    stateful_step_count=14,
+    stateful_step_count=20,
     derandomize=True,
     database=None,
     deadline=None,
@@ -105,7 +105,7 @@ class History(RuleBasedStateMachine):
         self.hosts: tuple[str, ...] = ()
         self.shards = 1
         self.allowed: set[str] = set()  # rows that may stay although Webex lacks them
-        self.moved: dict[str, list[tuple[datetime, datetime]]] = {}
+        self.moved: dict[str, dict[str, tuple[datetime, datetime]]] = {}  # series -> id ->
         self.made = 0
         self.wall = START.timestamp()
         self.runs = 0
@@ -131,7 +131,7 @@ class History(RuleBasedStateMachine):
     @rule(
         host=st.sampled_from(HOSTS),
         kind=st.sampled_from(sorted(KINDS)),
-        hours=st.integers(-24 * 20, 24 * 10),
+        hours=st.integers(-24 * 45, 24 * 10),
         count=st.integers(1, 6),
         minutes=st.sampled_from((15, 30, 60)),
         missed_every=st.sampled_from((0, 2, 3)),
@@ -209,7 +209,9 @@ class History(RuleBasedStateMachine):
     def delete_meeting(self, pick: int) -> None:
         upcoming = self._upcoming()
         if upcoming:
-            self.fake.delete(upcoming[pick % len(upcoming)][0])
+            meeting_id = upcoming[pick % len(upcoming)][0]
+            self.fake.delete(meeting_id)
+            self.moved.get(meeting_id.partition("_")[0], {}).pop(meeting_id, None)
 
     @precondition(lambda self: self._live())
     @rule(pick=st.integers(0, 50), hours=st.integers(1, 24 * 5))
@@ -221,7 +223,7 @@ class History(RuleBasedStateMachine):
         record = self.fake.move(meeting_id, self._hour(hours))
         series_id = meeting_id.partition("_")[0]
         times = (start_of(record), start_of({"start": record["end"]}))
-        self.moved.setdefault(series_id, []).append(times)
+        self.moved.setdefault(series_id, {})[meeting_id] = times
 
     @precondition(lambda self: self._live())
     @rule(pick=st.integers(0, 50), more=st.integers(1, 4))
@@ -459,9 +461,30 @@ def test_a_meeting_deleted_just_before_a_new_split_is_tombstoned() -> None:
 
 
 def test_a_run_after_every_series_finished_keeps_their_meetings() -> None:
-    """Issue 31, failure 1, as the machine found it: the killed first run finished the only
-    series, so its last STATE held no partition; the resumed run took itself for a full
-    extract and its ACTIVATE_VERSION dropped the finished series' meetings.
+    """Issue 31, failure 1: every known series finished, so the state holds no partition;
+    the next run took itself for a full extract, and its ACTIVATE_VERSION dropped the
+    finished series' meetings when it found a new one.
+    """
+    replay(
+        lambda state: state.one_off(host="alice@example.com", hours=-72, missed=False),
+        lambda state: state.nightly(order=[0, 1, 2]),
+        lambda state: state.new_series(
+            host="alice@example.com",
+            kind="daily",
+            hours=24,
+            count=2,
+            minutes=30,
+            missed_every=0,
+            restarted_every=0,
+        ),
+        lambda state: state.nightly(order=[0, 1, 2]),
+    )
+
+
+def test_a_run_resumed_after_every_series_finished_keeps_their_meetings() -> None:
+    """Failure 1 as the machine found it (with the fix of the empty full extract applied):
+    the killed first run finished the only series, so its last STATE held no partition; the
+    resumed run took itself for a full extract and dropped the finished series' meetings.
     """
     replay(
         lambda state: state.add_host(host="bob@example.com"),
