@@ -481,6 +481,28 @@ def test_a_run_after_every_series_finished_keeps_their_meetings() -> None:
     )
 
 
+def test_a_killed_first_run_that_finished_a_series_keeps_its_meetings() -> None:
+    """Failure 1 as the machine found it on main (ci profile): the killed first run's last
+    STATE had finished the old one-off meeting and had no partition yet, so the resumed run
+    was a full extract and its ACTIVATE_VERSION dropped the one-off's rows.
+    """
+    replay(
+        lambda state: state.add_host(host="bob@example.com"),
+        lambda state: state.advance_clock(minutes=5),
+        lambda state: state.one_off(host="alice@example.com", hours=-374, missed=False),
+        lambda state: state.new_series(
+            count=5,
+            host="alice@example.com",
+            hours=0,
+            kind="daily",
+            minutes=15,
+            missed_every=0,
+            restarted_every=0,
+        ),
+        lambda state: state.killed_and_resumed(cut=223, order=[0, 1, 2], victim=0),
+    )
+
+
 def test_a_run_resumed_after_every_series_finished_keeps_their_meetings() -> None:
     """Failure 1 as the machine found it (with the fix of the empty full extract applied):
     the killed first run finished the only series, so its last STATE held no partition; the
