@@ -81,5 +81,29 @@ class HistoryIntoDuckDB(History):
 
 TestRandomHistoryIntoDuckDB = HistoryIntoDuckDB.TestCase
 TestRandomHistoryIntoDuckDB.settings = settings(
-    PROFILE, max_examples=max(5, PROFILE.max_examples // 40), stateful_step_count=10
+    PROFILE, max_examples=max(10, PROFILE.max_examples // 20), stateful_step_count=15
 )
+
+
+def test_a_deleted_meeting_and_a_full_refresh_leave_the_same_rows_in_duckdb() -> None:
+    """A tombstone and an ACTIVATE_VERSION, each through the real loader."""
+    history = HistoryIntoDuckDB()
+    try:
+        history.new_series(
+            host="alice@example.com",
+            kind="daily",
+            hours=-48,
+            count=5,
+            minutes=30,
+            missed_every=2,
+            restarted_every=2,
+        )
+        history.one_off(host="alice@example.com", hours=30, missed=False)
+        history.nightly(order=[0, 1, 2])
+        history.delete_meeting(pick=0)
+        history.advance_clock(minutes=60)
+        history.nightly(order=[0, 1, 2])
+        history.delete_series(pick=1)
+        history.full_refresh(order=[0, 1, 2])
+    finally:
+        history.teardown()
