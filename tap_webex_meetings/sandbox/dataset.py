@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from .changes import NO_CHANGES, Changes
@@ -93,6 +94,30 @@ class Dataset:
         if k >= spec.count or spec.start_of(k) != moment or k in self.changes(spec.id).deleted:
             return None
         return spec, k
+
+    def add(self, spec: SeriesSpec) -> None:
+        """Schedule a new series (a host created it). ValueError: the id is taken."""
+        with self._lock:
+            if spec.id in self._by_id:
+                raise ValueError(f"series id {spec.id} is taken")
+            self._by_id = {**self._by_id, spec.id: spec}
+            self._overlapping = {}
+
+    def extend(self, series_id: str, count: int) -> SeriesSpec:
+        """Give a series more occurrences (a host extended it, even after it expired).
+
+        LookupError: unknown or deleted; ValueError: ``count`` is not more than it has.
+        """
+        with self._lock:
+            spec = self.get(series_id)
+            if spec is None:
+                raise LookupError(series_id)
+            if count <= spec.count or not spec.recurring:
+                raise ValueError("a series is extended with more occurrences (not a one-off)")
+            longer = replace(spec, count=count)
+            self._by_id = {**self._by_id, series_id: longer}
+            self._overlapping = {}
+            return longer
 
     def delete(self, meeting_id: str) -> None:
         """Delete a series (all of it) or one scheduled meeting (with its instances).

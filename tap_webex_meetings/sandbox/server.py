@@ -50,8 +50,9 @@ class FakeWebex:
     :attr:`tokens`, :attr:`refresh_tokens` (remove one to make it "expired"),
     :attr:`rotate_refresh_tokens`, :attr:`token_lifetime_seconds`, :attr:`latency_seconds`,
     and the clock (:meth:`set_now`, :meth:`advance`). Meetings can be deleted and moved
-    (:meth:`delete`, :meth:`move`, or over HTTP); :attr:`series` keeps every series it was
-    built with, :meth:`series_ids` only those not deleted.
+    (:meth:`delete`, :meth:`move`, or over HTTP), series added (:meth:`add_series`) and
+    extended (:meth:`extend`); :attr:`series` keeps every series it served, as last
+    extended, :meth:`series_ids` only those not deleted.
 
     The clock is frozen at ``now`` (default :data:`DEFAULT_NOW`), so tests are repeatable.
     With ``follow_wall_clock=True`` it is the wall clock plus an offset that only
@@ -219,6 +220,23 @@ class FakeWebex:
     def series_ids(self, for_email: str | None = None) -> list[str]:
         """Series that exist (deleted ones are left out; :attr:`series` has them all)."""
         return self._dataset.ids(for_email)
+
+    def add_series(self, spec: SeriesSpec) -> None:
+        """A host schedules a new series (one-off or recurring) while the server runs.
+
+        ValueError if the id is taken (deleted series keep theirs).
+        """
+        self._dataset.add(spec)
+        self.series = (*self.series, spec)
+
+    def extend(self, series_id: str, count: int) -> SeriesSpec:
+        """A host extends a recurring series to ``count`` occurrences (an expired one turns
+        active again); the longer series. LookupError: unknown or deleted; ValueError: not
+        longer, or a one-off meeting.
+        """
+        longer = self._dataset.extend(series_id, count)
+        self.series = tuple(longer if s.id == series_id else s for s in self.series)
+        return longer
 
     def delete(self, meeting_id: str) -> None:
         """What ``DELETE /v1/meetings/{meetingId}`` does, without HTTP, auth or recording.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -513,3 +514,37 @@ def test_the_sandbox_command_deletes_with_its_printed_token() -> None:
     finally:
         process.terminate()
         process.communicate(timeout=10)
+
+
+# --- series added and extended while the server runs --------------------------------------
+
+INCIDENT = SERIES["Incident Review Sprint"]  # expired 55 days before the clock
+
+
+def test_an_added_series_is_discovered_and_listed(fake: FakeWebex) -> None:
+    new = replace(STANDUP, id="0" * 32, title="Added", count=3)
+    fake.add_series(new)
+    assert new.id in discovered(fake)
+    listed = listing(fake, new.id)
+    assert listed == fake.expected_meetings(new.id, WIDE_START, WIDE_END)
+    assert len([i for i in listed if i["meetingType"] == "scheduledMeeting"]) == 3
+    with pytest.raises(ValueError, match="taken"):
+        fake.add_series(new)
+
+
+def test_an_extended_series_is_active_again_with_its_new_occurrences(fake: FakeWebex) -> None:
+    before = call(fake, "GET", f"/meetings/{INCIDENT.id}").json()
+    assert before["state"] == "expired"
+    longer = fake.extend(INCIDENT.id, INCIDENT.count + 70)  # now runs past the clock
+    after = call(fake, "GET", f"/meetings/{INCIDENT.id}").json()
+    assert after["state"] == "active"
+    listed = listing(fake, INCIDENT.id)
+    scheduled = [i["id"] for i in listed if i["meetingType"] == "scheduledMeeting"]
+    assert len(scheduled) == longer.count
+    assert stamp(INCIDENT, INCIDENT.count + 69) in scheduled
+    assert fake.series_ids().count(INCIDENT.id) == 1
+    with pytest.raises(ValueError, match="more occurrences"):
+        fake.extend(INCIDENT.id, 5)
+    fake.delete(INCIDENT.id)
+    with pytest.raises(LookupError):
+        fake.extend(INCIDENT.id, 500)
