@@ -10,6 +10,7 @@ from typing import Any
 
 from singer_sdk import Target
 from singer_sdk import typing as th
+from singer_sdk.sinks import Sink
 from typing_extensions import override
 
 from .reader import Reader
@@ -108,6 +109,26 @@ class BatchTarget(Target):
             return
         self.wait_for_writes()  # a failed write raises before this STATE is out
         super()._write_state_message(state)
+
+    @override
+    def get_sink(
+        self,
+        stream_name: str,
+        *,
+        record: dict[str, Any] | None = None,
+        schema: dict[str, Any] | None = None,
+        key_properties: Sequence[str] | None = None,
+    ) -> Sink:
+        """A sink that a new SCHEMA replaces writes what it holds first: the SDK would write
+        it at the next full drain, after the new sink's batches, so an older record of a key
+        would overwrite a newer one."""
+        if schema is not None and self.sink_exists(stream_name):
+            current = super().get_sink(stream_name)
+            if current.original_schema != schema or current.key_properties != key_properties:
+                self.drain_one(current)
+        return super().get_sink(
+            stream_name, record=record, schema=schema, key_properties=key_properties
+        )
 
     def batch_written(self) -> None:
         """A sink wrote a batch: STATE is due once the other sinks have written theirs."""
