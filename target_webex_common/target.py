@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import PurePath
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn, cast
 
 from singer_sdk import Target
 from singer_sdk import typing as th
@@ -80,6 +82,8 @@ class BatchTarget(Target):
         self._in_flight: list[Future[None]] = []  # in the order they were started
         self._state_due: dict[str, Any] | None = None  # waits for the writes in flight
         self._ending = False  # the input is over (or SIGTERM): a STATE waits for its writes
+        self._reader = cast("Reader", self.message_reader)
+        self._reader.on_interrupt = self.interrupted
 
     def write_behind(self, write: Callable[[], None]) -> None:
         """Start ``write`` once the write before it has finished: one batch in flight."""
@@ -141,12 +145,23 @@ class BatchTarget(Target):
         super().process_endofpipe()
         self.wait_for_writes()
 
-    @override
+    @override  # private singer-sdk hook: the SDK's handler logs and drains (deadlocks), exits 0
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """The SDK drains every sink on SIGTERM and exits: the writes finish first, so the
-        STATE it emits covers what is in the database."""
+        """SIGINT or SIGTERM: only noted here (see :mod:`~target_webex_common.stop`); the
+        main thread then stops in :meth:`interrupted`."""
+        self._reader.stop.note(signum)
+
+    def interrupted(self, signum: int) -> NoReturn:
+        """Stopped between two messages: the batch in flight committed and its STATE printed,
+        then exit 128 + signal; records held since are read again by the next run."""
         self._ending = True
-        super()._handle_termination(signum, frame)
+        self.wait_for_writes()
+        self.logger.error(
+            "Interrupted by %s: stopped; every STATE printed covers rows committed, and the "
+            "next run reads the rest again",
+            signal.Signals(signum).name,
+        )
+        sys.exit(128 + signum)
 
     @override
     def _handle_max_record_age(self) -> None:

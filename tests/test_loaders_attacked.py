@@ -9,13 +9,20 @@ log line, the STATE printed, the rows.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.loader_harness import STREAM, Loader
+from tests.loader_harness import STREAM, Loader, lines_of
 from tests.meltano_support import Postgres
 from tests.test_target_webex_duckdb import SCHEMA, record, state
 
@@ -67,3 +74,184 @@ def test_a_schema_change_keeps_the_order_of_records_of_one_key(loader: Loader) -
         ("b", "b", "R2"),
     ]
     assert printed_states(completed.stdout) == [1]
+
+
+# --- SIGTERM while loading ----------------------------------------------------------------------
+
+SIGTERM_RUNS = int(os.environ.get("LOADER_SIGTERM_RUNS", "3"))  # 50 before a change to stop.py
+
+
+@pytest.mark.parametrize("attempt", range(SIGTERM_RUNS))
+def test_sigterm_while_loading_exits_143_after_the_state_of_what_is_committed(
+    loader: Loader, attempt: int
+) -> None:
+    """A SIGTERM at a random moment of a steady load (a batch and its log lines every few
+    records): the loader stops within seconds, exit 143, and every STATE it printed covers
+    rows in the table."""
+    process = subprocess.Popen(
+        loader.argv(batch_size_rows=7),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    stdin = process.stdin
+
+    def feed() -> None:
+        with contextlib.suppress(BrokenPipeError, ValueError, OSError):
+            stdin.write(json.dumps(schema()) + "\n")
+            for n in range(200_000):
+                stdin.write(json.dumps(record(f"m{n:06d}", "t")) + "\n")
+                stdin.write(json.dumps(state(n)) + "\n")
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    first = process.stdout.readline()  # a first batch is committed: loading is under way
+    assert first, process.stderr.read() if process.stderr else ""
+    time.sleep(random.Random(attempt).uniform(0, 0.5))
+    process.send_signal(signal.SIGTERM)
+    try:
+        stdout, stderr = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        pytest.fail("the loader did not stop within 60 s of SIGTERM (deadlocked)")
+    assert process.returncode == 143, stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+    last = printed_states(first + stdout)[-1]
+    stored = {row[0] for row in loader.rows("id")}
+    assert {f"m{n:06d}" for n in range(last + 1)} <= stored
+    (line,) = errors(stderr)
+    assert "SIGTERM" in line
+
+
+# --- loaders starting together on a fresh schema -----------------------------------------------
+
+
+def test_eight_postgres_loaders_starting_together_on_a_fresh_schema_all_load(
+    postgres: Postgres, tmp_path: Path
+) -> None:
+    """As the Airflow shards do: each creates the schema and the tables at the same moment."""
+    loader = Loader("postgres", tmp_path, postgres)
+    for attempt in range(3):
+        loader.execute(f"DROP SCHEMA IF EXISTS {loader.schema} CASCADE")
+        processes = [
+            subprocess.Popen(
+                loader.argv(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(8)
+        ]
+        # Each has connected (settings checked at start); then all get their input at once.
+        time.sleep(3)
+        room = {"room": {"type": ["string", "null"]}}
+        outcomes = [
+            process.communicate(
+                lines_of([schema(), record(f"s{n}", "t"), schema(room), record(f"r{n}", "t")]),
+                timeout=120,
+            )
+            for n, process in enumerate(processes)
+        ]
+        failed = [
+            err[-600:] for p, (_, err) in zip(processes, outcomes, strict=True) if p.returncode
+        ]
+        assert not failed, f"attempt {attempt}: {failed}"
+        assert len(loader.rows("id")) == 16
+
+
+# --- a value the database refuses ---------------------------------------------------------------
+
+REFUSED = {
+    "duckdb": [
+        ("end", "garbage"),
+        ("reminderTime", "15 minutes"),
+        ("hasChat", "maybe"),
+        ("end", "20250108T100000Z"),
+    ],
+    "postgres": [
+        ("end", "garbage"),
+        ("reminderTime", "15 minutes"),
+        ("hasChat", "maybe"),
+        ("end", "2025-01-08T10:00:00+23:59"),
+    ],
+}
+TYPED = {
+    "end": {"type": ["string", "null"], "format": "date-time"},
+    "reminderTime": {"type": ["integer", "null"]},
+    "hasChat": {"type": ["boolean", "null"]},
+}
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_a_value_the_database_refuses_is_one_error_naming_stream_key_column_and_value(
+    loader: Loader, case: int
+) -> None:
+    column, value = REFUSED[loader.kind][case]
+    messages: list[dict[str, Any]] = [schema(TYPED)]
+    for n in range(6):
+        fields = {column: value} if n == 3 else {}
+        messages += [record(f"m{n}", "t", **fields), state(n)]
+    completed = loader.run(messages, batch_size_rows=2)
+    assert completed.returncode != 0
+    assert "Traceback" not in completed.stderr, completed.stderr[-3000:]
+    (line,) = errors(completed.stderr)
+    for word in (STREAM, "m3", column, value):
+        assert word in line, line
+    assert printed_states(completed.stdout) == [0]  # not state 2, which follows m2-m3
+    assert loader.rows("id") == [("m0",), ("m1",)]
+
+
+# --- names ---------------------------------------------------------------------------------------
+
+
+def test_a_property_named_with_a_percent_sign_is_a_column(loader: Loader) -> None:
+    """``cpu_%`` (a stream map's new property): loaded, and loaded again into the column."""
+    maps = {"stream_maps": {STREAM: {"cpu_%": "title + '%'"}}}
+    loader.load([schema(), record("a", "10")], **maps)
+    loader.load([schema(), record("b", "20")], **maps)
+    assert loader.rows(f"id, {loader.column('cpu_%')}") == [("a", "10%"), ("b", "20%")]
+
+
+def test_a_property_name_over_63_bytes_is_stored_or_refused_in_one_line(loader: Loader) -> None:
+    long = "l" * 70
+    messages = [schema({long: {"type": ["string", "null"]}}), record("a", "t", **{long: "v"})]
+    for _ in range(2):
+        completed = loader.run(messages)
+        if loader.kind == "duckdb":
+            assert completed.returncode == 0, completed.stderr[-3000:]
+            assert loader.rows(f"id, {long}") == [("a", "v")]
+            continue
+        assert completed.returncode != 0
+        assert "Traceback" not in completed.stderr, completed.stderr[-3000:]
+        (line,) = errors(completed.stderr)
+        assert long in line
+        assert "63" in line
+
+
+# --- a table locked by another session ----------------------------------------------------------
+
+
+def test_a_locked_table_is_waited_for_a_bounded_time_then_one_line_naming_it(
+    postgres: Postgres, tmp_path: Path
+) -> None:
+    loader = Loader("postgres", tmp_path, postgres)
+    loader.load([schema(), record("a", "t")])
+    with loader.connect_postgres() as other:
+        other.execute("BEGIN")
+        other.execute(f"LOCK TABLE {loader.schema}.{STREAM} IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        completed = loader.run([schema(), record("b", "t"), state(1)], lock_timeout=2)
+        waited = time.monotonic() - started
+        other.execute("ROLLBACK")
+    assert completed.returncode != 0
+    assert waited < 30
+    assert "Traceback" not in completed.stderr, completed.stderr[-3000:]
+    (line,) = errors(completed.stderr)
+    assert f"{loader.schema}.{STREAM}" in line.replace('"', "")
+    assert "lock" in line
+    assert completed.stdout == ""
