@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -14,9 +14,9 @@ from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
 from singer_sdk.sinks import BatchSink
 from typing_extensions import override
 
-if TYPE_CHECKING:
-    from collections.abc import Sequence
+from .errors import LoadError, find_refusal, first_line
 
+if TYPE_CHECKING:
     from .target import BatchTarget
 
 VERSION = "_sdc_table_version"
@@ -73,6 +73,29 @@ class HeldBatchSink(BatchSink):
     @abstractmethod
     def write_batch(self, ndjson: bytes, batched_at: datetime) -> None:
         """Load one batch of records (one JSON object a line, at most one per key)."""
+
+    def is_refused_value(self, exc: Exception) -> bool:
+        """Whether the database refused a value of the batch (not the connection, a lock)."""
+        return False
+
+    def probe(self, lines: Sequence[bytes], only: str | None) -> str | None:
+        """``lines`` loaded and rolled back (``only``: the keys and that property alone):
+        the database's error, or None (see :func:`~target_webex_common.errors.find_refusal`)."""
+        return None
+
+    def explained(self, exc: Exception, lines: list[bytes]) -> LoadError:
+        """A failed batch as one line: the record and property refused, when it is a value."""
+        if self.is_refused_value(exc):
+            properties = [p for p in self.schema["properties"] if p not in self.key_properties]
+            refusal = find_refusal(lines, properties, self.probe)
+            if refusal is not None:
+                return LoadError(
+                    refusal.describe(self.stream_name, self.key_properties, self.table.qualified)
+                )
+        return LoadError(
+            f"{self.stream_name}: loading a batch into {self.table.qualified} failed: "
+            f"{first_line(exc)}"
+        )
 
     @cached_property
     @override
@@ -133,7 +156,12 @@ class HeldBatchSink(BatchSink):
         batched_at = context["batch_start_time"].astimezone(timezone.utc)
 
         def write() -> None:
-            self.write_batch(ndjson, batched_at)
+            try:
+                self.write_batch(ndjson, batched_at)
+            except LoadError:
+                raise
+            except Exception as exc:
+                raise self.explained(exc, list(held.values())) from None
             self.logger.info("Loaded %d rows into %s", rows, self.table.qualified)
 
         self._target.write_behind(write)

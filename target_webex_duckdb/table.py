@@ -58,20 +58,28 @@ class Table:
             logger=self.logger,
         )
 
-    def load(self, ndjson: Path, batched_at: datetime, *, hard_delete: bool) -> None:
+    def load(
+        self,
+        ndjson: Path,
+        batched_at: datetime,
+        *,
+        hard_delete: bool,
+        only: str | None = None,
+        keep: bool = True,
+    ) -> None:
         """Upsert the records of one file (at most one per key), in one transaction; with
-        ``hard_delete``, rows of tombstones (``_sdc_deleted_at`` set) are deleted after it."""
-        read = ", ".join(
-            f"{quote_literal(c.key)}: {quote_literal(c.read_as)}" for c in self.columns
-        )
+        ``hard_delete``, rows of tombstones (``_sdc_deleted_at`` set) are deleted after it.
+        ``only``: the keys and that property alone; ``keep=False``: rolled back (a probe)."""
+        columns = [c for c in self.columns if only is None or c.key == only or c.key in self.keys]
+        read = ", ".join(f"{quote_literal(c.key)}: {quote_literal(c.read_as)}" for c in columns)
         values = [
             f"TIMESTAMP {quote_literal(batched_at.isoformat(sep=' '))}"
             if c.name == BATCHED_AT
             else c.select_expression(quote_identifier(c.key))
-            for c in self.columns
+            for c in columns
         ]
         verb = "INSERT OR REPLACE" if self.keys else "INSERT"
-        names = ", ".join(c.quoted for c in self.columns)
+        names = ", ".join(c.quoted for c in columns)
         self.connection.execute("BEGIN TRANSACTION")
         try:
             self.connection.execute(
@@ -83,7 +91,7 @@ class Table:
                 self.connection.execute(
                     f"DELETE FROM {self.qualified} WHERE {quote_identifier(DELETED_AT)} IS NOT NULL"
                 )
-            self.connection.execute("COMMIT")
+            self.connection.execute("COMMIT" if keep else "ROLLBACK")
         except BaseException:
             self.connection.execute("ROLLBACK")
             raise

@@ -46,6 +46,15 @@ class TargetWebexPostgres(BatchTarget):
                 "set either way, as target-postgres does."
             ),
         ),
+        th.Property(
+            "lock_timeout",
+            th.IntegerType,
+            default=60,
+            description=(
+                "Seconds a statement waits for a table another session has locked, then the "
+                "run fails naming the table (0: without limit)."
+            ),
+        ),
         batch_size_rows_setting(),
     ).to_dict()
 
@@ -80,7 +89,7 @@ class TargetWebexPostgres(BatchTarget):
                 user=config["user"],
                 password=config.get("password") or None,
                 dbname=config["database"],
-                options="-c TimeZone=UTC",
+                options=f"-c TimeZone=UTC -c lock_timeout={int(config['lock_timeout'])}s",
                 application_name=self.name,
                 connect_timeout=10,
                 autocommit=True,

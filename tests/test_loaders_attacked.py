@@ -194,7 +194,7 @@ def test_a_value_the_database_refuses_is_one_error_naming_stream_key_column_and_
     column, value = REFUSED[loader.kind][case]
     messages: list[dict[str, Any]] = [schema(TYPED)]
     for n in range(6):
-        fields = {column: value} if n == 3 else {}
+        fields: dict[str, Any] = {column: value} if n == 3 else {}
         messages += [record(f"m{n}", "t", **fields), state(n)]
     completed = loader.run(messages, batch_size_rows=2)
     assert completed.returncode != 0
@@ -219,7 +219,8 @@ def test_a_property_named_with_a_percent_sign_is_a_column(loader: Loader) -> Non
 
 def test_a_property_name_over_63_bytes_is_stored_or_refused_in_one_line(loader: Loader) -> None:
     long = "l" * 70
-    messages = [schema({long: {"type": ["string", "null"]}}), record("a", "t", **{long: "v"})]
+    fields: dict[str, Any] = {long: "v"}
+    messages = [schema({long: {"type": ["string", "null"]}}), record("a", "t", **fields)]
     for _ in range(2):
         completed = loader.run(messages)
         if loader.kind == "duckdb":
