@@ -3,8 +3,8 @@
 
     python scripts/show_models.py output/warehouse.duckdb
 
-Run it with a Python that has the warehouse's ``duckdb`` (1.1.3: the demo uses target-duckdb's
-plugin venv). ``--schema`` is the dbt-duckdb utility's ``schema`` setting.
+Run it with a Python that has ``duckdb`` 1.1.3 or newer (the demo uses target-duckdb's plugin
+venv). ``--schema`` is the dbt-duckdb utility's ``schema`` setting.
 """
 
 from __future__ import annotations

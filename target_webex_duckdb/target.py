@@ -47,7 +47,12 @@ class TargetWebexDuckDB(BatchTarget):
     @cached_property
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The warehouse, opened once and shared by every sink."""
-        connection = duckdb.connect(str(self.config["filepath"]))
+        # A new file in the format DuckDB 1.1 reads: target-duckdb (pinned to 1.1.3 in
+        # meltano.yml) and older readers open what this loader wrote with a newer DuckDB.
+        connection = duckdb.connect(
+            str(self.config["filepath"]), config={"storage_compatibility_version": "v1.1.0"}
+        )
+        connection.execute("SET TimeZone = 'UTC'")  # a date-time without offset is UTC
         # One thread: on 60,000 Webex-rich records it spent a third less CPU than DuckDB's
         # default (a thread per core) in the same wall time; the tap and Meltano need the
         # other cores, and the batches are small.

@@ -150,13 +150,15 @@ def test_eight_postgres_loaders_starting_together_on_a_fresh_schema_all_load(
         # Each has connected (settings checked at start); then all get their input at once.
         time.sleep(3)
         room = {"room": {"type": ["string", "null"]}}
-        outcomes = [
-            process.communicate(
-                lines_of([schema(), record(f"s{n}", "t"), schema(room), record(f"r{n}", "t")]),
-                timeout=120,
+        for n, process in enumerate(processes):
+            assert process.stdin is not None
+            process.stdin.write(
+                lines_of([schema(), record(f"s{n}", "t"), schema(room), record(f"r{n}", "t")])
             )
-            for n, process in enumerate(processes)
-        ]
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.close()
+        outcomes = [process.communicate(timeout=120) for process in processes]
         failed = [
             err[-600:] for p, (_, err) in zip(processes, outcomes, strict=True) if p.returncode
         ]
