@@ -33,8 +33,9 @@ class LoaderTable(Protocol):
         """Its quoted schema.name, as statements and log lines name it."""
         ...
 
-    def prepare(self) -> None:
-        """Create it, or add the columns a new SCHEMA brought."""
+    def prepare(self) -> bool:
+        """Create it, or add the columns a new SCHEMA brought; whether it was created."""
+        ...
 
     def drop_versions_before(self, version: int, deleted_at: datetime, *, hard_delete: bool) -> int:
         """Rows of older table versions, and of none (loaded without one), deleted
@@ -64,11 +65,12 @@ class HeldBatchSink(BatchSink):
             operator.itemgetter(*self.key_properties) if self.key_properties else None
         )
         self._target = target
+        self._created = False  # the table is new: its first record is looked at
 
     @override
     def setup(self) -> None:
         """The table exists, with a column for every property of this SCHEMA."""
-        self.table.prepare()
+        self._created = self.table.prepare()
 
     @abstractmethod
     def write_batch(self, ndjson: bytes, batched_at: datetime) -> None:
@@ -137,6 +139,15 @@ class HeldBatchSink(BatchSink):
     @override
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         """Held per key, so the last record of a key in a batch wins, as in one upsert."""
+        if self._created:
+            self._created = False
+            if record.get(VERSION) is None:
+                self.logger.warning(
+                    "Created table %s, but its first record carries no table version: a run "
+                    "that resumes from a state sends only what changed since, so a new "
+                    "warehouse gets only that; if it is new, run again with --full-refresh",
+                    self.table.qualified,
+                )
         held: dict[object, bytes] = context.setdefault("records", {})
         key = self._key(record) if self._key else len(held)
         if key in held:

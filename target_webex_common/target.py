@@ -9,14 +9,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import PurePath
 from types import FrameType
-from typing import Any, NoReturn, cast
+from typing import Any, ClassVar, NoReturn, cast
 
 from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.sinks import Sink
 from typing_extensions import override
 
-from .errors import LoadError
+from .errors import LoadError, first_line
 from .reader import Reader
 
 DEFAULT_BATCH_SIZE_ROWS = 5000  # see meltano.yml: the measured trade-off of each loader
@@ -47,6 +47,8 @@ class BatchTarget(Target):
     """
 
     message_reader_class = Reader
+    #: The database's errors: one line (its first) at the default level, not a traceback.
+    database_errors: ClassVar[tuple[type[Exception], ...]] = ()
     # The loaders ship in the tap's distribution: its version is theirs (--about, the log).
     package_name = "tap-webex-meetings"
 
@@ -67,10 +69,15 @@ class BatchTarget(Target):
     def invoke(cls, *args: Any, **kwargs: Any) -> None:
         """Run; a failure the loader could say (:class:`LoadError`) is one ERROR line, exit 1:
         every STATE printed before it covers committed rows, none covers the failed batch."""
+        logger = logging.getLogger(cls.name)
         try:
             super().invoke(*args, **kwargs)
         except LoadError as exc:
-            logging.getLogger(cls.name).error("%s", exc)
+            logger.error("%s", exc)
+            sys.exit(1)
+        except cls.database_errors as exc:  # the database's own words, which name the file
+            logger.error("%s failed: %s", cls.name, first_line(exc))
+            logger.debug("Traceback of the failure above", exc_info=exc)
             sys.exit(1)
 
     def __init__(

@@ -7,12 +7,15 @@ written to CSV by Python's csv module).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from target_webex_common.sink import DELETED_AT, VERSION
 from target_webex_common.sql import create_or_widen, quote_identifier, quote_literal
@@ -26,7 +29,7 @@ BATCHED_AT = "_sdc_batched_at"
 class Table:
     """A table of ``columns`` keyed by ``keys`` (record keys; none: rows are appended)."""
 
-    connection: Any  # duckdb.DuckDBPyConnection (duckdb is imported by the target)
+    connection: duckdb.DuckDBPyConnection
     schema: str
     name: str
     columns: Sequence[Column]
@@ -46,10 +49,10 @@ class Table:
         ).fetchall()
         return dict(rows)
 
-    def prepare(self) -> None:
+    def prepare(self) -> bool:
         """Create the schema and table, or add the columns a new SCHEMA brought."""
         self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(self.schema)}")
-        create_or_widen(
+        return create_or_widen(
             self.connection.execute,
             self.qualified,
             columns=self.columns,
@@ -93,7 +96,8 @@ class Table:
                 )
             self.connection.execute("COMMIT" if keep else "ROLLBACK")
         except BaseException:
-            self.connection.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):  # a failed COMMIT has ended it already
+                self.connection.execute("ROLLBACK")
             raise
 
     def drop_versions_before(self, version: int, deleted_at: datetime, *, hard_delete: bool) -> int:

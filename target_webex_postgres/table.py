@@ -70,7 +70,7 @@ class Table:
             name: type_.replace("timestamp without time zone", "timestamp") for name, type_ in rows
         }
 
-    def prepare(self) -> None:
+    def prepare(self) -> bool:
         """Create the schema and table, or add the columns a new SCHEMA brought; several
         loaders may do it at once (Airflow's shards): they take turns on an advisory lock,
         since ``IF NOT EXISTS`` still races in PostgreSQL's catalogs."""
@@ -80,7 +80,7 @@ class Table:
                 [f"target-webex-postgres {self.schema}"],
             )
             self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(self.schema)}")
-            create_or_widen(
+            return create_or_widen(
                 self.connection.execute,
                 self.qualified,
                 columns=self.columns,

@@ -21,6 +21,7 @@ class TargetWebexPostgres(BatchTarget):
 
     name = "target-webex-postgres"
     default_sink_class = PostgresSink
+    database_errors = (psycopg.Error,)
 
     config_jsonschema = th.PropertiesList(
         th.Property("host", th.StringType, default="localhost", description="Server host."),

@@ -15,6 +15,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -257,4 +258,87 @@ def test_a_locked_table_is_waited_for_a_bounded_time_then_one_line_naming_it(
     (line,) = errors(completed.stderr)
     assert f"{loader.schema}.{STREAM}" in line.replace('"', "")
     assert "lock" in line
+    assert completed.stdout == ""
+
+
+# --- a new table, records of a run that resumed from a state -------------------------------------
+
+
+def test_a_table_created_for_records_without_a_table_version_is_one_warning(
+    loader: Loader,
+) -> None:
+    """A new warehouse, an old state: the tap sends only what changed (no table version, which
+    a full extract has); the loader says to start from --full-refresh, once."""
+    resumed = loader.load([schema(), record("a", "t"), record("b", "t"), state(1)])
+    warnings = [line for line in resumed.stderr.splitlines() if "WARNING" in line]
+    assert len(warnings) == 1, warnings
+    assert "--full-refresh" in warnings[0]
+    again = loader.load([schema(), record("c", "t"), state(2)])  # the table exists now
+    assert "--full-refresh" not in again.stderr
+    loader.execute(f"DROP TABLE {loader.schema}.{STREAM}")
+    full = loader.load([schema(), record("a", "t", 7), state(1)])  # a full extract: versioned
+    assert "--full-refresh" not in full.stderr
+
+
+# --- an unusable DuckDB file ---------------------------------------------------------------------
+
+
+def one_error_naming(completed: subprocess.CompletedProcess[str], *words: str) -> str:
+    assert completed.returncode != 0
+    assert "Traceback" not in completed.stderr, completed.stderr[-3000:]
+    (line,) = errors(completed.stderr)
+    for word in words:
+        assert word in line, line
+    return line
+
+
+def test_a_duckdb_file_locked_by_another_process_is_one_line(tmp_path: Path) -> None:
+    loader = Loader("duckdb", tmp_path)
+    loader.load([schema(), record("a", "t")])
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(loader.filepath)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        completed = loader.run([schema(), record("b", "t"), state(1)])
+    finally:
+        holder.kill()
+        holder.communicate()
+    one_error_naming(completed, str(loader.filepath), "lock")
+    assert completed.stdout == ""
+
+
+HOLD_LOCK = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True)"
+HOLD_LOCK += "; time.sleep(120)"
+
+
+def test_a_read_only_duckdb_file_is_one_line(tmp_path: Path) -> None:
+    loader = Loader("duckdb", tmp_path)
+    loader.load([schema(), record("a", "t")])
+    # root writes a file whatever its mode: immutable (ext4's chattr) is read-only for root too
+    as_root = os.geteuid() == 0
+    if as_root:
+        subprocess.run(["chattr", "+i", str(loader.filepath)], check=True)
+    else:
+        loader.filepath.chmod(0o444)
+    try:
+        completed = loader.run([schema(), record("b", "t"), state(1)])
+    finally:
+        if as_root:
+            subprocess.run(["chattr", "-i", str(loader.filepath)], check=True)
+    one_error_naming(completed, str(loader.filepath))
+    assert completed.stdout == ""
+
+
+def test_a_full_disk_under_a_duckdb_file_is_one_line(tmp_path: Path) -> None:
+    """The write-ahead log on a device that is always full (/dev/full): ENOSPC at the commit."""
+    loader = Loader("duckdb", tmp_path)
+    loader.load([schema(), record("a", "t")])
+    wal = loader.filepath.with_name(loader.filepath.name + ".wal")
+    wal.symlink_to("/dev/full")
+    completed = loader.run([schema(), record("b", "t"), state(1)])
+    one_error_naming(completed, str(wal), "No space left on device")
     assert completed.stdout == ""
