@@ -36,7 +36,14 @@ class Loader:
         self.command = COMMANDS[kind]
         self.schema = schema_of(tmp_path) if postgres else "webex"
         self.filepath = tmp_path / "warehouse.duckdb"
-        if postgres:
+        self.reset()
+
+    def reset(self) -> None:
+        """An empty warehouse."""
+        if self.postgres is None:
+            for path in (self.filepath, self.filepath.with_name(self.filepath.name + ".wal")):
+                path.unlink(missing_ok=True)
+        else:
             self.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
 
     def settings(self, **config: Any) -> dict[str, Any]:

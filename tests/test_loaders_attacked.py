@@ -138,16 +138,19 @@ def test_eight_postgres_loaders_starting_together_on_a_fresh_schema_all_load(
     loader = Loader("postgres", tmp_path, postgres)
     for attempt in range(3):
         loader.execute(f"DROP SCHEMA IF EXISTS {loader.schema} CASCADE")
-        processes = [
-            subprocess.Popen(
-                loader.argv(),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for _ in range(8)
-        ]
+        logs = [tmp_path / f"attempt{attempt}-loader{n}.log" for n in range(8)]
+        processes = []
+        for log in logs:
+            with log.open("w") as err:
+                processes.append(
+                    subprocess.Popen(
+                        loader.argv(),
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.DEVNULL,
+                        stderr=err,
+                        text=True,
+                    )
+                )
         # Each has connected (settings checked at start); then all get their input at once.
         time.sleep(3)
         room = {"room": {"type": ["string", "null"]}}
@@ -156,13 +159,12 @@ def test_eight_postgres_loaders_starting_together_on_a_fresh_schema_all_load(
             process.stdin.write(
                 lines_of([schema(), record(f"s{n}", "t"), schema(room), record(f"r{n}", "t")])
             )
+            process.stdin.flush()
         for process in processes:
             assert process.stdin is not None
             process.stdin.close()
-        outcomes = [process.communicate(timeout=120) for process in processes]
-        failed = [
-            err[-600:] for p, (_, err) in zip(processes, outcomes, strict=True) if p.returncode
-        ]
+        codes = [process.wait(timeout=120) for process in processes]
+        failed = [log.read_text()[-600:] for code, log in zip(codes, logs, strict=True) if code]
         assert not failed, f"attempt {attempt}: {failed}"
         assert len(loader.rows("id")) == 16
 
