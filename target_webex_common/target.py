@@ -101,6 +101,7 @@ class BatchTarget(Target):
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-behind")
         self._in_flight: list[Future[None]] = []  # in the order they were started
         self._state_due: dict[str, Any] | None = None  # waits for the writes in flight
+        self._last_state: dict[str, Any] | None = None  # the last STATE printed
         self._ending = False  # the input is over (or SIGTERM): a STATE waits for its writes
         self._reader = cast("Reader", self.message_reader)
         self._reader.on_interrupt = self.interrupted
@@ -118,7 +119,13 @@ class BatchTarget(Target):
             self._in_flight.pop(0)
         if self._state_due is not None:
             state, self._state_due = self._state_due, None
+            self._emit_state(state)
+
+    def _emit_state(self, state: dict[str, Any]) -> None:
+        """Printed unless it is the one printed last (the SDK repeats it at every full drain)."""
+        if state != self._last_state:
             super()._write_state_message(state)
+            self._last_state = state
 
     @staticmethod
     def _busy(writes: Sequence[Future[None]]) -> bool:
@@ -132,7 +139,7 @@ class BatchTarget(Target):
             self._state_due = state
             return
         self.wait_for_writes()  # a failed write raises before this STATE is out
-        super()._write_state_message(state)
+        self._emit_state(state)
 
     @override
     def get_sink(
