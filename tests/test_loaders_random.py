@@ -5,7 +5,7 @@ number), RECORD (upserts and tombstones), STATE and ACTIVATE_VERSION, loaded wit
 two or three records so that every kind of message falls on a batch boundary somewhere.
 After the run, the table must be what the model says, and the STATE printed the ones sent,
 in order, once each, ending with the last. CI runs ``LOADER_RANDOM_EXAMPLES`` (default 30) per
-loader, about 40 s each on 2 cores (measured); more for a change to the loaders. core.
+loader, about 40 s each on 2 cores (measured); more for a change to the loaders
 """
 
 from __future__ import annotations
