@@ -24,14 +24,14 @@ from urllib.parse import ParseResult, quote
 import backoff
 import requests
 from singer_sdk.authenticators import BearerTokenAuthenticator
-from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import HeaderLinkPaginator
 from singer_sdk.singerlib import MetadataMapping, RecordMessage
 from singer_sdk.streams.rest import HTTPRequest, PageContext, RESTStream
 from typing_extensions import override
 
-from tap_webex_meetings import retries, webex
+from tap_webex_meetings import retries, stream_maps, webex
 from tap_webex_meetings.auth import WebexOAuthAuthenticator
 from tap_webex_meetings.credentials import clean_secret
 from tap_webex_meetings.errors import (
@@ -43,7 +43,8 @@ from tap_webex_meetings.errors import (
 )
 from tap_webex_meetings.pages import PageEnd, QueryGuard
 from tap_webex_meetings.ratelimit import RateGate
-from tap_webex_meetings.transport import DeadlineExceeded, WebexSession
+from tap_webex_meetings.reachability import UnreachableError
+from tap_webex_meetings.transport import DeadlineExceeded, WebexSession, without_query
 
 if TYPE_CHECKING:
     from backoff.types import Details
@@ -105,6 +106,8 @@ class WebexStream(RESTStream[ParseResult | None]):
     instance_cap = webex.INSTANCE_CAP
     # The field an entry must have as a parsable timestamp to be a record (None: none).
     entry_moment: str | None = "start"
+    # Timestamps an entry may lack, but not have wrong (out of range breaks date arithmetic).
+    entry_moments_if_present: tuple[str, ...] = ()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -189,6 +192,18 @@ class WebexStream(RESTStream[ParseResult | None]):
         return session
 
     @override
+    def build_prepared_request(self, *args: Any, **kwargs: Any) -> requests.PreparedRequest:
+        """The request, not yet authenticated: ``_request`` authenticates each try.
+
+        The SDK also authenticates here, outside its retry loop: a token refresh that
+        failed once (a 503) failed the run, and a token short of its expiry margin was
+        refreshed twice per request. Inside the loop it is retried like the request.
+        """
+        request = requests.Request(*args, **kwargs)
+        request.headers.setdefault("User-Agent", self.user_agent)
+        return self.requests_session.prepare_request(request)
+
+    @override
     def get_url_params(
         self, context: Context | None, next_page_token: ParseResult | None
     ) -> dict[str, Any]:
@@ -206,21 +221,29 @@ class WebexStream(RESTStream[ParseResult | None]):
             webex.subject(None, context or {}),
             self.logger,
             self.webex_tap.summary.count_skipped,
-            self.instance_cap,
             self.entry_problem,
+            (context or {}).get("meetingSeriesId"),
         )
         return guard.records(super().request_records(context))
 
     def entry_problem(self, item: Any) -> str | None:
         """Why a listed entry is not a record of this stream (skipped with a warning)."""
-        return webex.entry_problem(item, self.primary_keys[0], self.entry_moment)
+        return webex.entry_problem(
+            item, self.primary_keys[0], self.entry_moment, self.entry_moments_if_present
+        )
 
     def fetch_meeting(self, meeting_id: str, host_email: str | None = None) -> dict[str, Any]:
         """``GET /meetings/{meeting_id}``: the meeting or series; :class:`NotFoundError` on 404.
 
         Its own call, not a listing: one request (retried like any other) whose body
-        ``validate_response`` has already checked to be a meeting.
+        ``validate_response`` has already checked to be the meeting asked for. An id that
+        cannot go into a URL is never sent (see :func:`webex.path_problem`).
         """
+        if problem := webex.path_problem(meeting_id):
+            raise FatalAPIError(
+                f"Refused to look up meeting {meeting_id[:100]!r}: its id cannot go into a URL "
+                f"({problem})"
+            )
         request = self.build_prepared_request(
             method="GET",
             url=f"{self.url_base}{webex.MEETINGS_PATH}/{quote(meeting_id, safe='')}",
@@ -291,12 +314,18 @@ class WebexStream(RESTStream[ParseResult | None]):
         """
         deselected = self._deselected_fields
         if deselected is None:
-            yield from super()._generate_record_messages(record)
+            try:
+                yield from super()._generate_record_messages(record)
+            except Exception as exc:  # only the maps run in there
+                raise stream_maps.failure(self.name, record, exc) from exc
             return
         for name in deselected:
             record.pop(name, None)
         for stream_map in self.stream_maps:
-            mapped = stream_map.transform(record)
+            try:
+                mapped = stream_map.transform(record)
+            except Exception as exc:  # a user's expression: anything (see stream_maps.py)
+                raise stream_maps.failure(stream_map.stream_alias, record, exc) from exc
             if mapped is not None:
                 yield RecordMessage(
                     stream=stream_map.stream_alias,
@@ -369,6 +398,14 @@ class WebexStream(RESTStream[ParseResult | None]):
                 f"and {webex.ADMIN_SCOPE} (an admin's token) to use host_emails.",
             )
         if status == HTTPStatus.NOT_FOUND:
+            if not webex.is_webex_error(response):  # a proxy's: says nothing of Webex's data
+                raise RetriableAPIError(
+                    f"404 that is not Webex's (not its error body but "
+                    f"{webex.what_came_back(response)}) from "
+                    f"{without_query(response.request.url or '')}, for "
+                    f"{webex.subject_of(response.request.url or '')}",
+                    response,
+                )
             raise NotFoundError(status, message, tracking_id)
         raise WebexAPIError(status, message, tracking_id)
 
@@ -380,8 +417,8 @@ class WebexStream(RESTStream[ParseResult | None]):
         something in between, and may pass.
         """
         url = response.request.url or ""
-        lookup = webex.lookup_id(url) is not None
-        expected = "a meeting" if lookup else "a page of meetings"
+        asked = webex.lookup_id(url)
+        expected = "a meeting" if asked is not None else "a page of meetings"
         status = response.status_code
         if status != HTTPStatus.OK:
             raise RetriableAPIError(
@@ -397,7 +434,11 @@ class WebexStream(RESTStream[ParseResult | None]):
         problem = (
             "an empty body"
             if payload is None
-            else (webex.meeting_problem(payload) if lookup else webex.listing_problem(payload))
+            else (
+                webex.lookup_problem(payload, asked)
+                if asked is not None
+                else webex.listing_problem(payload)
+            )
         )
         if problem:
             raise RetriableAPIError(
@@ -459,6 +500,7 @@ class WebexStream(RESTStream[ParseResult | None]):
             self.backoff_wait_generator,
             retries.RETRIABLE,
             max_tries=self.backoff_max_tries,
+            giveup=retries.give_up,
             on_backoff=self.backoff_handler,
             jitter=self.backoff_jitter,
             logger=None,
@@ -499,8 +541,8 @@ class WebexStream(RESTStream[ParseResult | None]):
                 self.webex_tap.rate_gate.hold(details.get("wait", 0.0))
             if response.status_code == HTTPStatus.GATEWAY_TIMEOUT and details["tries"] >= 2:
                 reason += "; " + retries.shrink_page_size(details["args"][0])
-        elif isinstance(exception, DeadlineExceeded):
-            reason = str(exception)  # ours: it names the URL and the deadline
+        elif isinstance(exception, (DeadlineExceeded, UnreachableError)):
+            reason = str(exception)  # ours: it names the URL and the deadline or the cause
         else:
             reason = type(exception).__name__ if exception else "unknown error"
         request, context = details["args"][:2]

@@ -37,7 +37,12 @@ def setting_of(message: str) -> str:
 def schema_problems(config: MutableMapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
     """Every JSON-schema error of ``config``, worded for a user; fills in defaults."""
     errors = _VALIDATOR(schema).iter_errors(config)
-    return [_describe(error, schema) for error in sorted(errors, key=lambda e: list(e.path))]
+    lines: dict[str, str] = {}
+    for error in sorted(errors, key=lambda e: list(e.path)):
+        line = _describe(error, schema)
+        # The first line per setting: inf is both "not an integer" and "above the maximum".
+        lines.setdefault(setting_of(line), line)
+    return list(lines.values())
 
 
 def unknown_settings(config: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, str | None]:
@@ -101,12 +106,18 @@ def config_file_problem(path: Path) -> str | None:
     except (OSError, UnicodeDecodeError) as exc:
         return f"cannot be read ({type(exc).__name__})"
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_not_json)
     except json.JSONDecodeError as exc:
         return f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+    except ValueError as exc:  # NaN, Infinity: Python reads them, singer-sdk does not
+        return f"not valid JSON ({exc})"
     if not isinstance(value, dict):
         return "not a JSON object of settings"
     return None
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON number")
 
 
 def _describe(error: ValidationError, schema: Mapping[str, Any]) -> str:
@@ -165,12 +176,17 @@ def _noun(spec: Mapping[str, Any]) -> str:
 
 
 def _bounds_note(spec: Mapping[str, Any]) -> str:
-    """`` (1..100)`` for a setting with both bounds, `` (>= 0)`` with one, else nothing."""
+    """`` (1..100)`` with both bounds, `` (> 0, at most 3600)``, `` (>= 0)``, or nothing."""
     low, high = spec.get("minimum"), spec.get("maximum")
+    exclusive = spec.get("exclusiveMinimum")
     if low is not None and high is not None:
         return f" ({low}..{high})"
+    if exclusive is not None and high is not None:
+        return f" (> {exclusive}, at most {high})"
     if low is not None:
         return f" (>= {low})"
-    if (exclusive := spec.get("exclusiveMinimum")) is not None:
+    if exclusive is not None:
         return f" (> {exclusive})"
+    if high is not None:
+        return f" (at most {high})"
     return ""

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from tap_webex_meetings import webex
+from tap_webex_meetings import timeutils, webex
 
 STAMP = "%Y%m%dT%H%M%SZ"
 DELETED_AT = "_sdc_deleted_at"
@@ -49,8 +49,8 @@ def stamp(moment: datetime) -> str:
 
 
 def parse_stamp(text: str) -> datetime:
-    """The UTC instant of a :func:`stamp`."""
-    return datetime.strptime(text, STAMP).replace(tzinfo=timezone.utc)
+    """The UTC instant of a :func:`stamp`; ``ValueError`` if none or out of range."""
+    return timeutils.within_range(datetime.strptime(text, STAMP).replace(tzinfo=timezone.utc))
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,10 @@ class _Run:
     first: int
     step: int
     count: int
+
+    @property
+    def last(self) -> int:
+        return self.first + (self.count - 1) * self.step
 
     def __contains__(self, start: int) -> bool:
         offset = start - self.first
@@ -123,8 +127,10 @@ class Memory:
                 if epoch is None:
                     continue
                 step = int(period.removeprefix("PT").removesuffix("S"))
-                runs.append(_Run(epoch, step, int(count)))
-            except (ValueError, TypeError, IndexError):
+                run = _Run(epoch, step, int(count))
+                timeutils.within_range(datetime.fromtimestamp(run.last, tz=timezone.utc))
+                runs.append(run)
+            except (ValueError, TypeError, IndexError, OverflowError, OSError):
                 continue  # a hand-edited state must not stop the run
         return cls(series_id, runs, others)
 

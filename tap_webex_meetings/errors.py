@@ -58,12 +58,30 @@ class ForeignOriginError(FatalAPIError):
         )
 
 
-class ServerRefusedConnectionError(FatalAPIError):
-    """Nothing listens where ``api_url`` points: retrying for minutes will not change it."""
+class ResponseTooLargeError(FatalAPIError):
+    """A body larger than any Webex answer: a proxy, a server in between, or an attack."""
 
-    def __init__(self, url: str) -> None:
-        super().__init__(f"Could not connect to {url}: connection refused (check api_url)")
+    def __init__(self, url: str, subject: str, cap_mib: int) -> None:
+        super().__init__(
+            f"The response to {url}, for {subject}, is larger than {cap_mib} MiB once "
+            "decoded (a Webex page is about 0.3 MB); stopped reading it. Something between "
+            "the tap and Webex sent it: check api_url and any proxy."
+        )
 
 
 class NoProgressError(FatalAPIError):
     """Paging went on without listing anything new: following it would never end."""
+
+
+class StreamMapError(FatalAPIError):
+    """A ``stream_maps`` expression failed on a record (see :mod:`stream_maps`)."""
+
+
+class LoaderStoppedError(FatalAPIError):
+    """The loader reading the tap's output exited (a broken pipe): nothing more is written."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The loader stopped reading (exit of the process downstream): stopping, nothing "
+            "more is written; its own log says why it stopped"
+        )

@@ -48,12 +48,15 @@ class SeriesFacts:
 
 
 def facts_of(record: Mapping[str, Any], run_start: datetime) -> SeriesFacts:
-    """Read a ``meetingSeries`` record (discovery or a lookup)."""
+    """Read a ``meetingSeries`` record (discovery or a lookup).
+
+    An ``end`` that is there but not a timestamp in range says nothing certain: such a
+    series is not taken to be over (it is never finished, only read again).
+    """
     end_text = record.get("end")
-    try:
-        end = timeutils.parse_api_timestamp(end_text) if isinstance(end_text, str) else None
-    except ValueError:
-        end = None
+    end = _api_instant(end_text)
+    if end is None and end_text is not None:
+        return SeriesFacts(over=False, end=None)
     one_off_over = not record.get("recurrence") and end is not None and end < run_start
     return SeriesFacts(over=record.get("state") == EXPIRED or one_off_over, end=end)
 
@@ -180,6 +183,15 @@ def discovery_marker(
         "split": split,
         "hosts": dict.fromkeys(hosts, at),
     }
+
+
+def _api_instant(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return timeutils.parse_api_timestamp(value)
+    except ValueError:
+        return None
 
 
 def _instant(value: Any) -> datetime | None:

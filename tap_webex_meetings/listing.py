@@ -10,12 +10,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Union
 
 from tap_webex_meetings import deletions, timeutils, webex
 from tap_webex_meetings.deletions import Meeting, Memory
 from tap_webex_meetings.history import SeriesFacts
+
+# Webex ends a meeting after 24 hours.
+MAX_MEETING = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,9 @@ class SeriesListing:
     def missing(self, listed: set[str]) -> Iterator[Listed]:
         """Remembered meetings the listing lacks: a tombstone when Webex answers 404.
 
+        An id that cannot go into a URL (a hand-edited state) is neither looked up nor
+        tombstoned: its lookup would ask for something else.
+
         A meeting beyond the window (a shortened ``end_date``) is not asked about; one Webex
         still has (it moved, or left a ``meeting_type``/``state``/``is_modified`` filter) is
         remembered with its current start while it is upcoming.
@@ -102,6 +108,15 @@ class SeriesListing:
         host = query.params.get("hostEmail")
         for meeting in query.remembered:
             if meeting.id in listed:
+                continue
+            if problem := webex.path_problem(meeting.id):
+                self._logger.warning(
+                    "Series %s remembers meeting %r, whose id cannot go into a URL (%s): not "
+                    "looked up, not deleted, forgotten",
+                    query.series_id,
+                    meeting.id[:100],
+                    problem,
+                )
                 continue
             if not query.start <= meeting.start < query.end:
                 yield StillThere(meeting)
@@ -116,31 +131,88 @@ class SeriesListing:
     def pages(self) -> Iterator[dict[str, Any]]:
         """All pages of the query; past Webex's 10,000-instance cap, continue in a new window.
 
-        Small series cost one query. Only when a query listed the cap's worth of instances
-        does a new query start at the last instance listed (inclusive, its ids skipped), for
-        instances only: scheduled meetings were all listed by the first one.
+        Small series cost one query. A query that listed the cap's worth of instances (or
+        more: a limit Webex raised one day) may have been cut, so a new query starts at the
+        last instance listed (inclusive, what was listed from there skipped). Webex's words
+        allow two readings of the cap, and the listing tells which one happened: records
+        after the last instance mean only instances were dropped (continue with instances
+        only); none mean the whole listing ended there (continue with every type).
         """
         start, instances_only = self.query.start, False
         already_listed: set[str] = set()
+        said_more = False
         while True:
-            instances = 0
-            last_start: datetime | None = None
-            at_last_start: set[str] = set()
+            cut = _QueryEnd()
             for record in self._fetch(self.query.first_page(start, instances_only=instances_only)):
-                if record.get("meetingType") == webex.INSTANCE_TYPE and record.get("start"):
-                    instances += 1
-                    record_start = timeutils.parse_api_timestamp(record["start"])
-                    if record_start != last_start:
-                        last_start, at_last_start = record_start, set()
-                    at_last_start.add(record["id"])
+                cut.note(record)
                 if record.get("id") not in already_listed:
                     yield record
-            if instances < self._instance_cap or last_start is None or last_start <= start:
+            last_start = cut.last_start
+            if cut.instances < self._instance_cap or last_start is None or last_start <= start:
                 return
-            self._logger.info(
-                "Series %s: Webex listed %d instances, its cap; listing the rest from %s",
-                self.query.series_id,
-                instances,
-                last_start.isoformat(),
-            )
-            start, already_listed, instances_only = last_start, at_last_start, True
+            instances_only = instances_only or cut.listed_after_last
+            if cut.instances == self._instance_cap:
+                self._logger.info(
+                    "Series %s: Webex listed %d instances, its cap, %s; listing %s from %s",
+                    self.query.series_id,
+                    cut.instances,
+                    "then only scheduled meetings"
+                    if cut.listed_after_last
+                    else "and nothing after the last one",
+                    "the rest of the instances" if instances_only else "every type again",
+                    last_start.isoformat(),
+                )
+            elif not said_more:
+                said_more = True
+                self._logger.info(
+                    "Series %s: Webex listed %d instances in one query, more than its documented "
+                    "cap of %d; taking them all, and asking for more from the last one",
+                    self.query.series_id,
+                    cut.instances,
+                    self._instance_cap,
+                )
+            start, already_listed = last_start, cut.listed_from(last_start, instances_only)
+
+
+class _QueryEnd:
+    """What a continuation from a query's last instance would list again, kept small.
+
+    Webex lists by occurrence: an instance starts at most a day (Webex's longest meeting)
+    before its scheduled meeting, so only the instances from the latest instance start, and
+    other records of the last day listed, can be listed again.
+    """
+
+    def __init__(self) -> None:
+        self.instances = 0
+        self.last_start: datetime | None = None
+        self.listed_after_last = False  # records after the last instance: only instances cut
+        self._instances: dict[str, datetime] = {}
+        self._others: dict[str, datetime] = {}
+        self._newest: datetime | None = None
+        self._prune_at = 64
+
+    def note(self, record: dict[str, Any]) -> None:
+        text = record.get("start")
+        if not isinstance(text, str):
+            return
+        at = timeutils.parse_api_timestamp(text)
+        if record.get("meetingType") != webex.INSTANCE_TYPE:
+            self.listed_after_last = self.instances > 0
+            self._others[record["id"]] = at
+            self._newest = at if self._newest is None else max(self._newest, at)
+            if len(self._others) > self._prune_at:
+                horizon = self._newest - MAX_MEETING
+                self._others = {key: t for key, t in self._others.items() if t >= horizon}
+                self._prune_at = 2 * len(self._others) + 64
+            return
+        self.instances += 1
+        self.listed_after_last = False
+        if self.last_start is None or at > self.last_start:
+            self._instances = {key: t for key, t in self._instances.items() if t >= at}
+        self.last_start = at
+        self._instances[record["id"]] = at
+
+    def listed_from(self, moment: datetime, instances_only: bool) -> set[str]:
+        """Ids listed that start at or after ``moment``, of the types listed again."""
+        kept = self._instances if instances_only else {**self._others, **self._instances}
+        return {key for key, at in kept.items() if at >= moment}

@@ -4,12 +4,16 @@ client.py makes sure a page *is* a listing (``items`` a list) or a lookup's body
 meeting, else the request fails and is retried. What is on a page is checked here, as the
 records of one query (one ``request_records`` call) go by:
 
-- an entry that is not a record (for meetings: no string ``id``, no ``start`` that
-  parses) is skipped with one WARNING naming it and the series, and counted: one bad
-  record must not stop every later run of a warehouse;
+- an entry that is not a record (for meetings: no string ``id``, one that cannot go into a
+  URL, no ``start`` that parses) is skipped with one WARNING naming it and the series, and
+  counted: one bad record must not stop every later run of a warehouse;
+- an entry of a series' listing that belongs to another series is skipped the same way: an
+  answer about something else is not believed;
 - a meeting listed twice in one query is emitted once;
 - paging that brings nothing new is stopped: :data:`STALL_LIMIT` pages in a row without a
-  new meeting that still link further, or more instances than Webex's cap allows.
+  new meeting that still link further.
+
+More instances than Webex's cap are accepted (a limit it may raise): see :mod:`listing`.
 """
 
 from __future__ import annotations
@@ -47,19 +51,19 @@ class QueryGuard:
         subject: str,
         logger: logging.Logger,
         on_skipped: Callable[[], None],
-        instance_cap: int,
         problem_of: Callable[[Any], str | None] = webex.meeting_problem,
+        series_id: str | None = None,
     ) -> None:
         self._subject = subject
         self._logger = logger
         self._on_skipped = on_skipped
-        self._instance_cap = instance_cap
         self._problem_of = problem_of
+        self._series_id = series_id  # the series listed, if one is
 
     def records(self, items: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """The meetings of ``items`` (pages closed by :class:`PageEnd`), each once."""
         seen: set[int] = set()
-        stalled = instances = entry = 0
+        stalled = entry = 0
         new_on_page = False
         for item in items:
             if isinstance(item, PageEnd):
@@ -76,27 +80,30 @@ class QueryGuard:
             if problem := self._problem_of(item):
                 self._skip(item, entry, problem)
                 continue
+            if self._series_id is not None and (owner := webex.other_series(item, self._series_id)):
+                self._logger.warning(
+                    "Skipping meeting %s listed for series %s: it belongs to series %s",
+                    item["id"],
+                    self._series_id,
+                    owner,
+                )
+                self._on_skipped()
+                continue
             key = hash(item["id"])
             if key in seen:
                 continue
             seen.add(key)
             new_on_page = True
-            if item.get("meetingType") == webex.INSTANCE_TYPE:
-                instances += 1
-                if instances > self._instance_cap:
-                    raise NoProgressError(
-                        f"Webex listed more than {self._instance_cap} instances in one query "
-                        f"for {self._subject}, more than its cap allows; stopping"
-                    )
             yield item
 
     def _skip(self, item: Any, entry: int, problem: str) -> None:
         meeting_id = item.get("id") if isinstance(item, dict) else None
-        name = (
-            f"meeting {meeting_id}"
-            if isinstance(meeting_id, str) and meeting_id
-            else f"entry {entry} of a page"
-        )
+        if not isinstance(meeting_id, str) or not meeting_id:
+            name = f"entry {entry} of a page"
+        elif webex.path_problem(meeting_id):
+            name = f"meeting {meeting_id[:100]!r}"  # quoted: it may hold control characters
+        else:
+            name = f"meeting {meeting_id}"
         self._logger.warning(
             "Skipping %s of %s, which is not a meeting: %s",
             name,

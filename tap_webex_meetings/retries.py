@@ -3,7 +3,9 @@
 The SDK's backoff loop runs it (``WebexStream.request_decorator`` and the ``backoff_*``
 hooks in client.py); this module only decides. Webex's ``Retry-After`` says how long, as
 seconds or an HTTP date (garbage such as ``rand(30),add(30)`` is seen in the wild: then
-exponential backoff); a repeated 504 asks for smaller pages, as Webex advises.
+exponential backoff); a repeated 504 asks for smaller pages, as Webex advises. No wait is
+longer than ``retry_max_wait_seconds`` nor :data:`MAX_WAIT_SECONDS`, and a host that never
+answered is given a few quick tries, not minutes (:func:`give_up`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from singer_sdk.exceptions import RetriableAPIError
 
 from tap_webex_meetings import webex
 from tap_webex_meetings.errors import AccessTokenExpiredError
+from tap_webex_meetings.reachability import UnreachableError
+from tap_webex_meetings.settings import MAX_SECONDS
 
 RETRY_STATUSES = (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.LOCKED)
 # What the SDK's own loop retries (singer-sdk 0.54's list).
@@ -32,6 +36,21 @@ RETRIABLE: tuple[type[Exception], ...] = (
 )
 # Smallest page a 504 may shrink a query to: below this, more requests cost more than they save.
 MIN_PAGE_SIZE = 10
+# The longest single wait, whatever Retry-After says: retry_max_wait_seconds' own maximum.
+MAX_WAIT_SECONDS = float(MAX_SECONDS)
+# Tries of a host that has not answered once this run (DNS, TLS, timeouts) before stopping.
+UNREACHABLE_TRIES = 3
+
+
+def give_up(exception: Exception) -> bool:
+    """Whether to stop retrying before ``retry_max_tries``: a host that never answered.
+
+    Refused at once (nothing listens there); other causes after :data:`UNREACHABLE_TRIES`
+    failures of that host. A host that answered before is retried as usual.
+    """
+    if not isinstance(exception, UnreachableError) or exception.answered_before:
+        return False
+    return exception.refused or exception.failures >= UNREACHABLE_TRIES
 
 
 def wait_before_retry(exception: Exception | None, attempt: int, max_wait: float) -> float:
@@ -39,6 +58,7 @@ def wait_before_retry(exception: Exception | None, attempt: int, max_wait: float
 
     An expired OAuth token is retried at once (the retry refreshes it).
     """
+    max_wait = min(max_wait, MAX_WAIT_SECONDS)
     if isinstance(exception, AccessTokenExpiredError):
         return 0.0
     if isinstance(exception, RetriableAPIError) and exception.response is not None:
@@ -50,6 +70,7 @@ def wait_before_retry(exception: Exception | None, attempt: int, max_wait: float
 
 def jittered(value: float, max_wait: float) -> float:
     """Add up to 20 % (never less than the wait Webex asked for), within the bound."""
+    max_wait = min(max_wait, MAX_WAIT_SECONDS)
     return min(value * (1 + 0.2 * random.random()), max(value, max_wait))
 
 
@@ -59,7 +80,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²" and other scripts' digits are digits too
         return float(value)
     try:
         when = parsedate_to_datetime(value)

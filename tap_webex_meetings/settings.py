@@ -16,12 +16,13 @@ import re
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
-from tap_webex_meetings import credentials, shard_plan, timeutils, webex
+from tap_webex_meetings import credentials, shard_plan, stream_maps, timeutils, webex
 
 OAUTH_SETTINGS = ("client_id", "client_secret", "refresh_token")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -31,6 +32,11 @@ _MEETING_IDS = (
     (re.compile(r"^(?P<series>[^_\s]+)_\d{8}T\d{6}Z$"), "a scheduled meeting"),
     (re.compile(r"^(?P<series>[^_\s]+)_I_\d+$"), "a meeting instance"),
 )
+
+# Bounds that keep every date arithmetic and every wait sane (a year ~9000 is
+# timeutils.LATEST; a timeout or wait of 1e12 s overflows the clock).
+MAX_DAYS = 3650
+MAX_SECONDS = 3600
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -79,33 +85,38 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.DateTimeType,
         required=True,
         title="Start date",
-        description="Earliest meeting start to extract, ISO 8601 (e.g. 2025-01-01T00:00:00Z).",
+        description=(
+            "Earliest meeting start to extract, ISO 8601 (e.g. 2025-01-01T00:00:00Z); "
+            "years 1970 to 8999."
+        ),
     ),
     th.Property(
         "end_date",
         th.DateTimeType,
         title="End date",
         description=(
-            "Latest meeting start to extract (exclusive). Default: run start + lookahead_days."
+            "Latest meeting start to extract (exclusive); years 1970 to 8999. Default: run "
+            "start + lookahead_days."
         ),
     ),
     th.Property(
         "lookahead_days",
-        th.IntegerType(minimum=0),
+        th.IntegerType(minimum=0, maximum=MAX_DAYS),
         default=30,
         title="Lookahead days",
         description=(
-            "Upcoming scheduled meetings within this many days are extracted and refreshed."
+            "Upcoming scheduled meetings within this many days are extracted and refreshed "
+            "(0..3650)."
         ),
     ),
     th.Property(
         "lookback_days",
-        th.NumberType(minimum=0),
+        th.NumberType(minimum=0, maximum=MAX_DAYS),
         default=1,
         title="Lookback days",
         description=(
             "Each incremental run re-reads each series from its bookmark minus this many days, "
-            "because meetings change state (ended, missed) after the fact."
+            "because meetings change state (ended, missed) after the fact (0..3650)."
         ),
     ),
     th.Property(
@@ -168,10 +179,10 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "request_timeout",
-        th.NumberType(exclusive_minimum=0),
+        th.NumberType(exclusive_minimum=0, maximum=MAX_SECONDS),
         default=60,
         title="Request timeout",
-        description="Seconds before a request is abandoned and retried.",
+        description="Seconds before a request is abandoned and retried (> 0, at most 3600).",
     ),
     th.Property(
         "retry_max_tries",
@@ -219,10 +230,12 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "retry_max_wait_seconds",
-        th.NumberType(minimum=0),
+        th.NumberType(minimum=0, maximum=MAX_SECONDS),
         default=300,
         title="Retry max wait",
-        description="Upper bound of a single wait between tries, whatever Retry-After says.",
+        description=(
+            "Upper bound of a single wait between tries, whatever Retry-After says (0..3600)."
+        ),
     ),
 ).to_dict()
 
@@ -299,7 +312,8 @@ def with_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def read_text_values(config: MutableMapping[str, Any]) -> None:
-    """Lists and numbers given as text become lists and numbers, in place.
+    """Lists and numbers given as text become lists and numbers, in place; so do numbers
+    the SDK read from a JSON config file as ``Decimal`` (``timedelta`` refuses those).
 
     Meltano hands an environment variable's text through as it is typed (meltano.yml
     declares these settings ``kind: string``: its own array and decimal kinds turn
@@ -309,13 +323,22 @@ def read_text_values(config: MutableMapping[str, Any]) -> None:
     """
     for name, spec in CONFIG_SCHEMA["properties"].items():
         value = config.get(name)
+        types = spec.get("type", [])
+        if isinstance(value, Decimal):  # how the SDK reads a number of a JSON config file
+            config[name] = _plain_number(value, integer="integer" in types)
         if not isinstance(value, str):
             continue
-        types = spec.get("type", [])
         if "array" in types:
             config[name] = _list_from_text(value)
         elif "number" in types and _NUMBER.match(value.strip()):
             config[name] = float(value)
+
+
+def _plain_number(value: Decimal, *, integer: bool) -> int | float:
+    """``30.0`` of an integer setting is 30; anything else a float, for the schema to judge."""
+    if integer and value.is_finite() and abs(value) < 2**63 and value == int(value):
+        return int(value)
+    return float(value)
 
 
 def _list_from_text(value: str) -> Any:
@@ -344,6 +367,8 @@ def problems(config: Mapping[str, Any], *, now: datetime) -> list[str]:
             continue  # "required" is the schema's to say
         try:
             dates[name] = timeutils.parse_datetime(str(value))
+        except timeutils.OutOfRangeError:
+            found.append(f"{name}: {value!r} is out of range (years 1970 to 8999)")
         except ValueError:
             found.append(
                 f"{name}: {value!r} is not an ISO 8601 date or date-time "
@@ -365,12 +390,14 @@ def problems(config: Mapping[str, Any], *, now: datetime) -> list[str]:
     found += [
         f"meeting_series_ids: {series_id!r} is not a series id"
         for series_id in config.get("meeting_series_ids") or []
-        if not (isinstance(series_id, str) and series_id.strip())
+        if not (
+            isinstance(series_id, str) and series_id.strip() and not webex.path_problem(series_id)
+        )
     ]
     meeting_ids = meeting_ids_in_series_ids(config)
     if meeting_ids and len(meeting_ids) == len(config.get("meeting_series_ids") or []):
         found += [f"{note}; no series left to extract" for note in meeting_ids]
-    return found + shard_plan.problems(with_defaults(config))
+    return found + shard_plan.problems(with_defaults(config)) + stream_maps.problems(config)
 
 
 def meeting_ids_in_series_ids(config: Mapping[str, Any]) -> list[str]:
@@ -404,7 +431,7 @@ def _range_end_problems(
     start, lookahead = dates.get("start_date"), with_defaults(config)["lookahead_days"]
     if start is None or config.get("end_date") is not None:
         return []
-    if not isinstance(lookahead, int | float):
+    if not isinstance(lookahead, int | float) or not 0 <= lookahead <= MAX_DAYS:
         return []  # the schema's to say
     end = now + timedelta(days=lookahead)
     if start < end:

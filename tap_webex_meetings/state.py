@@ -170,13 +170,20 @@ class ThrottledStateWriter(StateWriter):
         self._clock = clock
         self._last_written: float | None = None
         self._waiting: TapState | None = None
+        self._latest: TapState | None = None
 
     @override
     def write_state(self, state: TapState) -> None:
         """Write ``state`` now if the interval has passed, else keep it for later."""
-        self._waiting = state
+        self._waiting = self._latest = state
         if self._last_written is None or self._clock() - self._last_written >= self._interval:
             self.flush()
+
+    def flush_last(self) -> None:
+        """Write the latest state even if it was written already: the last message of an
+        interrupted run (RECORD messages may have followed that STATE)."""
+        self._waiting = self._waiting if self._waiting is not None else self._latest
+        self.flush()
 
     def flush(self) -> None:
         """Write the state that is waiting, if any (the end of a run, or a failure)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from functools import cached_property, partial
 from importlib import resources
 from importlib.abc import Traversable
@@ -31,7 +31,14 @@ from tap_webex_meetings.client import WebexStream
 from tap_webex_meetings.deletions import Meeting
 from tap_webex_meetings.errors import NotFoundError
 from tap_webex_meetings.history import Discovery, FinishedSeries, SeriesFacts
-from tap_webex_meetings.listing import SERIES_GONE, Listed, SeriesListing, SeriesQuery, StillThere
+from tap_webex_meetings.listing import (
+    MAX_MEETING,
+    SERIES_GONE,
+    Listed,
+    SeriesListing,
+    SeriesQuery,
+    StillThere,
+)
 from tap_webex_meetings.lookahead import Consumer
 from tap_webex_meetings.partitioned import PartitionedStream
 from tap_webex_meetings.progress import SeriesProgress
@@ -53,8 +60,6 @@ def schema_dir() -> Traversable:
 
 
 SCHEMAS = SchemaDirectory(schema_dir())
-# Webex ends a meeting after 24 hours.
-MAX_MEETING = timedelta(hours=24)
 
 
 class MeetingSeriesStream(WebexStream):
@@ -260,16 +265,28 @@ class MeetingSeriesStream(WebexStream):
 
     @cached_property
     def _known_series(self) -> dict[str, dict[str, Any]]:
-        """Partitions of this shard's series that an earlier run extracted, not found gone."""
+        """Partitions of this shard's series that an earlier run extracted, not found gone.
+
+        Not one whose id cannot go into a URL (a hand-edited state): its lookup would ask for
+        something else, and the 404 read as the series deleted.
+        """
         child = self._meetings_stream
         if child is None:
             return {}
-        return {
-            partition["context"]["meetingSeriesId"]: partition
-            for partition in child.state_manager.partitions()
-            if deletions.SERIES_DELETED_AT not in partition
-            and self._in_shard(partition["context"].get("meetingSeriesId", ""))
-        }
+        known = {}
+        for partition in child.state_manager.partitions():
+            series_id = partition["context"].get("meetingSeriesId", "")
+            if deletions.SERIES_DELETED_AT in partition or not self._in_shard(series_id):
+                continue
+            if problem := webex.path_problem(series_id):  # never looked up nor tombstoned
+                self.logger.warning(
+                    "The state holds series %r, whose id cannot go into a URL (%s); ignoring it",
+                    series_id[:100],
+                    problem,
+                )
+                continue
+            known[series_id] = partition
+        return known
 
     def _missing_series(self, found: set[str]) -> Iterator[dict[str, Any]]:
         """Known series not found now: a tombstone once Webex confirms it with a 404, or,
@@ -369,6 +386,8 @@ class SeriesMeetingsStream(PartitionedStream):
     primary_keys = ("id",)
     replication_key = "start"
     schema = StreamSchema(SCHEMAS)
+    # A meeting's end decides whether its series is finished (see :mod:`history`).
+    entry_moments_if_present = ("end",)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -19,7 +19,6 @@ import click
 import requests
 from singer_sdk import Stream, Tap
 from singer_sdk.authenticators import BearerTokenAuthenticator
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.helpers.capabilities import (
@@ -33,8 +32,11 @@ from typing_extensions import override
 from tap_webex_meetings import config_errors, full_extract, redaction, state_check
 from tap_webex_meetings import settings as settings_module
 from tap_webex_meetings.auth import WebexOAuthAuthenticator, authenticator_for
+from tap_webex_meetings.errors import LoaderStoppedError
 from tap_webex_meetings.lookahead import LookAhead
+from tap_webex_meetings.output import GuardedWriter
 from tap_webex_meetings.ratelimit import RateGate
+from tap_webex_meetings.reachability import UnreachableError
 from tap_webex_meetings.settings import Settings
 from tap_webex_meetings.state import ThrottledStateWriter
 from tap_webex_meetings.streams import MeetingSeriesStream, SeriesMeetingsStream
@@ -54,8 +56,9 @@ class TapWebexMeetings(Tap):
     name = "tap-webex-meetings"
     package_name = "tap-webex-meetings"
     config_jsonschema = settings_module.CONFIG_SCHEMA
-    # msgspec serialises RECORD lines several times faster than the default simplejson.
-    message_writer_class = MsgSpecWriter
+    # msgspec serialises RECORD lines several times faster than the default simplejson;
+    # guarded against signals mid-message and a loader that exits (see output.py).
+    message_writer_class = GuardedWriter
     # Only what is tested (tests/test_capabilities.py), as meltano.yml declares it. Not the
     # SDK's BATCH (it would also add a batch_config setting), ACTIVATE_VERSION (behind a
     # setting, and sent before a full-table stream's records; the tap sends its own after a
@@ -173,10 +176,15 @@ class TapWebexMeetings(Tap):
         """SIGINT or SIGTERM: write the STATE of every finished series, exit 128 + signal.
 
         An interrupted run is a failure, so that Meltano and Airflow do not report a
-        partial load as a success; the next run resumes from that STATE.
+        partial load as a success; the next run resumes from that STATE. A message being
+        written (blocked on a slow loader) is finished first (see :mod:`output`).
         """
-        with contextlib.suppress(OSError):  # the loader may be gone already
-            self.state_writer.flush()
+        writer = cast("GuardedWriter", self.message_writer)
+        writer.when_idle(lambda: self._stop_interrupted(signum))
+
+    def _stop_interrupted(self, signum: int) -> None:
+        with contextlib.suppress(OSError, LoaderStoppedError):  # the loader may be gone
+            self.state_writer.flush_last()
             sys.stdout.flush()
         self.logger.error(
             "Interrupted by %s: stopped; the STATE written covers every series finished "
@@ -290,6 +298,8 @@ def _checked_state(state: IO[str]) -> IO[str]:
 
 def failure_message(exc: Exception) -> str:
     """The one ERROR line a failed run ends with."""
+    if isinstance(exc, UnreachableError):
+        return str(exc)  # the host and the cause
     if isinstance(exc, RetriableAPIError):
         return f"Webex kept failing, giving up after the last retry: {exc}"
     if isinstance(exc, DeadlineExceeded):

@@ -4,6 +4,11 @@ Contract: every datetime that leaves this module is timezone-aware and in UTC. W
 renders ``start``/``end`` in the zone of the ``timezone`` header (``+08:00`` for
 Asia/Shanghai), so two timestamps may only be compared after :func:`to_utc`; bookmarks are
 always written by :func:`isoformat_utc`, so they also compare correctly as strings.
+
+Every instant read from outside (a Webex ``start`` or ``end``, a date setting, a bookmark
+or stamp of the state) lies within :data:`EARLIEST` and :data:`LATEST`, or it is refused
+with :class:`OutOfRangeError` (a ``ValueError``): far inside what ``datetime`` holds (years
+1 to 9999), so converting it to UTC and shifting it by any setting never overflows.
 """
 
 from __future__ import annotations
@@ -12,22 +17,48 @@ from datetime import datetime, timezone
 
 import pendulum
 
+# See the module docstring; shifts by settings (days) stay below 10 years.
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+RANGE = "outside the years 1970 to 8999"
+
+
+class OutOfRangeError(ValueError):
+    """A date-time that parses but lies outside :data:`EARLIEST` .. :data:`LATEST`."""
+
+
+def within_range(value: datetime) -> datetime:
+    """``value`` (naive means UTC) as a UTC instant, or :class:`OutOfRangeError`."""
+    try:
+        utc = value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    except OverflowError:  # 0001-01-01T00:30:00+05:00 has no UTC datetime
+        raise OutOfRangeError(f"{value.isoformat()} is {RANGE}") from None
+    if not EARLIEST <= utc < LATEST:
+        raise OutOfRangeError(f"{value.isoformat()} is {RANGE}")
+    return utc
+
 
 def parse_datetime(value: str) -> datetime:
     """Parse an ISO 8601 date or date-time; a value without offset is taken as UTC.
 
     Strictly ISO 8601: a lenient parser reads ``02.01.2025`` as 2025-02-01, guessing.
     """
-    parsed = pendulum.parse(value, strict=True, tz="UTC")
+    try:
+        parsed = pendulum.parse(value, strict=True, tz="UTC")
+    except OverflowError:  # pendulum converts to UTC itself
+        raise OutOfRangeError(f"{value} is {RANGE}") from None
     if not isinstance(parsed, datetime):
         raise ValueError(f"{value!r} is not a date or date-time")
-    return to_utc(parsed)
+    return to_utc(within_range(parsed))
 
 
 def parse_api_timestamp(value: str) -> datetime:
-    """Parse a ``start``/``end`` of a Webex record (fast path: records are many)."""
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    """Parse a ``start``/``end`` of a Webex record, as UTC (fast path: records are many).
+
+    ``ValueError`` when it is no ISO 8601 date-time, :class:`OutOfRangeError` when it is
+    one out of range.
+    """
+    return within_range(datetime.fromisoformat(value.replace("Z", "+00:00")))
 
 
 def to_utc(value: datetime) -> datetime:

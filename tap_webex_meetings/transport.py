@@ -11,6 +11,13 @@ leaves it: nothing is sent there and nothing from there is read.
 at a time never times out. A :class:`_Watchdog` thread shuts the socket of a request down
 when its deadline passes, which ends a blocked read at once; the request then fails as a
 :class:`DeadlineExceeded` timeout, which the SDK's retry loop retries like any timeout.
+
+Nor does anything bound a body's size: requests reads (and un-gzips) the whole of it into
+memory. Every body is read here instead, decoded as it streams, and the response is refused
+once it passes :data:`MAX_RESPONSE_BYTES` (a 1 MB gzip bomb never becomes 1 GiB).
+
+A request that reaches no server at all fails as reachability.py says: naming the host and
+the cause; how often it is tried again is the retry policy's (retries.py).
 """
 
 from __future__ import annotations
@@ -22,20 +29,26 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from typing_extensions import override
-from urllib3 import Retry
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from tap_webex_meetings.errors import ForeignOriginError, ServerRefusedConnectionError
+from tap_webex_meetings import reachability, webex
+from tap_webex_meetings.errors import ForeignOriginError, ResponseTooLargeError
 
 Origin = tuple[str, str, int]
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# Largest body read, decoded. A Webex page of 100 full meetings is about 0.3 MB.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+_READ_CHUNK = 64 * 1024
+# A TCP connection that takes longer than this is not coming (the read may take longer).
+CONNECT_TIMEOUT = 15.0
 
 
 def origin_of(url: str) -> Origin | None:
@@ -91,15 +104,19 @@ class WebexSession(requests.Session):
         flight = _Flight()
         _current.flight = flight
         _WATCHDOG.arm(time.monotonic() + self._timeout, flight)
+        kwargs["timeout"] = (min(CONNECT_TIMEOUT, self._timeout), self._timeout)
         try:
             response = super().send(request, **kwargs)
-        except requests.ConnectionError as exc:
-            if flight.expired:
-                raise self._exceeded(url) from None
-            if _refused(exc):
-                raise ServerRefusedConnectionError(without_query(url)) from None
-            raise
-        except requests.RequestException:
+        except requests.RequestException as exc:
+            unreachable = reachability.unreachable(
+                without_query(url),
+                exc,
+                self._origin,
+                timeouts=kwargs["timeout"],
+                silent=flight.expired,
+            )
+            if unreachable is not None:
+                raise unreachable from None
             if flight.expired:
                 raise self._exceeded(url) from None
             raise
@@ -116,21 +133,6 @@ class WebexSession(requests.Session):
             f"no complete response from {without_query(url)} within request_timeout "
             f"({self._timeout:g} s)"
         )
-
-
-def _refused(exc: BaseException) -> bool:
-    """Whether a ``requests`` connection error is, at its root, a refused connection."""
-    seen: set[int] = set()
-    stack: list[object] = [exc]
-    while stack:
-        error = stack.pop()
-        if not isinstance(error, BaseException) or id(error) in seen:
-            continue
-        if isinstance(error, ConnectionRefusedError):
-            return True
-        seen.add(id(error))
-        stack += [error.__cause__, error.__context__, getattr(error, "reason", None), *error.args]
-    return False
 
 
 # The total deadline ----------------------------------------------------------------------
@@ -253,7 +255,32 @@ _POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 
 
 class _DeadlineAdapter(HTTPAdapter):
-    """requests' adapter, with connections that report their socket to the watchdog."""
+    """requests' adapter, with connections that report their socket to the watchdog, and
+    bodies read within :data:`MAX_RESPONSE_BYTES`.
+
+    The body is read here, not by ``Session.send``, because requests reads the body of a
+    redirect before the session sees it: every hop is capped too.
+    """
+
+    @override
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """The response with its body read, decoded, and refused past the cap."""
+        response = super().send(
+            request, stream=True, timeout=timeout, verify=verify, cert=cert, proxies=proxies
+        )
+        if origin := origin_of(request.url or ""):
+            reachability.ANSWERS.answered(origin)  # headers came: it is there, however slow
+        if not stream:
+            _read_body(response)
+        return response
 
     @override
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
@@ -267,8 +294,23 @@ class _DeadlineAdapter(HTTPAdapter):
         return manager
 
 
-def token_adapter() -> HTTPAdapter:
-    """The token POST's adapter: a few quick retries of a read error, never of a refusal."""
-    return _DeadlineAdapter(
-        max_retries=Retry(total=3, connect=0, backoff_factor=0.1, allowed_methods=["POST"])
-    )
+def _read_body(response: requests.Response) -> None:
+    """Read the body into ``response.content``, counting decoded bytes as they arrive.
+
+    urllib3 (2.6 and later) inflates a compressed body only as far as each read asks, so
+    memory stays near the cap whatever the compression ratio.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(_READ_CHUNK):
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            response.close()
+            url = without_query(response.url)
+            raise ResponseTooLargeError(
+                url, webex.subject_of(response.url), MAX_RESPONSE_BYTES // (1024 * 1024)
+            )
+        chunks.append(chunk)
+    # requests' own cache of the body (what Response.content reads first): there is no
+    # public way to hand it a body read elsewhere.
+    response._content = b"".join(chunks)  # noqa: SLF001

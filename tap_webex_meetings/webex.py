@@ -64,7 +64,7 @@ def error_details(response: requests.Response) -> tuple[str, str | None]:
     tracking_id = response.headers.get("TrackingID") or response.headers.get("trackingid")
     message = response.reason or f"HTTP {response.status_code}"
     try:
-        body = response.json()
+        body = parse_json(response)
     except ValueError:
         return message, tracking_id
     if isinstance(body, dict):
@@ -82,6 +82,32 @@ def error_details(response: requests.Response) -> tuple[str, str | None]:
     return message, tracking_id
 
 
+def is_webex_error(response: requests.Response) -> bool:
+    """Whether an error answer is Webex's own: its JSON error body, with a ``trackingId``.
+
+    Only that may mean what its status says of Webex's data (a 404: deleted). A proxy or a
+    gateway in between answers HTML, nothing, or other JSON: a failure of the request.
+    """
+    try:
+        body = parse_json(response)
+    except ValueError:
+        return False
+    return (
+        isinstance(body, dict)
+        and isinstance(body.get("trackingId"), str)
+        and bool(body["trackingId"])
+        and (isinstance(body.get("message"), str) or isinstance(body.get("errors"), list))
+    )
+
+
+def what_came_back(response: requests.Response) -> str:
+    """The type and start of a response body, for a message: ``text/html: <html>…``."""
+    kind = response.headers.get("Content-Type") or "no Content-Type"
+    text = response.content[:120].decode("utf-8", "replace")
+    shown = " ".join(text.split())
+    return f"{kind}: {shown!r}" if shown else f"{kind}, empty body"
+
+
 def listing_problem(payload: Any) -> str | None:
     """Why a body is not a page of a listing (``{"items": [...]}``); None when it is one."""
     if not isinstance(payload, dict):
@@ -93,33 +119,83 @@ def listing_problem(payload: Any) -> str | None:
     return None
 
 
-def entry_problem(item: Any, key: str = "id", moment: str | None = "start") -> str | None:
+# Never inside a URL path: requests and servers resolve dot segments, and these end one.
+_NOT_IN_A_PATH = frozenset("/?#\\")
+
+
+def path_problem(meeting_id: str) -> str | None:
+    """Why an id cannot go into ``/meetings/{id}``; None when it can.
+
+    ``..`` would become ``GET /v1/`` (dot segments are removed), whose 404 would read as the
+    meeting deleted; ``/``, ``?``, ``#`` and control characters change what is asked for.
+    Webex's ids are hex strings with ``_`` and digits: none of this is ever one of them.
+    """
+    if meeting_id in ("", ".", ".."):
+        return "empty" if not meeting_id else "a dot segment"
+    if any(char in _NOT_IN_A_PATH or ord(char) < 0x20 or ord(char) == 0x7F for char in meeting_id):
+        return "it holds /, ?, #, \\ or a control character"
+    return None
+
+
+def entry_problem(
+    item: Any, key: str = "id", moment: str | None = "start", also: tuple[str, ...] = ()
+) -> str | None:
     """Why an entry of a listing (or a lookup's body) is not a record; None when it is one.
 
-    A record has a string ``key`` (the primary key everywhere) and, when ``moment`` names a
-    field, a timestamp there that parses (for a meeting its ``start``: the bookmark and the
-    deletion memory).
+    A record has a string ``key`` (the primary key everywhere) that can go into a URL (see
+    :func:`path_problem`) and, when ``moment`` names a field, a timestamp there that parses
+    and is in range (for a meeting its ``start``: the bookmark and the deletion memory);
+    each field of ``also`` is such a timestamp or absent.
     """
     if not isinstance(item, dict):
         return f"a JSON {json_type(item)}, not an object"
     value = item.get(key)
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str):
         return f"no {key}" if value is None else f"an {key} that is a JSON {json_type(value)}"
-    if moment is None:
+    if problem := path_problem(value):
+        return f"an {key} that cannot go into a URL ({problem})"
+    if moment is not None and (problem := timestamp_problem(item, moment, required=True)):
+        return problem
+    for name in also:
+        if problem := timestamp_problem(item, name, required=False):
+            return problem
+    return None
+
+
+def timestamp_problem(item: dict[str, Any], name: str, *, required: bool) -> str | None:
+    """Why ``item[name]`` is not a usable timestamp; None when it is one (or absent, allowed)."""
+    stamp = item.get(name)
+    if stamp is None and not required:
         return None
-    stamp = item.get(moment)
     if not isinstance(stamp, str):
-        return f"no {moment}" if stamp is None else f"a {moment} that is a JSON {json_type(stamp)}"
+        return f"no {name}" if stamp is None else f"a {name} that is a JSON {json_type(stamp)}"
     try:
         timeutils.parse_api_timestamp(stamp)
+    except timeutils.OutOfRangeError:
+        return f"{name} {stamp[:60]!r} is {timeutils.RANGE}"
     except ValueError:
-        return f"{moment} {stamp[:60]!r} is not a timestamp"
+        return f"{name} {stamp[:60]!r} is not a timestamp"
     return None
 
 
 def meeting_problem(item: Any) -> str | None:
     """Why an entry is not a meeting: a string ``id`` and a ``start`` that parses."""
     return entry_problem(item, "id", "start")
+
+
+def lookup_problem(item: Any, asked: str) -> str | None:
+    """Why a lookup's body is not the meeting ``asked`` for: not a meeting, or another one."""
+    if problem := meeting_problem(item):
+        return problem
+    if item["id"] != asked:
+        return f"the meeting {item['id']}, not the one asked for"
+    return None
+
+
+def other_series(item: dict[str, Any], series_id: str) -> str | None:
+    """The series an entry of ``series_id``'s listing says it belongs to, if another one."""
+    owner = item.get("meetingSeriesId")
+    return None if owner is None or owner == series_id else str(owner)[:100]
 
 
 def json_type(value: Any) -> str:
@@ -183,16 +259,27 @@ def next_page_url(response: requests.Response) -> str | None:
     return urlunsplit(parts._replace(query=urlencode(params)))
 
 
-def parse_json(response: requests.Response) -> Any:
-    """The JSON body, or ``ValueError`` for an empty, truncated or non-JSON body.
+_LENIENT = msgspec.json.Decoder(float_hook=float)
+
+
+def parse_json(response: requests.Response, *, any_number: bool = False) -> Any:
+    """The JSON body, or ``ValueError`` for an empty, truncated, non-JSON or absurdly
+    nested body (msgspec raises ``RecursionError`` past about 1,000 levels).
+
+    ``any_number``: a number beyond a float's range (``1e999``) is infinity, not a bad
+    body (the token's ``expires_in``, which is then clamped).
 
     msgspec (singer-sdk's fast writer, so already installed) parses a page of 100 full
     meetings in half the time of the standard library, on the prefetch workers' shared GIL.
     """
     try:
+        if any_number:
+            return _LENIENT.decode(response.content)
         return msgspec.json.decode(response.content)
     except msgspec.DecodeError as exc:
         raise ValueError(f"response body is not JSON ({exc})") from exc
+    except RecursionError:
+        raise ValueError("response body is JSON nested too deep") from None
 
 
 def query_params(values: Mapping[str, Any]) -> dict[str, str]:

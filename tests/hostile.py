@@ -5,16 +5,20 @@ and keeps every request it received, headers and body included, so a test can as
 reached it: for "another origin" the log must stay empty. Two servers are two origins;
 ``localhost`` and ``127.0.0.1`` are two host names for one. ``tls=True`` serves https with
 a throwaway self-signed certificate (:func:`trusting`: the environment that trusts it).
+An :class:`Answer` may stream a body of any size (``chunks``), or drop the connection;
+a :class:`SilentServer` accepts connections and never answers, a :class:`FullServer`
+accepts none (its queue is full: a new connection times out, as behind a firewall).
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -37,12 +41,19 @@ class Received:
 
 @dataclass
 class Answer:
-    """What to send back; ``trickle`` sends the body one byte per that many seconds."""
+    """What to send back; ``trickle`` sends the body one byte per that many seconds.
+
+    ``chunks`` streams the body instead, with ``length`` as its Content-Length, or chunked
+    when None (then it may never end); ``drop`` closes the connection without an answer.
+    """
 
     status: int = 200
     body: Any = None  # bytes or str as is, anything else as JSON
     headers: dict[str, str] = field(default_factory=dict)
     trickle: float | None = None
+    chunks: Callable[[], Iterable[bytes]] | None = None
+    length: int | None = None
+    drop: bool = False
 
     def encoded(self) -> bytes:
         if self.body is None:
@@ -184,11 +195,17 @@ def _handler_for(owner: ScriptedServer) -> type[BaseHTTPRequestHandler]:
             )
             owner.record(request)
             answer = owner.script(request)
-            body = answer.encoded()
+            if answer.drop:
+                self.close_connection = True
+                return
             self.send_response(answer.status)
             headers = {"Content-Type": "application/json", **answer.headers}
             for name, value in headers.items():
                 self.send_header(name, value)
+            if answer.chunks is not None:
+                self._stream(answer)
+                return
+            body = answer.encoded()
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             try:
@@ -202,4 +219,74 @@ def _handler_for(owner: ScriptedServer) -> type[BaseHTTPRequestHandler]:
             except OSError:
                 self.close_connection = True  # the tap gave up on it: fine
 
+        def _stream(self, answer: Answer) -> None:
+            assert answer.chunks is not None
+            chunked = answer.length is None
+            if chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(answer.length))
+            self.end_headers()
+            try:
+                for chunk in answer.chunks():
+                    if chunked:
+                        self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                    else:
+                        self.wfile.write(chunk)
+                if chunked:
+                    self.wfile.write(b"0\r\n\r\n")
+            except OSError:
+                pass  # the tap stopped reading: what the test is about
+            self.close_connection = True
+
     return Handler
+
+
+class SilentServer:
+    """Accepts connections on 127.0.0.1 and never answers (a hung server or proxy)."""
+
+    def __init__(self) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self._accepted: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self._socket.getsockname()[1]}/v1"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:
+                return  # closed
+            self._accepted.append(connection)
+
+    def __enter__(self) -> SilentServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._socket.close()
+        for connection in self._accepted:
+            connection.close()
+
+
+class FullServer:
+    """A port on 127.0.0.1 whose accept queue is full: Linux drops new connections' SYNs,
+    so connecting times out (what a firewall that drops packets looks like)."""
+
+    def __init__(self) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0), backlog=0)
+        self._filler = socket.create_connection(self._socket.getsockname()[:2])
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self._socket.getsockname()[1]}/v1"
+
+    def __enter__(self) -> FullServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._filler.close()
+        self._socket.close()

@@ -38,6 +38,7 @@ class TapOutput:
     stderr: str = ""
     exit_code: int = 0
     stdout: str = field(default="", repr=False)
+    peak_memory_mib: float | None = None  # run_cli(measure_memory=True) only
 
     def records(self, stream: str = "series_meetings") -> list[dict[str, Any]]:
         return [
@@ -173,6 +174,14 @@ def tap_command(folder: Path, config: dict[str, Any], state: dict[str, Any] | No
     return command
 
 
+# Runs the command given and prints its peak resident memory (KiB, Linux) as the last line.
+_MEASURED = (
+    "import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
+    "print(f'peak_rss_kib={resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}', "
+    "file=sys.stderr); sys.exit(code)"
+)
+
+
 def run_cli(
     config: dict[str, Any],
     *,
@@ -180,11 +189,16 @@ def run_cli(
     args: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
     timeout: float = 120,
+    measure_memory: bool = False,
 ) -> TapOutput:
-    """The installed ``tap-webex-meetings`` command, as Meltano would run it."""
+    """The installed ``tap-webex-meetings`` command, as Meltano would run it.
+
+    ``measure_memory``: also its peak resident memory (``TapOutput.peak_memory_mib``).
+    """
+    measured = [sys.executable, "-c", _MEASURED] if measure_memory else []
     with tempfile.TemporaryDirectory() as folder:
         completed = subprocess.run(
-            [*tap_command(Path(folder), config, state), *args],
+            [*measured, *tap_command(Path(folder), config, state), *args],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -192,7 +206,11 @@ def run_cli(
             check=False,
         )
     messages = parse_messages(completed.stdout) if completed.stdout.startswith("{") else []
-    return TapOutput(messages, completed.stderr, completed.returncode, completed.stdout)
+    stderr, peak = completed.stderr, None
+    if measure_memory:
+        stderr, _, last = stderr.rstrip("\n").rpartition("\n")
+        peak = int(last.removeprefix("peak_rss_kib=")) / 1024
+    return TapOutput(messages, stderr, completed.returncode, completed.stdout, peak)
 
 
 @contextlib.contextmanager

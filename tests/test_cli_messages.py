@@ -57,7 +57,7 @@ SCHEMA_ERRORS: list[tuple[dict[str, Any], str]] = [
     ({"page_size": 0}, "page_size: 0 is below the minimum 1 (1..100)"),
     ({"page_size": 101}, "page_size: 101 is above the maximum 100 (1..100)"),
     ({"page_size": "ten"}, "page_size: 'ten' is not an integer (1..100)"),
-    ({"lookback_days": -1}, "lookback_days: -1 is below the minimum 0 (>= 0)"),
+    ({"lookback_days": -1}, "lookback_days: -1 is below the minimum 0 (0..3650)"),
     ({"request_timeout": 0}, "request_timeout: 0 must be greater than 0"),
     (
         {"meeting_type": "webinar"},
@@ -83,6 +83,44 @@ def test_a_schema_error_is_one_line_in_the_tap_style(
     assert "WARNING" not in output.stderr
     assert "Traceback" not in output.stderr
     assert "12345" not in output.stderr  # a secret's value is never echoed
+    assert server.requests == []
+
+
+# Values so large (or so far) that date arithmetic or a wait would overflow: refused, with
+# the allowed range, before any request (as read from a JSON config file: Decimal numbers).
+OUT_OF_RANGE: list[tuple[dict[str, Any], str]] = [
+    ({"lookahead_days": 1e12}, "lookahead_days: 1000000000000 is above the maximum 3650 (0..3650)"),
+    ({"lookback_days": 1e12}, "lookback_days: 1000000000000.0 is above the maximum 3650 (0..3650)"),
+    (
+        {"request_timeout": 1e12},
+        "request_timeout: 1000000000000.0 is above the maximum 3600 (> 0, at most 3600)",
+    ),
+    (
+        {"retry_max_wait_seconds": 1e12},
+        "retry_max_wait_seconds: 1000000000000.0 is above the maximum 3600 (0..3600)",
+    ),
+    (
+        {"start_date": "0001-01-01T00:00:00+05:00"},
+        "start_date: '0001-01-01T00:00:00+05:00' is out of range (years 1970 to 8999)",
+    ),
+    (
+        {"end_date": "9999-12-31T23:59:59Z"},
+        "end_date: '9999-12-31T23:59:59Z' is out of range (years 1970 to 8999)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"), OUT_OF_RANGE, ids=[line.split(":")[0] for _, line in OUT_OF_RANGE]
+)
+def test_a_value_out_of_range_is_one_line_with_the_allowed_range(
+    server: FakeWebex, overrides: dict[str, Any], line: str
+) -> None:
+    output = run_cli(config_for(server, **overrides))
+
+    assert output.exit_code == 1
+    assert errors(output) == [line], output.stderr
+    assert "Traceback" not in output.stderr
     assert server.requests == []
 
 
@@ -142,6 +180,29 @@ def test_a_malformed_config_file_is_one_line(tmp_path: Path) -> None:
     assert errors(output) == [
         f"--config: {config}: not valid JSON (Expecting property name enclosed in double "
         "quotes at line 1 column 29)"
+    ], output.stderr
+    assert "Traceback" not in output.stderr
+
+
+def test_a_number_beyond_a_float_in_a_config_file_is_one_line(
+    server: FakeWebex, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(config_for(server))[:-1] + ', "lookahead_days": 1e999}')
+    output = run_command("--config", str(config))
+    assert output.exit_code == 1
+    # one line, though inf is both not an integer and above the maximum
+    assert errors(output) == ["lookahead_days: inf is not an integer (0..3650)"], output.stderr
+    assert server.requests == []
+
+
+def test_infinity_or_nan_in_a_config_file_is_not_json(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text('{"start_date": "2025-01-01", "lookahead_days": Infinity}')
+    output = run_command("--config", str(config))
+    assert output.exit_code == 1
+    assert errors(output) == [
+        f"--config: {config}: not valid JSON (Infinity is not a JSON number)"
     ], output.stderr
     assert "Traceback" not in output.stderr
 

@@ -22,8 +22,23 @@ import pytest
 from tap_webex_meetings.deletions import DELETED_AT
 from tap_webex_meetings.sandbox import FakeWebex, RecordedRequest
 from tap_webex_meetings.timeutils import parse_api_timestamp
-from tests.hostile import Answer, Received, ScriptedServer, meeting, series_then, trusting
-from tests.tap_runner import TapOutput, config_for, partition_bookmarks, run_cli
+from tests.hostile import (
+    Answer,
+    Received,
+    Script,
+    ScriptedServer,
+    meeting,
+    series_then,
+    trusting,
+)
+from tests.tap_runner import (
+    TapOutput,
+    config_for,
+    finished_ids,
+    partition_bookmarks,
+    run_cli,
+    series_in_state,
+)
 
 ALICE = "alice@example.com"
 START = datetime(2025, 6, 1, tzinfo=timezone.utc)
@@ -439,3 +454,145 @@ def test_connection_refused_is_said_at_once_with_the_url() -> None:
     ], output.stderr
     assert "Retrying" not in output.stderr
     assert time.monotonic() - started < 15  # the command's start; no retries
+
+
+# Dates out of range -----------------------------------------------------------------------
+
+ENDED = {"state": "ended", "end": "2026-06-20T10:00:00Z"}
+
+
+def expired_series(series_end: str, items: list[dict[str, Any]]) -> Script:
+    """Series ``S``, expired and ending at ``series_end``, whose page lists ``items``."""
+
+    def answer(request: Received) -> Answer:
+        if request.path.endswith("/meetings/S"):
+            record = meeting("S", meetingType="meetingSeries", state="expired", end=series_end)
+            return Answer(body=record)
+        return Answer(body={"items": items})
+
+    return answer
+
+
+BAD_MOMENTS: dict[str, tuple[dict[str, str], str]] = {
+    "start after 9999 in UTC": (
+        {"start": "9999-12-31T23:00:00-05:00"},
+        "start '9999-12-31T23:00:00-05:00' is outside the years 1970 to 8999",
+    ),
+    "start before year 1 in UTC": (
+        {"start": "0001-01-01T00:30:00+05:00"},
+        "start '0001-01-01T00:30:00+05:00' is outside the years 1970 to 8999",
+    ),
+    "end in 9999": (
+        {"end": "9999-12-31T23:59:59Z"},
+        "end '9999-12-31T23:59:59Z' is outside the years 1970 to 8999",
+    ),
+    "end garbage": ({"end": "garbage"}, "end 'garbage' is not a timestamp"),
+}
+
+
+@pytest.mark.parametrize("bad", list(BAD_MOMENTS))
+def test_a_meeting_with_a_date_out_of_range_is_skipped_and_every_run_goes_on(bad: str) -> None:
+    fields, problem = BAD_MOMENTS[bad]
+    good = meeting("S_20260620T090000Z", **ENDED)
+    wrong = meeting("S_BAD", **(ENDED | fields))
+    with ScriptedServer(expired_series("2026-06-20T10:00:00Z", [good, wrong])) as webex:
+        output = run_cli(scripted_config(webex))
+        rerun = run_cli(scripted_config(webex), state=output.last_state if output.states else None)
+
+    assert output.exit_code == 0, output.stderr
+    assert output.ids() == [good["id"]]
+    assert levelled(output, "WARNING") == [
+        f"Skipping meeting S_BAD of series S, which is not a meeting: {problem}"
+    ], output.stderr
+    assert "S" in series_in_state(output.last_state)  # its bookmark, or finished
+    assert rerun.exit_code == 0, rerun.stderr
+
+
+@pytest.mark.parametrize(
+    ("series_end", "trusted"),
+    [("2026-06-20T10:00:00Z", True), ("9999-12-31T23:59:59Z", False), ("garbage", False)],
+)
+def test_an_expired_series_with_a_bad_end_is_read_but_not_trusted_to_be_finished(
+    series_end: str, trusted: bool
+) -> None:
+    good = meeting("S_20260620T090000Z", **ENDED)
+    with ScriptedServer(expired_series(series_end, [good])) as webex:
+        output = run_cli(scripted_config(webex))
+
+    assert output.exit_code == 0, output.stderr
+    assert output.ids() == [good["id"]]
+    assert [r["id"] for r in output.records("meeting_series")] == ["S"]
+    assert ("S" in finished_ids(output.last_state)) is trusted
+
+
+# stream_maps ------------------------------------------------------------------------------
+
+MAP_FAILURES: dict[str, tuple[dict[str, str], str]] = {
+    "does not parse": (
+        {"title2": "title.upper("},
+        "stream_maps.series_meetings.title2: 'title.upper(' is not an expression "
+        "('(' was never closed)",
+    ),
+    "an unknown function": (
+        {"title2": "nosuch(1)"},
+        "stream_maps.series_meetings: the map failed on record 'S_20260620T090000Z': "
+        "MapExpressionError: Failed to evaluate simpleeval expressions nosuch(1). "
+        "(FunctionNotDefined: Function 'nosuch' not defined, for expression 'nosuch(1)'.)",
+    ),
+    "a missing key": (
+        {"x": 'record["nokey"]'},
+        "stream_maps.series_meetings: the map failed on record 'S_20260620T090000Z': "
+        "KeyError: 'nokey'",
+    ),
+}
+
+
+@pytest.mark.parametrize("failure", list(MAP_FAILURES))
+def test_a_stream_map_that_fails_is_one_line_naming_the_map(failure: str) -> None:
+    stream_map, line = MAP_FAILURES[failure]
+    page = {"items": [meeting("S_20260620T090000Z")]}
+    with ScriptedServer(series_then(lambda request: Answer(body=page))) as webex:
+        output = run_cli(scripted_config(webex, stream_maps={"series_meetings": stream_map}))
+
+    assert output.exit_code == 1
+    assert levelled(output, "ERROR") == [line], output.stderr
+    assert "Traceback" not in output.stderr
+    assert output.records() == []
+    if failure == "does not parse":
+        assert webex.requests == []  # a bad setting: refused before any request
+
+
+# Log lines cannot be forged ---------------------------------------------------------------
+
+FORGED = "\n2026-12-07 14:00:00,000 | INFO     | tap-webex-meetings | Extracted 9 series\x1b[2J"
+ESCAPED = FORGED.replace("\n", "\\n").replace("\x1b", "\\x1b")
+
+
+def test_control_characters_from_webex_are_escaped_one_event_one_line() -> None:
+    def script(request: Received) -> Answer:
+        if request.path.endswith("/meetings/S"):
+            return Answer(body=meeting("S", meetingType="meetingSeries"))
+        if "cursor" in request.params:
+            error = {"message": f"Bad cursor{FORGED}", "trackingId": f"T{FORGED}"}
+            return Answer(status=400, body=error)
+        link = f'<{webex.api_url}/meetings?meetingSeriesId=S&cursor=Mg>; rel="next"'
+        stray = meeting("S_20260611T090000Z", meetingSeriesId=f"OTHER{FORGED}")
+        items = [stray, meeting("S_20260610T090000Z")]
+        return Answer(body={"items": items}, headers={"Link": link})
+
+    with ScriptedServer(script) as webex:
+        output = run_cli(scripted_config(webex, **FAIL_FAST))
+
+    assert output.exit_code == 1
+    assert "\x1b" not in output.stderr
+    lines = [line.split(" | ", 3) for line in output.stderr.splitlines()]
+    assert all(len(parts) == 4 for parts in lines), output.stderr  # every line a log line
+    by_level = [(level.strip(), message) for _, level, _, message in lines]
+    assert not [m for level, m in by_level if level == "INFO" and "Extracted 9" in m]
+    assert [m for level, m in by_level if level == "WARNING"] == [
+        f"Skipping meeting S_20260611T090000Z listed for series S: it belongs to series "
+        f"OTHER{ESCAPED}"
+    ], output.stderr
+    assert [m for level, m in by_level if level == "ERROR"] == [
+        f"Webex API error 400: Bad cursor{ESCAPED} (trackingId T{ESCAPED})"
+    ], output.stderr

@@ -426,7 +426,7 @@ def test_a_link_back_to_a_page_already_read_stops_the_run_instead_of_looping(
 
 
 def test_oauth_token_is_refreshed_before_it_expires(server: FakeWebex) -> None:
-    server.token_lifetime_seconds = 301  # valid for 1 s once the tap's 5-minute margin is taken
+    server.token_lifetime_seconds = 2  # used for 1.8 s: the margin is a tenth of a short life
     server.latency_seconds = 0.3
     output = run_cli(oauth_config(server, page_size=50, max_workers=1))
     assert output.exit_code == 0, output.stderr

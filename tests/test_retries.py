@@ -17,6 +17,7 @@ from singer_sdk.exceptions import RetriableAPIError
 
 from tap_webex_meetings import retries
 from tap_webex_meetings.errors import AccessTokenExpiredError, WebexAPIError
+from tap_webex_meetings.reachability import UnreachableError
 from tap_webex_meetings.sandbox import FakeWebex, RecordedRequest
 from tests.tap_runner import config_for, logged_retries, sync
 
@@ -42,6 +43,8 @@ def throttled(retry_after: str | None) -> RetriableAPIError:
         (format_datetime(NOW + timedelta(seconds=90), usegmt=True), 90.0),
         (format_datetime(NOW - timedelta(seconds=90), usegmt=True), 0.0),  # already past
         ("rand(30),add(30)", None),
+        ("²", None),  # str.isdigit() says yes; float() says no
+        ("٣", None),  # an Arabic-Indic 3: int() would accept it
         ("-5", None),
         ("", None),
         (None, None),
@@ -81,6 +84,29 @@ def test_jitter_adds_at_most_a_fifth_never_less_and_never_past_the_bound(
     assert max(waits) <= min(value * 1.2, max(value, max_wait))
     if value < max_wait:
         assert max(waits) > value, "the waits are spread"
+
+
+def test_no_wait_is_longer_than_an_hour_whatever_the_setting() -> None:
+    wait = retries.wait_before_retry(throttled("86400"), attempt=1, max_wait=1e12)
+    assert wait == retries.MAX_WAIT_SECONDS == 3600
+    assert retries.wait_before_retry(None, attempt=60, max_wait=1e12) == 3600
+    assert max(retries.jittered(wait, max_wait=1e12) for _ in range(100)) == 3600
+
+
+def unreachable(
+    *, refused: bool = False, answered_before: bool = False, failures: int = 1
+) -> UnreachableError:
+    return UnreachableError(
+        "http://x/v1", "why", refused=refused, answered_before=answered_before, failures=failures
+    )
+
+
+def test_a_host_that_never_answered_is_given_a_few_tries() -> None:
+    assert [retries.give_up(unreachable(failures=n)) for n in (1, 2, 3)] == [False, False, True]
+    assert retries.give_up(unreachable(refused=True))  # nothing listens: at once
+    assert not retries.give_up(unreachable(answered_before=True, failures=0))
+    assert not retries.give_up(unreachable(answered_before=True, refused=True, failures=0))
+    assert not retries.give_up(requests.ConnectionError("reset"))
 
 
 def test_a_retry_after_beyond_the_bound_is_not_cut_by_jitter() -> None:

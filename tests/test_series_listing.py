@@ -41,9 +41,12 @@ class Webex:
     """What ``request_records`` and ``look_up`` see of one series: a query lists at most
     ``cap`` instances (from its ``from``), and every scheduled meeting."""
 
-    def __init__(self, meetings: list[dict[str, Any]], cap: int) -> None:
-        self.meetings = sorted(meetings, key=lambda m: m["start"])
+    def __init__(self, meetings: list[dict[str, Any]], cap: int, *, in_order: bool = False) -> None:
+        """``in_order``: listed as given (else by start); ``ends_listing``: Webex's other
+        reading of the cap, where the listing ends at the cap's last instance."""
+        self.meetings = list(meetings) if in_order else sorted(meetings, key=lambda m: m["start"])
         self.cap = cap
+        self.ends_listing = False
         self.queries: list[dict[str, Any]] = []
         self.lookups: list[tuple[str, str | None]] = []
         self.answers: dict[str, dict[str, Any] | Exception] = {}
@@ -57,6 +60,8 @@ class Webex:
                 continue
             if params.get("meetingType") not in (None, meeting["meetingType"]):
                 continue
+            if instances == self.cap and self.ends_listing:
+                return
             if meeting["meetingType"] == "meeting":
                 if instances == self.cap:
                     continue  # the cap counts instances; every scheduled meeting is listed
@@ -119,6 +124,27 @@ def test_past_the_instance_cap_every_meeting_comes_once(caplog: pytest.LogCaptur
     assert all(q["meetingType"] == "meeting" for q in webex.queries[1:]), "scheduled: once"
     assert webex.queries[1]["from"] == instances[9]["start"], "from the last instance listed"
     assert any("cap" in r.getMessage() and SERIES in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("ends_listing", [False, True])
+def test_instances_that_start_before_their_scheduled_meeting_come_once_past_the_cap(
+    ends_listing: bool,
+) -> None:
+    """Webex lists by occurrence: a scheduled meeting, then its instances, which may start
+    early (the host joined 5 minutes before)."""
+    meetings: list[dict[str, Any]] = []
+    for d in range(1, 41):
+        at = START + timedelta(days=d)
+        meetings += [scheduled(at), instance(d, at - timedelta(minutes=5))]
+    webex = Webex(meetings, cap=10, in_order=True)
+    webex.ends_listing = ends_listing
+
+    listed = [r["id"] for r in listing(webex).pages()]
+
+    assert sorted(listed) == sorted(m["id"] for m in meetings)
+    assert len(listed) == len(set(listed)), "no meeting twice"
+    types = {q.get("meetingType") for q in webex.queries[1:]}
+    assert types == ({None} if ends_listing else {"meeting"})
 
 
 def test_a_cap_full_of_one_instant_does_not_page_forever() -> None:

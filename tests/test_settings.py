@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tap_webex_meetings.sandbox import FakeWebex
+from tap_webex_meetings.settings import CONFIG_SCHEMA
 from tests.tap_runner import config_for, run_cli
 
 BAD_SETTINGS: list[tuple[dict[str, Any], str]] = [
@@ -43,6 +44,46 @@ def test_bad_setting_exits_before_any_request_naming_it(
     assert setting in output.stderr
     assert "Traceback" not in output.stderr
     assert server.requests == []
+
+
+# A number of every numeric setting as a JSON config file may hold it: singer-sdk reads
+# 0.5 and 30.0 as Decimal, which timedelta (and isinstance(x, float)) refuse.
+NUMBERS_IN_A_FILE: dict[str, float] = {
+    "lookahead_days": 30.0,
+    "lookback_days": 0.5,
+    "page_size": 50.0,
+    "request_timeout": 30.5,
+    "retry_max_tries": 3.0,
+    "retry_max_wait_seconds": 0.5,
+    "max_workers": 2.0,
+    "shard_count": 1.0,
+    "shard_index": 0.0,
+}
+
+
+def test_every_numeric_setting_is_read_from_a_config_file(server: FakeWebex) -> None:
+    # singer-sdk adds its own flattening_* settings to the same dict once a tap object was
+    # made in this process (another test's, under xdist): they are the SDK's, not the tap's.
+    numeric = {
+        name
+        for name, spec in CONFIG_SCHEMA["properties"].items()
+        if {"number", "integer"} & set(spec.get("type", [])) and not name.startswith("flattening_")
+    }
+    assert set(NUMBERS_IN_A_FILE) == numeric  # a new numeric setting is tested here too
+    series = server.series_ids("alice@example.com")[0]
+    config = config_for(server, meeting_series_ids=[series], **NUMBERS_IN_A_FILE)
+    output = run_cli(config)  # the config goes in as a JSON file
+
+    assert output.exit_code == 0, output.stderr
+    assert output.ids()
+    assert {str(r.params.get("max")) for r in server.requests if r.path == "/v1/meetings"} == {
+        str(["50"])
+    }
+
+    shards = config | {"shard_count": 2.0, "shard_index": 3.0}
+    refused = run_cli(shards)
+    assert refused.exit_code == 1
+    assert "shard_index: 3 must be below shard_count (2)" in refused.stderr
 
 
 def test_good_settings_with_oauth_instead_of_a_token_run(server: FakeWebex) -> None:

@@ -33,6 +33,31 @@ def test_parse_datetime_rejects_what_is_not_iso_8601(text: str) -> None:
         timeutils.parse_datetime(text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "9999-12-31T23:00:00-05:00",  # no UTC datetime: year 10000
+        "0001-01-01T00:30:00+05:00",  # year 0
+        "9000-01-01T00:00:00Z",
+        "1969-12-31T23:59:59Z",
+    ],
+)
+def test_instants_out_of_range_are_refused_by_every_parser(text: str) -> None:
+    """One range for Webex timestamps, settings and the state: no overflow downstream."""
+    with pytest.raises(timeutils.OutOfRangeError, match="outside the years 1970 to 8999"):
+        timeutils.parse_api_timestamp(text)
+    with pytest.raises(timeutils.OutOfRangeError, match="outside the years 1970 to 8999"):
+        timeutils.parse_datetime(text)
+
+
+def test_the_range_bounds_shifted_by_ten_years_still_fit() -> None:
+    earliest = timeutils.parse_api_timestamp("1970-01-01T00:00:00Z")
+    latest = timeutils.parse_api_timestamp("8999-12-31T23:59:59.999999Z")
+    ten_years = timedelta(days=3650)
+    assert (earliest - ten_years).year == 1960
+    assert (latest + ten_years).year == 9009
+
+
 def test_api_timestamps_in_other_offsets_are_the_same_instant() -> None:
     shanghai = timeutils.parse_api_timestamp("2026-06-15T20:00:00+08:00")
     utc = timeutils.parse_api_timestamp("2026-06-15T12:00:00Z")

@@ -119,6 +119,20 @@ def _parser() -> argparse.ArgumentParser:
         help=f"comma-separated paging quirks: {', '.join(sorted(LINK_QUIRKS))}",
     )
     parser.add_argument(
+        "--instance-cap",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="instances one query may list, like Webex's 10,000 (small: try a client's "
+        "continuation past it)",
+    )
+    parser.add_argument(
+        "--cap-ends-listing",
+        action="store_true",
+        help="at the cap the whole listing ends (scheduled meetings after it too), the other "
+        "reading of Webex's words; default: only instances past the cap are dropped",
+    )
+    parser.add_argument(
         "--bulk",
         type=_arg(_bulk),
         metavar="COUNTxMEETINGS",
@@ -179,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=args.host,
             port=args.port,
             link_quirks=args.link_quirks,
+            instance_cap=args.instance_cap,
+            cap_ends_listing=args.cap_ends_listing,
             verbose=args.verbose,
         )
         server.advance(ahead)

@@ -34,6 +34,9 @@ class Live(Protocol):
     def instance_cap(self) -> int: ...
 
     @property
+    def cap_ends_listing(self) -> bool: ...
+
+    @property
     def link_quirks(self) -> set[str]: ...
 
 
@@ -68,6 +71,7 @@ def list_meetings(
             after=after,
             limit=limit,
             cap=live.instance_cap,
+            cap_ends_listing=live.cap_ends_listing,
             tz_name=tz_name,
             changes=dataset.changes(spec.id),
         )

@@ -48,13 +48,17 @@ def series_page(
     after: Position | None = None,
     limit: int | None = None,
     cap: int = 10_000,
+    cap_ends_listing: bool = False,
     tz_name: str = "UTC",
     changes: Changes = NO_CHANGES,
 ) -> tuple[list[Record], Position | None]:
     """One page of a series query and where the next page starts (None: nothing left).
 
     ``cap`` limits the instances one query lists across all its pages, like Webex does;
-    the count travels inside the returned position. Records of one series share their
+    the count travels inside the returned position. Webex's words allow two readings: only
+    the instances past the cap are dropped (the default), or, with ``cap_ends_listing``,
+    the listing ends at the cap's last instance (later scheduled meetings are not listed
+    either). Records of one series share their
     nested objects (serialise them, or copy before changing them). ``changes``: the
     series' deleted and moved occurrences.
     """
@@ -74,7 +78,9 @@ def series_page(
             entry.meeting_type, entry.state, entry.modified
         ):
             continue
-        if is_instance and listed >= cap:
+        if listed >= cap and (is_instance or cap_ends_listing):
+            if cap_ends_listing:
+                return items, None
             continue
         if limit is not None and len(items) >= limit:
             return items, Position(entry.k, entry.slot, listed)

@@ -46,6 +46,7 @@ class FakeWebex:
 
     Knobs that may be changed while it runs: :attr:`faults`, :attr:`link_quirks`
     (subset of LINK_QUIRKS), :attr:`instance_cap` (instances one query may list),
+    :attr:`cap_ends_listing` (at the cap the whole listing ends, not only its instances),
     :attr:`tokens`, :attr:`refresh_tokens` (remove one to make it "expired"),
     :attr:`rotate_refresh_tokens`, :attr:`token_lifetime_seconds`, :attr:`latency_seconds`,
     and the clock (:meth:`set_now`, :meth:`advance`). Meetings can be deleted and moved
@@ -72,6 +73,7 @@ class FakeWebex:
         host: str = "127.0.0.1",
         port: int = 0,
         instance_cap: int = 10_000,
+        cap_ends_listing: bool = False,
         link_quirks: Iterable[str] = (),
         rotate_refresh_tokens: bool = False,
         token_lifetime_seconds: int = 1_209_600,
@@ -92,6 +94,7 @@ class FakeWebex:
         self.faults = faults or Faults()
         self.latency_seconds = latency_seconds
         self.instance_cap = instance_cap
+        self.cap_ends_listing = cap_ends_listing
         self.link_quirks = set(link_quirks)
         self.rotate_refresh_tokens = rotate_refresh_tokens
         self.token_lifetime_seconds = token_lifetime_seconds
@@ -277,7 +280,14 @@ class FakeWebex:
         moment = self.now if at is None else aware(at)
         changes = self._dataset.changes(spec.id)
         items, _ = series_page(
-            spec, moment, aware(start), aware(end), filters, cap=cap, changes=changes
+            spec,
+            moment,
+            aware(start),
+            aware(end),
+            filters,
+            cap=cap,
+            cap_ends_listing=self.cap_ends_listing,
+            changes=changes,
         )
         return cast(list[Record], json.loads(json.dumps(items)))  # records share nested parts
 

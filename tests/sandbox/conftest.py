@@ -15,6 +15,7 @@ def _reset(fake: FakeWebex) -> None:
     fake.faults = Faults()
     fake.link_quirks = set()
     fake.instance_cap = 10_000
+    fake.cap_ends_listing = False
     fake.rotate_refresh_tokens = False
     fake.clear_requests()
 

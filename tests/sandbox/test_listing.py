@@ -174,6 +174,20 @@ def test_instance_cap_limits_instances_across_pages_only(fake: FakeWebex) -> Non
     assert len(uncapped) > len(everything)
 
 
+def test_a_cap_that_ends_the_listing_ends_it_at_the_cap_s_last_instance(fake: FakeWebex) -> None:
+    """The other reading of Webex's words: nothing after the cap's last instance is listed."""
+    fake.instance_cap = 5
+    fake.cap_ends_listing = True
+    base = {"meetingSeriesId": STANDUP, "from": FROM, "to": TO}
+    listed, _ = page_verbatim(fake, {**base, "max": 3})
+    assert listed[-1]["meetingType"] == "meeting"
+    assert sum(item["meetingType"] == "meeting" for item in listed) == 5
+    assert listed == fake.expected_meetings(STANDUP, WIDE_START, WIDE_END, apply_cap=True)
+    uncapped = fake.expected_meetings(STANDUP, WIDE_START, WIDE_END)
+    assert listed == uncapped[: len(listed)]
+    assert any(item["meetingType"] == "scheduledMeeting" for item in uncapped[len(listed) :])
+
+
 def test_discovery_lists_overlapping_series_with_paging(fake: FakeWebex) -> None:
     params = {"meetingType": "meetingSeries", "from": FROM, "to": TO, "max": 2}
     items, pages = page_verbatim(fake, params)
