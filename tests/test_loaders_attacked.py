@@ -89,15 +89,13 @@ def test_sigterm_while_loading_exits_143_after_the_state_of_what_is_committed(
     """A SIGTERM at a random moment of a steady load (a batch and its log lines every few
     records): the loader stops within seconds, exit 143, and every STATE it printed covers
     rows in the table."""
-    process = subprocess.Popen(
-        loader.argv(batch_size_rows=7),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # Output to files: a pipe nobody reads would fill and block the loader's logging.
+    out_path, err_path = loader.folder / "stdout.txt", loader.folder / "stderr.txt"
+    with out_path.open("w") as out, err_path.open("w") as err:
+        process = subprocess.Popen(
+            loader.argv(batch_size_rows=7), stdin=subprocess.PIPE, stdout=out, stderr=err, text=True
+        )
     assert process.stdin is not None
-    assert process.stdout is not None
     stdin = process.stdin
 
     def feed() -> None:
@@ -109,19 +107,26 @@ def test_sigterm_while_loading_exits_143_after_the_state_of_what_is_committed(
 
     feeder = threading.Thread(target=feed, daemon=True)
     feeder.start()
-    first = process.stdout.readline()  # a first batch is committed: loading is under way
-    assert first, process.stderr.read() if process.stderr else ""
+    deadline = time.monotonic() + 60
+    while not out_path.read_text() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # a first batch is committed: loading is under way
+    assert out_path.read_text(), err_path.read_text()[-3000:]
     time.sleep(random.Random(attempt).uniform(0, 0.5))
     process.send_signal(signal.SIGTERM)
     try:
-        stdout, stderr = process.communicate(timeout=60)
+        process.wait(timeout=60)
     except subprocess.TimeoutExpired:
         process.kill()
-        process.communicate()
+        process.wait()
         pytest.fail("the loader did not stop within 60 s of SIGTERM (deadlocked)")
+    finally:
+        feeder.join(timeout=30)  # a broken pipe ends it once the loader is gone
+        with contextlib.suppress(OSError):
+            stdin.close()
+    stdout, stderr = out_path.read_text(), err_path.read_text()
     assert process.returncode == 143, stderr[-3000:]
     assert "Traceback" not in stderr, stderr[-3000:]
-    last = printed_states(first + stdout)[-1]
+    last = printed_states(stdout)[-1]
     stored = {row[0] for row in loader.rows("id")}
     assert {f"m{n:06d}" for n in range(last + 1)} <= stored
     (line,) = errors(stderr)
