@@ -3,7 +3,7 @@
 
     python scripts/show_models.py output/warehouse.duckdb
 
-Run it with a Python that has the warehouse's ``duckdb`` (the demo uses target-webex-duckdb's
+Run it with a Python that has ``duckdb`` 1.1.3 or newer (the demo uses target-webex-duckdb's
 plugin venv). ``--schema`` is the dbt-duckdb utility's ``schema`` setting.
 """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -14,9 +14,9 @@ from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
 from singer_sdk.sinks import BatchSink
 from typing_extensions import override
 
-if TYPE_CHECKING:
-    from collections.abc import Sequence
+from .errors import LoadError, find_refusal, first_line
 
+if TYPE_CHECKING:
     from .target import BatchTarget
 
 VERSION = "_sdc_table_version"
@@ -33,8 +33,9 @@ class LoaderTable(Protocol):
         """Its quoted schema.name, as statements and log lines name it."""
         ...
 
-    def prepare(self) -> None:
-        """Create it, or add the columns a new SCHEMA brought."""
+    def prepare(self) -> bool:
+        """Create it, or add the columns a new SCHEMA brought; whether it was created."""
+        ...
 
     def drop_versions_before(self, version: int, deleted_at: datetime, *, hard_delete: bool) -> int:
         """Rows of older table versions, and of none (loaded without one), deleted
@@ -64,15 +65,39 @@ class HeldBatchSink(BatchSink):
             operator.itemgetter(*self.key_properties) if self.key_properties else None
         )
         self._target = target
+        self._created = False  # the table is new: its first record is looked at
 
     @override
     def setup(self) -> None:
         """The table exists, with a column for every property of this SCHEMA."""
-        self.table.prepare()
+        self._created = self.table.prepare()
 
     @abstractmethod
     def write_batch(self, ndjson: bytes, batched_at: datetime) -> None:
         """Load one batch of records (one JSON object a line, at most one per key)."""
+
+    def is_refused_value(self, exc: Exception) -> bool:
+        """Whether the database refused a value of the batch (not the connection, a lock)."""
+        return False
+
+    def probe(self, lines: Sequence[bytes], only: str | None) -> str | None:
+        """``lines`` loaded and rolled back (``only``: the keys and that property alone):
+        the database's error, or None (see :func:`~target_webex_common.errors.find_refusal`)."""
+        return None
+
+    def explained(self, exc: Exception, lines: list[bytes]) -> LoadError:
+        """A failed batch as one line: the record and property refused, when it is a value."""
+        if self.is_refused_value(exc):
+            properties = [p for p in self.schema["properties"] if p not in self.key_properties]
+            refusal = find_refusal(lines, properties, self.probe)
+            if refusal is not None:
+                return LoadError(
+                    refusal.describe(self.stream_name, self.key_properties, self.table.qualified)
+                )
+        return LoadError(
+            f"{self.stream_name}: loading a batch into {self.table.qualified} failed: "
+            f"{first_line(exc)}"
+        )
 
     @cached_property
     @override
@@ -114,6 +139,15 @@ class HeldBatchSink(BatchSink):
     @override
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         """Held per key, so the last record of a key in a batch wins, as in one upsert."""
+        if self._created:
+            self._created = False
+            if record.get(VERSION) is None:
+                self.logger.warning(
+                    "Created table %s, but its first record carries no table version: a run "
+                    "that resumes from a state sends only what changed since, so a new "
+                    "warehouse gets only that; if it is new, run again with --full-refresh",
+                    self.table.qualified,
+                )
         held: dict[object, bytes] = context.setdefault("records", {})
         key = self._key(record) if self._key else len(held)
         if key in held:
@@ -133,7 +167,12 @@ class HeldBatchSink(BatchSink):
         batched_at = context["batch_start_time"].astimezone(timezone.utc)
 
         def write() -> None:
-            self.write_batch(ndjson, batched_at)
+            try:
+                self.write_batch(ndjson, batched_at)
+            except LoadError:
+                raise
+            except Exception as exc:
+                raise self.explained(exc, list(held.values())) from None
             self.logger.info("Loaded %d rows into %s", rows, self.table.qualified)
 
         self._target.write_behind(write)

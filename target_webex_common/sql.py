@@ -41,17 +41,18 @@ def create_or_widen(
     keys: Sequence[str],
     existing: Mapping[str, str],
     logger: logging.Logger,
-) -> None:
+) -> bool:
     """The table (``existing``: its columns now, empty if none) created with ``columns`` and
     the primary key ``keys`` (column names), or given the columns a new SCHEMA brought; a
-    column whose type changed keeps it, with a warning (its values are cast)."""
+    column whose type changed keeps it, with a warning (its values are cast). Whether it was
+    created."""
     if not existing:
         parts = [f"{c.quoted} {c.type}" for c in columns]
         if keys:
             parts.append(f"PRIMARY KEY ({', '.join(quote_identifier(k) for k in keys)})")
         execute(f"CREATE TABLE {qualified} ({', '.join(parts)})")
         logger.info("Created table %s", qualified)
-        return
+        return True
     for column in columns:
         if column.name not in existing:
             execute(f"ALTER TABLE {qualified} ADD COLUMN {column.quoted} {column.type}")
@@ -65,3 +66,4 @@ def create_or_widen(
                 column.type,
                 existing[column.name],
             )
+    return False

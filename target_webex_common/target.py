@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import signal
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import PurePath
 from types import FrameType
-from typing import Any
+from typing import Any, ClassVar, NoReturn, cast
 
 from singer_sdk import Target
 from singer_sdk import typing as th
+from singer_sdk.sinks import Sink
 from typing_extensions import override
 
+from .errors import LoadError, first_line
 from .reader import Reader
 
 DEFAULT_BATCH_SIZE_ROWS = 5000  # see meltano.yml: the measured trade-off of each loader
@@ -42,6 +47,8 @@ class BatchTarget(Target):
     """
 
     message_reader_class = Reader
+    #: The database's errors: one line (its first) at the default level, not a traceback.
+    database_errors: ClassVar[tuple[type[Exception], ...]] = ()
     # The loaders ship in the tap's distribution: its version is theirs (--about, the log).
     package_name = "tap-webex-meetings"
 
@@ -56,6 +63,22 @@ class BatchTarget(Target):
             config_jsonschema["properties"].pop(name, None)
         if "validate_records" in config_jsonschema["properties"]:
             config_jsonschema["properties"]["validate_records"]["default"] = False
+
+    @classmethod
+    @override
+    def invoke(cls, *args: Any, **kwargs: Any) -> None:
+        """Run; a failure the loader could say (:class:`LoadError`) is one ERROR line, exit 1:
+        every STATE printed before it covers committed rows, none covers the failed batch."""
+        logger = logging.getLogger(cls.name)
+        try:
+            super().invoke(*args, **kwargs)
+        except LoadError as exc:
+            logger.error("%s", exc)
+            sys.exit(1)
+        except cls.database_errors as exc:  # the database's own words, which name the file
+            logger.error("%s failed: %s", cls.name, first_line(exc))
+            logger.debug("Traceback of the failure above", exc_info=exc)
+            sys.exit(1)
 
     def __init__(
         self,
@@ -78,7 +101,10 @@ class BatchTarget(Target):
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-behind")
         self._in_flight: list[Future[None]] = []  # in the order they were started
         self._state_due: dict[str, Any] | None = None  # waits for the writes in flight
+        self._last_state: dict[str, Any] | None = None  # the last STATE printed
         self._ending = False  # the input is over (or SIGTERM): a STATE waits for its writes
+        self._reader = cast("Reader", self.message_reader)
+        self._reader.on_interrupt = self.interrupted
 
     def write_behind(self, write: Callable[[], None]) -> None:
         """Start ``write`` once the write before it has finished: one batch in flight."""
@@ -93,7 +119,13 @@ class BatchTarget(Target):
             self._in_flight.pop(0)
         if self._state_due is not None:
             state, self._state_due = self._state_due, None
+            self._emit_state(state)
+
+    def _emit_state(self, state: dict[str, Any]) -> None:
+        """Printed unless it is the one printed last (the SDK repeats it at every full drain)."""
+        if state != self._last_state:
             super()._write_state_message(state)
+            self._last_state = state
 
     @staticmethod
     def _busy(writes: Sequence[Future[None]]) -> bool:
@@ -107,7 +139,27 @@ class BatchTarget(Target):
             self._state_due = state
             return
         self.wait_for_writes()  # a failed write raises before this STATE is out
-        super()._write_state_message(state)
+        self._emit_state(state)
+
+    @override
+    def get_sink(
+        self,
+        stream_name: str,
+        *,
+        record: dict[str, Any] | None = None,
+        schema: dict[str, Any] | None = None,
+        key_properties: Sequence[str] | None = None,
+    ) -> Sink:
+        """A sink that a new SCHEMA replaces writes what it holds first: the SDK would write
+        it at the next full drain, after the new sink's batches, so an older record of a key
+        would overwrite a newer one."""
+        if schema is not None and self.sink_exists(stream_name):
+            current = super().get_sink(stream_name)
+            if current.original_schema != schema or current.key_properties != key_properties:
+                self.drain_one(current)
+        return super().get_sink(
+            stream_name, record=record, schema=schema, key_properties=key_properties
+        )
 
     def batch_written(self) -> None:
         """A sink wrote a batch: STATE is due once the other sinks have written theirs."""
@@ -120,12 +172,23 @@ class BatchTarget(Target):
         super().process_endofpipe()
         self.wait_for_writes()
 
-    @override
+    @override  # private singer-sdk hook: the SDK's handler logs and drains (deadlocks), exits 0
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """The SDK drains every sink on SIGTERM and exits: the writes finish first, so the
-        STATE it emits covers what is in the database."""
+        """SIGINT or SIGTERM: only noted here (see :mod:`~target_webex_common.stop`); the
+        main thread then stops in :meth:`interrupted`."""
+        self._reader.stop.note(signum)
+
+    def interrupted(self, signum: int) -> NoReturn:
+        """Stopped between two messages: the batch in flight committed and its STATE printed,
+        then exit 128 + signal; records held since are read again by the next run."""
         self._ending = True
-        super()._handle_termination(signum, frame)
+        self.wait_for_writes()
+        self.logger.error(
+            "Interrupted by %s: stopped; every STATE printed covers rows committed, and the "
+            "next run reads the rest again",
+            signal.Signals(signum).name,
+        )
+        sys.exit(128 + signum)
 
     @override
     def _handle_max_record_age(self) -> None:

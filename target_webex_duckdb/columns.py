@@ -46,6 +46,11 @@ class Column:
         """The raw value as stored: "" is NULL for text and times, as in target-duckdb."""
         if self.type == "VARCHAR":
             return f"NULLIF({raw}, '')"
+        if self.type == "TIMESTAMP":
+            # Through TIMESTAMPTZ, in a UTC session (see the target's connection): the
+            # instant's UTC time whatever the offset. A plain cast to TIMESTAMP drops the
+            # offset on DuckDB 2 (the local hour); 1.1.3 converted it.
+            return f"CAST(CAST(NULLIF({raw}, '') AS TIMESTAMPTZ) AS TIMESTAMP)"
         if self.type in _READ_AS:
             return f"CAST(NULLIF({raw}, '') AS {self.type})"
         return raw

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import duckdb
 from typing_extensions import override
 
+from target_webex_common.errors import first_line
 from target_webex_common.sink import DELETED_AT, VERSION, HeldBatchSink
 
 from .columns import columns_of
 from .table import BATCHED_AT, Table
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from .target import TargetWebexDuckDB
 
 
@@ -53,8 +54,26 @@ class DuckDBSink(HeldBatchSink):
     @override
     def write_batch(self, ndjson: bytes, batched_at: datetime) -> None:
         """The batch as one NDJSON file, which DuckDB reads and upserts in one statement."""
+        self._load(ndjson, batched_at)
+
+    def _load(
+        self, ndjson: bytes, batched_at: datetime, only: str | None = None, *, keep: bool = True
+    ) -> None:
         with tempfile.TemporaryDirectory(prefix="target-webex-duckdb-") as folder:
             path = Path(folder) / f"{self.table.name}.ndjson"
             path.write_bytes(ndjson)
             naive_utc = batched_at.replace(tzinfo=None)
-            self.table.load(path, naive_utc, hard_delete=self.hard_delete)
+            self.table.load(path, naive_utc, hard_delete=self.hard_delete, only=only, keep=keep)
+
+    @override
+    def is_refused_value(self, exc: Exception) -> bool:
+        """DuckDB's errors for a value it cannot read or cast."""
+        return isinstance(exc, duckdb.ConversionException | duckdb.InvalidInputException)
+
+    @override
+    def probe(self, lines: Sequence[bytes], only: str | None) -> str | None:
+        try:
+            self._load(b"\n".join(lines) + b"\n", datetime.now(timezone.utc), only, keep=False)
+        except duckdb.Error as exc:
+            return first_line(exc)
+        return None

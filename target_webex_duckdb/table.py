@@ -7,12 +7,15 @@ written to CSV by Python's csv module).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from target_webex_common.sink import DELETED_AT, VERSION
 from target_webex_common.sql import create_or_widen, quote_identifier, quote_literal
@@ -26,7 +29,7 @@ BATCHED_AT = "_sdc_batched_at"
 class Table:
     """A table of ``columns`` keyed by ``keys`` (record keys; none: rows are appended)."""
 
-    connection: Any  # duckdb.DuckDBPyConnection (duckdb is imported by the target)
+    connection: duckdb.DuckDBPyConnection
     schema: str
     name: str
     columns: Sequence[Column]
@@ -46,10 +49,10 @@ class Table:
         ).fetchall()
         return dict(rows)
 
-    def prepare(self) -> None:
+    def prepare(self) -> bool:
         """Create the schema and table, or add the columns a new SCHEMA brought."""
         self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(self.schema)}")
-        create_or_widen(
+        return create_or_widen(
             self.connection.execute,
             self.qualified,
             columns=self.columns,
@@ -58,20 +61,28 @@ class Table:
             logger=self.logger,
         )
 
-    def load(self, ndjson: Path, batched_at: datetime, *, hard_delete: bool) -> None:
+    def load(
+        self,
+        ndjson: Path,
+        batched_at: datetime,
+        *,
+        hard_delete: bool,
+        only: str | None = None,
+        keep: bool = True,
+    ) -> None:
         """Upsert the records of one file (at most one per key), in one transaction; with
-        ``hard_delete``, rows of tombstones (``_sdc_deleted_at`` set) are deleted after it."""
-        read = ", ".join(
-            f"{quote_literal(c.key)}: {quote_literal(c.read_as)}" for c in self.columns
-        )
+        ``hard_delete``, rows of tombstones (``_sdc_deleted_at`` set) are deleted after it.
+        ``only``: the keys and that property alone; ``keep=False``: rolled back (a probe)."""
+        columns = [c for c in self.columns if only is None or c.key == only or c.key in self.keys]
+        read = ", ".join(f"{quote_literal(c.key)}: {quote_literal(c.read_as)}" for c in columns)
         values = [
             f"TIMESTAMP {quote_literal(batched_at.isoformat(sep=' '))}"
             if c.name == BATCHED_AT
             else c.select_expression(quote_identifier(c.key))
-            for c in self.columns
+            for c in columns
         ]
         verb = "INSERT OR REPLACE" if self.keys else "INSERT"
-        names = ", ".join(c.quoted for c in self.columns)
+        names = ", ".join(c.quoted for c in columns)
         self.connection.execute("BEGIN TRANSACTION")
         try:
             self.connection.execute(
@@ -83,9 +94,10 @@ class Table:
                 self.connection.execute(
                     f"DELETE FROM {self.qualified} WHERE {quote_identifier(DELETED_AT)} IS NOT NULL"
                 )
-            self.connection.execute("COMMIT")
+            self.connection.execute("COMMIT" if keep else "ROLLBACK")
         except BaseException:
-            self.connection.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):  # a failed COMMIT has ended it already
+                self.connection.execute("ROLLBACK")
             raise
 
     def drop_versions_before(self, version: int, deleted_at: datetime, *, hard_delete: bool) -> int:

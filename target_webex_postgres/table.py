@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import psycopg
 
+from target_webex_common.errors import LoadError
 from target_webex_common.sink import DELETED_AT, VERSION
-from target_webex_common.sql import create_or_widen, quote_identifier
+from target_webex_common.sql import create_or_widen, quote_identifier, quote_literal
 
 from .columns import Column
 
@@ -68,11 +70,17 @@ class Table:
             name: type_.replace("timestamp without time zone", "timestamp") for name, type_ in rows
         }
 
-    def prepare(self) -> None:
-        """Create the schema and table, or add the columns a new SCHEMA brought."""
-        with self.connection.transaction():
+    def prepare(self) -> bool:
+        """Create the schema and table, or add the columns a new SCHEMA brought; several
+        loaders may do it at once (Airflow's shards): they take turns on an advisory lock,
+        since ``IF NOT EXISTS`` still races in PostgreSQL's catalogs."""
+        with self.said("create or widen"), self.connection.transaction():
+            self.connection.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                [f"target-webex-postgres {self.schema}"],
+            )
             self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(self.schema)}")
-            create_or_widen(
+            return create_or_widen(
                 self.connection.execute,
                 self.qualified,
                 columns=self.columns,
@@ -81,17 +89,39 @@ class Table:
                 logger=self.logger,
             )
 
-    def load(self, ndjson: bytes, fixed: Mapping[str, datetime | int]) -> None:
+    @contextmanager
+    def said(self, doing: str) -> Iterator[None]:
+        """A lock not granted within ``lock_timeout``: one line naming the table."""
+        try:
+            yield
+        except psycopg.errors.LockNotAvailable:
+            msg = (
+                f"{self.qualified} is locked by another session: waited lock_timeout to "
+                f"{doing} it, nothing of this batch is stored"
+            )
+            raise LoadError(msg) from None
+
+    def load(
+        self,
+        ndjson: bytes,
+        fixed: Mapping[str, datetime | int],
+        *,
+        only: str | None = None,
+        keep: bool = True,
+    ) -> None:
         """Upsert the records of one batch (at most one per key), in one transaction; the
-        columns in ``fixed`` take that one value for the whole batch."""
-        names = ", ".join(c.quoted for c in self.columns)
+        columns in ``fixed`` take that one value for the whole batch. ``only``: the keys and
+        that property alone; ``keep=False``: rolled back (a probe)."""
+        columns = [c for c in self.columns if only is None or c.name == only or c.name in self.keys]
+        names = ", ".join(c.quoted for c in columns)
+        # No parameters: a ``%`` in a column's name would be read as a placeholder.
         values = [
-            f"%({c.name})s::{c.type}" if c.name in fixed else c.select_expression("r")
-            for c in self.columns
+            f"{_literal(fixed[c.name])}::{c.type}" if c.name in fixed else c.select_expression("r")
+            for c in columns
         ]
         # One jsonb_to_record per row: each ``doc -> key`` would decompress the whole
         # (TOASTed) document again, 71 times a Webex-rich record (ten times slower).
-        read = ", ".join(c.record_definition for c in self.columns if c.name not in fixed)
+        read = ", ".join(c.record_definition for c in columns if c.name not in fixed)
         insert = (
             f"INSERT INTO {self.qualified} ({names}) SELECT {', '.join(values)} "
             f"FROM pg_temp.staging, jsonb_to_record(doc) AS r({read})"
@@ -99,10 +129,14 @@ class Table:
         if self.keys:
             key = ", ".join(quote_identifier(k) for k in self.keys)
             update = ", ".join(
-                f"{c.quoted} = EXCLUDED.{c.quoted}" for c in self.columns if c.name not in self.keys
+                f"{c.quoted} = EXCLUDED.{c.quoted}" for c in columns if c.name not in self.keys
             )
-            insert += f" ON CONFLICT ({key}) DO UPDATE SET {update}"
-        with self.connection.transaction():
+            insert += (
+                f" ON CONFLICT ({key}) DO UPDATE SET {update}"
+                if update
+                else " ON CONFLICT DO NOTHING"
+            )
+        with self.said("load"), self.connection.transaction(force_rollback=not keep):
             self.connection.execute("CREATE TEMPORARY TABLE staging (doc jsonb) ON COMMIT DROP")
             # Uncompressed: each document is read once, so compressing it costs and saves
             # nothing (a fifth of the server's CPU for the batch).
@@ -111,21 +145,27 @@ class Table:
                 clean = without_nul(ndjson)
                 for start in range(0, len(clean), _CHUNK):
                     copy.write(clean[start : start + _CHUNK])
-            self.connection.execute(insert, dict(fixed))
+            self.connection.execute(insert.encode())
 
     def drop_versions_before(self, version: int, deleted_at: datetime, *, hard_delete: bool) -> int:
         """Rows of older table versions (and of none: loaded without a version) are gone from
         the source: deleted, or without ``hard_delete`` marked deleted. How many."""
         older = (
-            f"({quote_identifier(VERSION)} IS NULL OR {quote_identifier(VERSION)} < %(version)s)"
+            f"({quote_identifier(VERSION)} IS NULL OR {quote_identifier(VERSION)} < {int(version)})"
         )
         if hard_delete:
             sql = f"DELETE FROM {self.qualified} WHERE {older}"
         else:
+            deleted = quote_identifier(DELETED_AT)
             sql = (
-                f"UPDATE {self.qualified} SET {quote_identifier(DELETED_AT)} = %(deleted_at)s "
-                f"WHERE {older} AND {quote_identifier(DELETED_AT)} IS NULL"
+                f"UPDATE {self.qualified} SET {deleted} = {_literal(deleted_at)}::timestamp "
+                f"WHERE {older} AND {deleted} IS NULL"
             )
-        with self.connection.transaction():
-            cursor = self.connection.execute(sql, {"version": version, "deleted_at": deleted_at})
+        with self.said("mark older versions in"), self.connection.transaction():
+            cursor = self.connection.execute(sql.encode())
         return cursor.rowcount
+
+
+def _literal(value: datetime | int) -> str:
+    """A fixed value as SQL text (statements with column names take no parameters)."""
+    return str(int(value)) if isinstance(value, int) else quote_literal(value.isoformat(sep=" "))

@@ -21,6 +21,7 @@ class TargetWebexPostgres(BatchTarget):
 
     name = "target-webex-postgres"
     default_sink_class = PostgresSink
+    database_errors = (psycopg.Error,)
 
     config_jsonschema = th.PropertiesList(
         th.Property("host", th.StringType, default="localhost", description="Server host."),
@@ -44,6 +45,15 @@ class TargetWebexPostgres(BatchTarget):
                 "At ACTIVATE_VERSION, delete the rows of older table versions; false: mark "
                 "them with _sdc_deleted_at. Tombstones are stored as rows with _sdc_deleted_at "
                 "set either way, as target-postgres does."
+            ),
+        ),
+        th.Property(
+            "lock_timeout",
+            th.IntegerType,
+            default=60,
+            description=(
+                "Seconds a statement waits for a table another session has locked, then the "
+                "run fails naming the table (0: without limit)."
             ),
         ),
         batch_size_rows_setting(),
@@ -80,7 +90,7 @@ class TargetWebexPostgres(BatchTarget):
                 user=config["user"],
                 password=config.get("password") or None,
                 dbname=config["database"],
-                options="-c TimeZone=UTC",
+                options=f"-c TimeZone=UTC -c lock_timeout={int(config['lock_timeout'])}s",
                 application_name=self.name,
                 connect_timeout=10,
                 autocommit=True,

@@ -9,6 +9,7 @@ what the source no longer has, STATE only after the rows it covers are written.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -239,3 +240,78 @@ def test_the_same_tables_and_rows_as_target_duckdb(
         assert ours_described == described, table
         assert len(rows_) > (400 if table == "series_meetings" else 3)
         assert ours_rows == rows_, table
+
+
+# --- the oldest and the newest DuckDB ---------------------------------------------------------
+
+OLDEST_DUCKDB = "1.1.3"  # target-duckdb's pin in meltano.yml; the dev extra has the newest
+
+
+@pytest.fixture(scope="session")
+def oldest_duckdb() -> dict[str, str]:
+    """An environment in which the loader imports DuckDB 1.1.3 (installed once, beside the
+    venv's newer one, into a folder put first on PYTHONPATH)."""
+    folder = Path(sys.prefix) / f"duckdb-{OLDEST_DUCKDB}"
+    if not (folder / "duckdb").is_dir():
+        pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
+        subprocess.run(
+            [*pip, "--target", str(folder), f"duckdb=={OLDEST_DUCKDB}"],
+            check=True,
+            timeout=900,
+        )
+    return {"PYTHONPATH": str(folder)}
+
+
+def duckdb_version(env: dict[str, str]) -> str:
+    code = "import duckdb; print(duckdb.__version__)"
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return completed.stdout.strip()
+
+
+@pytest.mark.parametrize("which", ["oldest", "newest"])
+def test_offset_times_are_stored_as_utc_on_the_oldest_and_the_newest_duckdb(
+    tmp_path: Path, which: str, request: pytest.FixtureRequest
+) -> None:
+    """``-05:00`` is stored as its UTC hour on both (DuckDB 2 casts it to the local hour as
+    TIMESTAMP), in a New York shell; the file opens in the oldest DuckDB either way."""
+    oldest: dict[str, str] = request.getfixturevalue("oldest_duckdb")
+    env = oldest if which == "oldest" else {}
+    version = duckdb_version(env)
+    assert version == OLDEST_DUCKDB if which == "oldest" else int(version.split(".")[0]) >= 2
+    messages = [
+        schema(),
+        record("a", "t", start="2026-12-14T04:00:00-05:00"),
+        record("b", "t", start="2026-12-14T09:00:00Z"),
+        record("c", "t", start="2026-12-14T09:00:00"),
+    ]
+    config = tmp_path / "target.json"
+    filepath = tmp_path / "warehouse.duckdb"
+    config.write_text(json.dumps({"filepath": str(filepath), "default_target_schema": "webex"}))
+    completed = subprocess.run(
+        [TARGET, "--config", str(config)],
+        input="".join(json.dumps(m) + "\n" for m in messages),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "TZ": "America/New_York", **env},
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    read = "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+    read += "print(c.execute('SELECT id, start FROM webex.meetings ORDER BY id').fetchall())"
+    stored = subprocess.run(
+        [sys.executable, "-c", read, str(filepath)],
+        env={**os.environ, **oldest},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert stored.returncode == 0, stored.stderr[-2000:]
+    nine = "datetime.datetime(2026, 12, 14, 9, 0)"
+    assert stored.stdout.strip() == f"[('a', {nine}), ('b', {nine}), ('c', {nine})]"
