@@ -360,11 +360,14 @@ class WebexStream(RESTStream[ParseResult | None]):
         """The end of the run; after a full extract, ACTIVATE_VERSION (see full_extract.py).
 
         Sent once every record is out (the SDK finalizes children first), so a run that
-        fails midway deletes nothing.
+        fails midway deletes nothing. Also for a stream that found nothing (a child whose
+        parent listed no series): its SCHEMA first, as it sent none, or the rows of what
+        was deleted since the last run would stay.
         """
         super().finalize_state_progress_markers(state)
-        if self.selected and self._stream_version is not None:
-            self._write_activate_version_message(self._stream_version)  # private SDK writer
+        if self.selected and self.webex_tap.table_version is not None:
+            self._write_schema_message()  # once per run: a no-op if records were sent
+            self._write_activate_version_message(self.webex_tap.table_version)  # private
 
     @override
     def get_new_paginator(self) -> WebexLinkPaginator:

@@ -24,8 +24,8 @@ from tap_webex_meetings import history
 MEETINGS_STREAM = "series_meetings"
 SERIES_STREAM = "meeting_series"
 # What a run of this tap leaves in a stream's state: series partitions, finished series, the
-# discovery marker.
-WRITTEN_BY_A_RUN = ("partitions", history.FINISHED, history.DISCOVERED)
+# start_date they were read from, the discovery marker.
+WRITTEN_BY_A_RUN = ("partitions", history.FINISHED, history.READ_FROM, history.DISCOVERED)
 
 
 def table_version(state: Mapping[str, Any], *, shard_count: int, started_ms: int) -> int | None:

@@ -18,6 +18,10 @@ cannot be updated). Two things keep a run from paying for them:
   series that was not finished then ends after it, and a new or changed one has meetings
   after it. A first run, an earlier ``start_date``, a new ``host_emails`` entry or another
   shard split discover over the whole range.
+- **Backfill.** A complete run records the ``start_date`` its series were read from
+  (``start_date`` in the ``series_meetings`` state). A run configured with an earlier one
+  reads every known series from it, finished ones included, instead of from its bookmark:
+  the weeks before the old ``start_date`` were never read. A later one changes nothing.
 """
 
 from __future__ import annotations
@@ -31,8 +35,10 @@ from tap_webex_meetings import deletions, timeutils
 
 # Webex shows an instance's details up to this long after it ends.
 DETAILS_DELAY = timedelta(minutes=15)
-# Stream state keys: finished series (series_meetings), the last discovery (meeting_series).
+# Stream state keys: finished series and the start_date their series were read from
+# (series_meetings), the last discovery (meeting_series).
 FINISHED = "finished"
+READ_FROM = "start_date"
 DISCOVERED = "discovered"
 EXPIRED = "expired"
 SETTLED_STATES = frozenset({"ended", "missed"})
@@ -133,6 +139,14 @@ class Discovery:
 
 def split_of(shard_index: int, shard_count: int) -> str:
     return f"{shard_index}/{shard_count}"
+
+
+def is_backfill(read_from: Any, start_date: datetime) -> bool:
+    """Whether this run reads every known series from ``start_date``: it is earlier than
+    the recorded ``start_date`` they were read from (none recorded: not a backfill).
+    """
+    recorded = _instant(read_from)
+    return recorded is not None and start_date < recorded
 
 
 def discovery_windows(

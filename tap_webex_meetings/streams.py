@@ -183,7 +183,7 @@ class MeetingSeriesStream(WebexStream):
         child.facts[series_id] = facts
         if series_id not in child.finished:
             return
-        if facts.over:
+        if facts.over and not child.backfill:
             self._skipped.add(series_id)
             return
         instant = child.finished.reopen(series_id)
@@ -192,6 +192,8 @@ class MeetingSeriesStream(WebexStream):
         if instant is not None and "replication_key_value" not in partition:
             partition["replication_key"] = child.replication_key
             partition["replication_key_value"] = timeutils.isoformat_utc(instant)
+        if facts.over:  # read again by the backfill, said once (see SeriesMeetingsStream)
+            return
         self.logger.info(
             "Meeting series %s was finished and is %s again; reading it from its bookmark",
             series_id,
@@ -408,6 +410,34 @@ class SeriesMeetingsStream(PartitionedStream):
         """The series finished by earlier runs (see :mod:`history`)."""
         return self.state_manager.finished
 
+    @cached_property
+    def backfill(self) -> bool:
+        """Whether every known series is read from ``start_date`` this run (see
+        :mod:`history`); said once. Read before the run records its own ``start_date``.
+        """
+        read_from = self.stream_state.get(history.READ_FROM)
+        start_date = self.settings.start_date
+        if not history.is_backfill(read_from, start_date):
+            return False
+        self.logger.info(
+            "start_date %s is earlier than %s, which the known series were read from: "
+            "reading every one of them from %s (a backfill)",
+            timeutils.isoformat_utc(start_date),
+            read_from,
+            timeutils.isoformat_utc(start_date),
+        )
+        return True
+
+    @override
+    def finalize_state_progress_markers(self, state: dict[str, Any] | None = None) -> None:
+        """The end of a complete run: it records the ``start_date`` its series were read from.
+
+        Not before: a backfill that fails midway is a backfill again when resumed.
+        """
+        if state is None:
+            self.stream_state[history.READ_FROM] = timeutils.isoformat_utc(self.settings.start_date)
+        super().finalize_state_progress_markers(state)
+
     @override
     def list_params(self, context: Context | None) -> dict[str, str]:
         """The first page's query is the context built by :meth:`_query`, plus ``max``."""
@@ -516,9 +546,11 @@ class SeriesMeetingsStream(PartitionedStream):
         )
 
     def _query_start(self, bookmark: datetime | None) -> datetime:
-        """``start_date`` on the first run; later the bookmark minus ``lookback_days``."""
+        """``start_date`` on the first run and a backfill; later the bookmark minus
+        ``lookback_days``.
+        """
         start_date = self.settings.start_date
-        if bookmark is None or bookmark <= start_date:
+        if bookmark is None or self.backfill or bookmark <= start_date:
             return start_date
         return max(start_date, bookmark - self.settings.lookback)
 

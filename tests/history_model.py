@@ -149,7 +149,9 @@ def request_bound(
 
     W = [last complete run's start - lookback_days - 15 min, run start + lookahead_days)
     when the last complete run had the same split, hosts and no later ``start_date``, else
-    the whole range. Every query is counted as ``n // page_size + 1`` pages (a last empty
+    the whole range. After an earlier ``start_date`` than the last complete run's (a
+    backfill), every known series is read from ``start_date``, finished ones included.
+    Every query is counted as ``n // page_size + 1`` pages (a last empty
     page included); remembered meetings and known series missing from W are each counted as
     a lookup, whether the tap needs it or not: so it is a bound, not the exact count.
     """
@@ -161,6 +163,7 @@ def request_bound(
         and last.scope.shard_index == scope.shard_index
         and last.scope.start_date <= scope.start_date
     )
+    backfill = last is not None and scope.start_date < last.scope.start_date
     found: set[str] = set()
     for host in (TOKEN_USER, *scope.hosts):
         w_start = scope.start_date
@@ -189,12 +192,12 @@ def request_bound(
         if series_id not in alive:
             total += 2  # looked up (missing from W) and listed: each answers 404
             continue
-        if series_id in finished and is_over(fake, series_id, run_start):
+        if series_id in finished and is_over(fake, series_id, run_start) and not backfill:
             continue
         mark = partition.get("replication_key_value")
         bookmark = _instant(mark) if isinstance(mark, str) else finished.get(series_id)
         start = scope.start_date
-        if bookmark is not None:
+        if bookmark is not None and not backfill:
             start = max(scope.start_date, bookmark - scope.lookback)
         listed = fake.expected_meetings(series_id, start, end, at=run_start) if start < end else []
         total += len(listed) // page_size + 1

@@ -336,10 +336,46 @@ def test_a_new_host_or_an_earlier_start_date_discovers_everything_again() -> Non
         server.clear_requests()
         again = run(server, first.last_state, start_date="2025-01-01T00:00:00Z")
         assert discovery_from(server) == {"2025-01-01T00:00:00Z"}
-        # Discovered again, the expired series stays finished: its meetings are not listed.
         assert INCIDENT_REVIEW in again.ids("meeting_series")
-        assert INCIDENT_REVIEW not in queried(server)
         assert INCIDENT_REVIEW in finished_ids(again.last_state)
+
+
+def test_an_earlier_start_date_reads_every_known_series_from_it_once() -> None:
+    """A backfill: every known series, the finished one included, is listed from the new
+    ``start_date``; the next run with it goes on from the bookmarks, at no extra request.
+    """
+    earlier = "2025-01-01T00:00:00Z"
+    with FakeWebex() as server:
+        first = run(server)
+        assert INCIDENT_REVIEW in finished_ids(first.last_state)
+        server.advance(DAY)
+        server.clear_requests()
+        backfill = run(server, first.last_state, start_date=earlier)
+        listed = {
+            r.params["meetingSeriesId"][0]: r.params["from"][0]
+            for r in server.requests
+            if "meetingSeriesId" in r.params and "from" in r.params
+        }
+        assert INCIDENT_REVIEW in listed
+        assert set(listed.values()) == {earlier}
+        assert INCIDENT_REVIEW in finished_ids(backfill.last_state)  # over: finished again
+        recorded = backfill.last_state["bookmarks"]["series_meetings"]["start_date"]
+        assert datetime.fromisoformat(recorded) == datetime.fromisoformat(earlier)
+
+        server.advance(DAY)
+        nightly: list[list[tuple[str, list[tuple[str, list[str]]]]]] = []
+        for state in (backfill.last_state, _without_read_from(backfill.last_state)):
+            server.clear_requests()
+            run(server, state, start_date=earlier)
+            nightly.append(sorted((r.path, sorted(r.params.items())) for r in server.requests))
+        assert nightly[0] == nightly[1], "the recorded start_date adds no request"
+        assert not any(INCIDENT_REVIEW in str(request) for request in nightly[0])
+
+
+def _without_read_from(state: dict[str, Any]) -> dict[str, Any]:
+    copied: dict[str, Any] = json.loads(json.dumps(state))
+    del copied["bookmarks"]["series_meetings"]["start_date"]
+    return copied
 
 
 def test_a_failed_run_leaves_the_old_discovery_marker() -> None:

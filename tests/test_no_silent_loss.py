@@ -121,6 +121,7 @@ def test_a_state_of_finished_series_only_is_no_first_run_and_keeps_their_rows(
         ("series_meetings", {"partitions": [{"context": {"meetingSeriesId": "S"}}]}),
         ("series_meetings", {"finished": {"20260605T120000Z": ["S"]}}),
         ("series_meetings", {"finished": {"20260605T120000Z": []}}),  # reopened since
+        ("series_meetings", {"start_date": "2025-06-01T00:00:00+00:00"}),
         ("meeting_series", {"discovered": {"start_date": "2025-06-01T00:00:00Z"}}),
     ],
 )
