@@ -26,7 +26,7 @@ cannot be updated). Two things keep a run from paying for them:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -60,7 +60,7 @@ def facts_of(record: Mapping[str, Any], run_start: datetime) -> SeriesFacts:
     series is not taken to be over (it is never finished, only read again).
     """
     end_text = record.get("end")
-    end = _api_instant(end_text)
+    end = _instant(end_text, timeutils.parse_api_timestamp)
     if end is None and end_text is not None:
         return SeriesFacts(over=False, end=None)
     one_off_over = not record.get("recurrence") and end is not None and end < run_start
@@ -199,19 +199,13 @@ def discovery_marker(
     }
 
 
-def _api_instant(value: Any) -> datetime | None:
+def _instant(
+    value: Any, parse: Callable[[str], datetime] = timeutils.parse_datetime
+) -> datetime | None:
+    """``value`` parsed by ``parse`` (a state's value by default), or None if it is none."""
     if not isinstance(value, str):
         return None
     try:
-        return timeutils.parse_api_timestamp(value)
-    except ValueError:
-        return None
-
-
-def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return timeutils.parse_datetime(value)
+        return parse(value)
     except ValueError:
         return None
