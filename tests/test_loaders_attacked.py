@@ -28,14 +28,6 @@ from tests.meltano_support import Postgres
 from tests.test_target_webex_duckdb import SCHEMA, record, state
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
-def loader(request: pytest.FixtureRequest, tmp_path: Path) -> Loader:
-    postgres: Postgres | None = None
-    if request.param == "postgres":
-        postgres = request.getfixturevalue("postgres")
-    return Loader(request.param, tmp_path, postgres)
-
-
 def schema(extra: dict[str, Any] | None = None, stream: str = STREAM) -> dict[str, Any]:
     properties = {**SCHEMA["properties"], **(extra or {})}
     return {

@@ -17,15 +17,12 @@ import copy
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.loader_harness import STREAM, Loader
-from tests.meltano_support import Postgres
 from tests.test_target_webex_duckdb import SCHEMA
 
 EXAMPLES = int(os.environ.get("LOADER_RANDOM_EXAMPLES", "30"))
@@ -146,14 +143,6 @@ def stream_of(kind: str, drawn: list[Op]) -> Stream:
             continue
         snapshots.append(copy.deepcopy(model.rows))
     return Stream(model, messages, states, state_at, snapshots)
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def loader(request: pytest.FixtureRequest, tmp_path: Path) -> Loader:
-    postgres: Postgres | None = None
-    if request.param == "postgres":
-        postgres = request.getfixturevalue("postgres")
-    return Loader(request.param, tmp_path, postgres)
 
 
 @settings(

@@ -20,30 +20,15 @@ import pytest
 from tap_webex_meetings import full_extract
 from tap_webex_meetings.deletions import DELETED_AT
 from tap_webex_meetings.sandbox import DEFAULT_NOW, FakeWebex, RecordedRequest, SeriesSpec
-from tap_webex_meetings.sandbox.series import stable_hex
 from tap_webex_meetings.streams import SeriesMeetingsStream
 from tap_webex_meetings.timeutils import parse_api_timestamp
 from tests.hostile import Answer, Received, ScriptedServer, meeting, series_then
 from tests.tap_runner import TapOutput, config_for, finished_ids, run_cli, sync
+from tests.test_history import one_off
 from tests.test_hostile import ALICE, FAIL_FAST, levelled, of_series, scripted_config
 
 DAY = timedelta(days=1)
 TARGET_DUCKDB = str(Path(sys.executable).with_name("target-webex-duckdb"))
-
-
-def one_off(name: str, start: datetime) -> SeriesSpec:
-    """A one-off meeting as Webex has it: a series of one occurrence, no recurrence."""
-    return SeriesSpec(
-        id=stable_hex("test-no-silent-loss", name),
-        title=name,
-        host_email="alice@example.com",
-        host_name="Alice Smith",
-        first_start=start,
-        interval=DAY,
-        count=1,
-        duration=timedelta(minutes=30),
-        recurring=False,
-    )
 
 
 def run(server: FakeWebex, state: dict[str, Any] | None = None, **settings: Any) -> TapOutput:
