@@ -14,7 +14,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
-from tap_webex_meetings import credentials, shard_plan, stream_maps, timeutils, webex
+from tap_webex_meetings import credentials, sharding, stream_maps, timeutils, webex
 
 OAUTH_SETTINGS = ("client_id", "client_secret", "refresh_token")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -252,15 +252,27 @@ CONFIG_SCHEMA = th.PropertiesList(
 ).to_dict()
 
 
+# Settings the typed view leaves out: the credentials (auth.py and the client read them from
+# the config, so no repr of Settings can show one), what secret_fields.py reads, and the
+# plan that from_config folds into shard_index and shard_count.
+UNTYPED = frozenset(
+    {*OAUTH_SETTINGS, "access_token", "meeting_password", "secret_fields", "shard_plan"}
+)
+PROPERTIES: dict[str, dict[str, Any]] = CONFIG_SCHEMA["properties"]
+DEFAULTS: dict[str, Any] = {
+    name: spec["default"] for name, spec in PROPERTIES.items() if "default" in spec
+}
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Validated settings, typed; everything but the credentials."""
+    """The validated settings, typed and named as in the schema (tests/test_settings.py)."""
 
     api_url: str
     start_date: datetime
     end_date: datetime | None
-    lookahead: timedelta
-    lookback: timedelta
+    lookahead_days: int
+    lookback_days: float
     meeting_series_ids: tuple[str, ...]
     host_emails: tuple[str, ...]
     meeting_type: str | None
@@ -270,52 +282,49 @@ class Settings:
     page_size: int
     request_timeout: float
     retry_max_tries: int
-    retry_max_wait: float
     max_workers: int
     shard_count: int
     shard_index: int
+    retry_max_wait_seconds: float
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
         """Read settings that :func:`problems` found valid; defaults come from the schema."""
         values = with_defaults(config)
-        end_date = values.get("end_date")
-        shard_index, shard_count = shard_plan.split(values)
-        return cls(
-            api_url=str(values["api_url"]).rstrip("/"),
-            start_date=timeutils.parse_datetime(values["start_date"]),
-            end_date=timeutils.parse_datetime(end_date) if end_date else None,
-            lookahead=timedelta(days=values["lookahead_days"]),
-            lookback=timedelta(days=values["lookback_days"]),
-            meeting_series_ids=tuple(
-                dict.fromkeys(
-                    series_id
-                    for series_id in values.get("meeting_series_ids") or ()
-                    if _meeting_id_kind(series_id) is None
-                )
-            ),
-            host_emails=tuple(dict.fromkeys(values.get("host_emails") or ())),
-            meeting_type=values.get("meeting_type"),
-            state=values.get("state"),
-            is_modified=values.get("is_modified"),
-            timezone=values["timezone"],
-            page_size=int(values["page_size"]),
-            request_timeout=float(values["request_timeout"]),
-            retry_max_tries=int(values["retry_max_tries"]),
-            retry_max_wait=float(values["retry_max_wait_seconds"]),
-            max_workers=int(values["max_workers"]),
-            shard_count=shard_count,
-            shard_index=shard_index,
-        )
+        values["shard_index"], values["shard_count"] = sharding.split(values)
+        values["api_url"] = str(values["api_url"]).rstrip("/")
+        values["meeting_series_ids"] = [
+            series_id
+            for series_id in values.get("meeting_series_ids") or ()
+            if _meeting_id_kind(series_id) is None
+        ]
+        return cls(**{f.name: _typed(values.get(f.name), PROPERTIES[f.name]) for f in fields(cls)})
+
+    @property
+    def lookahead(self) -> timedelta:
+        return timedelta(days=self.lookahead_days)
+
+    @property
+    def lookback(self) -> timedelta:
+        return timedelta(days=self.lookback_days)
 
     def range_end(self, run_start: datetime) -> datetime:
         """``to`` of every query: ``end_date``, else run start + ``lookahead_days``."""
         return self.end_date or run_start + self.lookahead
 
 
-DEFAULTS: dict[str, Any] = {
-    name: spec["default"] for name, spec in CONFIG_SCHEMA["properties"].items() if "default" in spec
-}
+def _typed(value: Any, spec: Mapping[str, Any]) -> Any:
+    """A valid setting's value as the type its schema says; a list without repeats."""
+    types = spec.get("type", [])
+    if value is None:
+        return () if "array" in types else None
+    if spec.get("format") == "date-time":
+        return timeutils.parse_datetime(value)
+    if "array" in types:
+        return tuple(dict.fromkeys(value))
+    if "integer" in types:
+        return int(value)
+    return float(value) if "number" in types else value
 
 
 def with_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -333,7 +342,7 @@ def read_text_values(config: MutableMapping[str, Any]) -> None:
     (``a,b``), a number a decimal (``0.5``). Text that is neither stays, for the schema's
     one-line error.
     """
-    for name, spec in CONFIG_SCHEMA["properties"].items():
+    for name, spec in PROPERTIES.items():
         value = config.get(name)
         types = spec.get("type", [])
         if isinstance(value, Decimal):  # how the SDK reads a number of a JSON config file
@@ -414,7 +423,7 @@ def problems(config: Mapping[str, Any], *, now: datetime) -> list[str]:
     meeting_ids = meeting_ids_in_series_ids(config)
     if meeting_ids and len(meeting_ids) == len(config.get("meeting_series_ids") or []):
         found += [f"{note}; no series left to extract" for note in meeting_ids]
-    return found + shard_plan.problems(with_defaults(config)) + stream_maps.problems(config)
+    return found + sharding.problems(with_defaults(config)) + stream_maps.problems(config)
 
 
 def meeting_ids_in_series_ids(config: Mapping[str, Any]) -> list[str]:
