@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tap_webex_meetings import config_errors
+
 yaml = importlib.import_module("yaml")  # PyYAML comes with singer-sdk; it has no type stubs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,7 +171,7 @@ def settings_doc(info: dict[str, Any]) -> str:
 
 
 def type_of(spec: dict[str, Any]) -> str:
-    """``integer, 1..100``, ``list of string``, ``one of a, b``, ``date-time``; secret."""
+    """``integer (1..100)``, ``list of string``, ``one of a, b``, ``date-time``; secret."""
     types = spec.get("type", [])
     types = [t for t in ([types] if isinstance(types, str) else types) if t != "null"]
     if "enum" in spec:
@@ -178,13 +180,7 @@ def type_of(spec: dict[str, Any]) -> str:
         text = "list of " + "/".join(spec.get("items", {}).get("type", ["any"]))
     else:
         text = spec.get("format") or "/".join(types)
-    low, high = spec.get("minimum"), spec.get("maximum")
-    if "exclusiveMinimum" in spec:
-        text += f", > {spec['exclusiveMinimum']}"
-    if low is not None:
-        text += f", {low}..{high}" if high is not None else f", >= {low}"
-    elif high is not None:
-        text += f", <= {high}"
+    text += config_errors.bounds_note(spec)
     return text + (", secret" if spec.get("writeOnly") else "")
 
 
