@@ -234,7 +234,7 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
-        """Read settings that :func:`problems` found valid; defaults come from the schema."""
+        """Read settings that :func:`config_checks.problems` found valid (schema defaults)."""
         values = with_defaults(config)
         values["shard_index"], values["shard_count"] = sharding.split(values)
         values["api_url"] = str(values["api_url"]).rstrip("/")
