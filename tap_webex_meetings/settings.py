@@ -165,22 +165,22 @@ CONFIG_SCHEMA = th.PropertiesList(
     _setting(
         "shard_count",
         th.IntegerType(minimum=1),
-        "Split the series across this many tap instances (stable hash of the series id); "
-        "run one per shard_index, each with its own state.",
+        "shard_plan's second number, as a setting of its own: how many shards.",
         default=1,
     ),
     _setting(
         "shard_index",
         th.IntegerType(minimum=0),
-        "Which shard this instance extracts: 0 .. shard_count-1.",
+        "shard_plan's first number, as a setting of its own: 0 .. shard_count-1.",
         default=0,
     ),
     _setting(
         "shard_plan",
         _TEXT,
-        "The split an orchestrator planned for this instance, <shard_index>/<shard_count> "
-        "(e.g. 1/4; the Airflow DAG sets it). It replaces shard_index and shard_count; if "
-        "either is set to something else, the tap stops before any request.",
+        "This instance's part of a split run, <shard_index>/<shard_count> (e.g. 1/4, the "
+        "second of four; the Airflow DAG sets it): each series goes to one shard by a stable "
+        "hash of its id, each shard keeps its own state. A shard_index or shard_count that "
+        "disagrees stops the tap before any request.",
     ),
     _setting(
         "secret_fields",
