@@ -21,7 +21,7 @@ def dev_pin(tool: str) -> str:
 
 def hooks() -> dict[str, dict[str, Any]]:
     config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
-    return {repo["repo"].rsplit("/", 1)[1]: repo for repo in config["repos"]}
+    return {repo["repo"].rsplit("/", 1)[-1]: repo for repo in config["repos"]}
 
 
 def test_pre_commit_runs_the_pinned_ruff_and_mypy() -> None:
