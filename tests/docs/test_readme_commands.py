@@ -206,13 +206,18 @@ def free_port() -> int:
         return port
 
 
+# A block that fails half way leaves no server behind (holding the output pipe open until the
+# timeout): its background jobs end with the shell.
+STOP_JOBS = "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n"
+
+
 def test_the_sandbox_block_works_as_copied(tmp_path: Path) -> None:
     """Start the fake Webex, move its clock, find a series and cancel it; on a free port."""
     sandbox = DOCS / "sandbox.md"
     (block,) = [b for b in blocks_of(sandbox) if b.startswith("tap-webex-meetings-sandbox --port")]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     completed = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", block.replace("8765", str(free_port()))],
+        ["bash", "-euo", "pipefail", "-c", STOP_JOBS + block.replace("8765", str(free_port()))],
         cwd=tmp_path,
         env=env,
         capture_output=True,
