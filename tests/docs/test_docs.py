@@ -104,6 +104,24 @@ def test_every_heading_renders_and_every_link_leads_somewhere(page: Path) -> Non
     assert "\n## " not in "\n".join("\n" + block for block in bash_blocks(page))
 
 
+# A path of the repository named in `code` on a page: a file or folder a reader opens.
+NAMED_PATH = re.compile(
+    r"`((?:\.ci|\.github|docs|meltano-hub|orchestration|packages|schemas|scripts|tests|"
+    r"transform|tap_webex_meetings|target_webex_\w+)/[^`\s]*)`"
+)
+
+
+@pytest.mark.parametrize("page", pages(), ids=lambda page: str(page.relative_to(ROOT)))
+def test_every_path_a_page_names_exists(page: Path) -> None:
+    """Files move (tests into tiers, products into packages/): the page that names one follows."""
+    missing = []
+    for named in sorted(set(NAMED_PATH.findall(page.read_text()))):
+        fixed = re.split(r"[*<]", named, maxsplit=1)[0]  # `schemas/*.json`: the folder exists
+        if not (ROOT / fixed).exists() and ROOT / fixed not in PENDING:
+            missing.append(named)
+    assert missing == []
+
+
 def test_a_pending_page_that_has_landed_is_checked_like_the_others() -> None:
     landed = sorted(str(page.relative_to(ROOT)) for page in PENDING if page.exists())
     assert landed == [], f"{landed} exist now: remove them from PENDING"
