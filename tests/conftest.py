@@ -10,9 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fake_webex import FakeWebex
 
-from tap_webex_meetings.sandbox import FakeWebex
-from tests.loader_harness import Loader
 from tests.meltano_support import (
     PLUGINS,
     PLUGINS_USED,
@@ -65,15 +64,6 @@ def postgres() -> Iterator[Postgres]:
         yield database
     finally:
         stop_postgres(pgdata)
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def loader(request: pytest.FixtureRequest, tmp_path: Path) -> Loader:
-    """Each project loader in turn, into a warehouse of the test's own."""
-    postgres: Postgres | None = None
-    if request.param == "postgres":
-        postgres = request.getfixturevalue("postgres")
-    return Loader(request.param, tmp_path, postgres)
 
 
 @pytest.fixture(scope="session")

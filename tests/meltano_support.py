@@ -23,8 +23,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-
-from tap_webex_meetings.sandbox import FakeWebex
+from fake_webex import FakeWebex
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "scripts" / "demo.sh"

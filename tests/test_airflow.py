@@ -35,10 +35,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from fake_webex import FakeWebex
+from fake_webex.samples import default_series
+from fake_webex.series import stable_hex
 
-from tap_webex_meetings.sandbox import FakeWebex
-from tap_webex_meetings.sandbox.samples import default_series
-from tap_webex_meetings.sandbox.series import stable_hex
 from tap_webex_meetings.sharding import shard_of
 from tests.meltano_support import (
     REPO,

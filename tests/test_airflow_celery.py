@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_webex import FakeWebex
+from fake_webex.samples import default_series
+from fake_webex.series import stable_hex
 
-from tap_webex_meetings.sandbox import FakeWebex
-from tap_webex_meetings.sandbox.samples import default_series
-from tap_webex_meetings.sandbox.series import stable_hex
 from tap_webex_meetings.sharding import shard_of
 from tests.meltano_support import FOREIGN_PREFIXES, REPO, Meltano, Postgres, meltano_executable
 from tests.tap_runner import finished_ids

@@ -12,7 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tap_webex_meetings.sandbox import FakeWebex
+from fake_webex import FakeWebex
+
 from tests.tap_runner import TAP_COMMAND, TapOutput, config_for, parse_messages, run_cli
 
 DECLARED = ["catalog", "state", "discover", "about", "stream-maps", "schema-flattening"]

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_webex import FakeWebex
 
-from tap_webex_meetings.sandbox import FakeWebex
 from tests.tap_runner import TAP_COMMAND, TapOutput, config_for, run_cli
 
 ALICE = "alice@example.com"

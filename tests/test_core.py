@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import atexit
 
+from fake_webex import FakeWebex
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
-from tap_webex_meetings.sandbox import FakeWebex
 from tap_webex_meetings.tap import TapWebexMeetings
 from tests.tap_runner import config_for
 

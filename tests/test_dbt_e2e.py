@@ -25,8 +25,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
+from fake_webex import FakeWebex
 
-from tap_webex_meetings.sandbox import FakeWebex
 from tests.meltano_support import (
     PLUGINS,
     REPO,

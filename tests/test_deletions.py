@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from fake_webex import FakeWebex, SeriesSpec
 
 from tap_webex_meetings.deletions import Meeting, Memory, MemoryBuilder, remembered, stamp
-from tap_webex_meetings.sandbox import FakeWebex, SeriesSpec
 from tests.tap_runner import TapOutput, config_for, parse_messages, run_cli, started_cli, sync
 
 ALICE = "alice@example.com"

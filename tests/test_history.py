@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tap_webex_meetings.sandbox import (
+from fake_webex import (
     DEFAULT_NOW,
     FakeWebex,
     SeriesSpec,
     default_series,
     history_series,
 )
-from tap_webex_meetings.sandbox.series import stable_hex
+from fake_webex.series import stable_hex
+
 from tests.tap_runner import (
     TAP_COMMAND,
     TapOutput,

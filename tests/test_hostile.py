@@ -18,9 +18,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from fake_webex import FakeWebex, RecordedRequest
 
 from tap_webex_meetings.deletions import DELETED_AT
-from tap_webex_meetings.sandbox import FakeWebex, RecordedRequest
 from tap_webex_meetings.timeutils import parse_api_timestamp
 from tests.hostile import (
     Answer,

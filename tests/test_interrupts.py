@@ -16,8 +16,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from fake_webex import FakeWebex, bulk_series
 
-from tap_webex_meetings.sandbox import FakeWebex, bulk_series
 from tests.meltano_support import Meltano
 from tests.tap_runner import (
     TapOutput,

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_webex import FakeWebex, bulk_series
 
-from tap_webex_meetings.sandbox import FakeWebex, bulk_series
 from tests.meltano_support import REPO, Meltano, Postgres, emitted_records, read_duckdb, schema_of
 
 pytestmark = pytest.mark.e2e

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_webex import FakeWebex
 
-from tap_webex_meetings.sandbox import FakeWebex
 from tap_webex_meetings.webex import SENSITIVE_FIELDS
 from tests.meltano_support import (
     DEMO,

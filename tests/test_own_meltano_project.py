@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fake_webex import FakeWebex
 
-from tap_webex_meetings.sandbox import FakeWebex
 from tap_webex_meetings.webex import SENSITIVE_FIELDS
 from tests.meltano_support import (
     base_env,

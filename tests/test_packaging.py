@@ -22,18 +22,58 @@ ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 
 
-def test_wheel_ships_the_schema_files_the_type_marker_and_the_sandbox(wheel: Path) -> None:
+def test_wheel_ships_the_tap_alone_with_its_schemas_and_type_marker(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         for stream in ("meeting_series", "series_meetings"):
             packaged = json.loads(archive.read(f"tap_webex_meetings/schemas/{stream}.json"))
             assert packaged == json.loads((ROOT / "schemas" / f"{stream}.json").read_text())
-    assert "tap_webex_meetings/sandbox/server.py" in names
+        (entry_points,) = (name for name in names if name.endswith(".dist-info/entry_points.txt"))
+        scripts = archive.read(entry_points).decode().split("[console_scripts]")[1]
     assert "tap_webex_meetings/py.typed" in names  # PEP 561: mypy reads the tap's types
-    # The project's loaders, and what they share.
-    for package in ("target_webex_common", "target_webex_duckdb", "target_webex_postgres"):
-        assert f"{package}/target.py" in names, package
-    assert not any(name.startswith("tests/") for name in names)
+    # The fake Webex and the loaders are distributions of their own (packages/).
+    assert {name.split("/")[0] for name in names if not name.endswith(".dist-info")} - {
+        name.split("/")[0] for name in names if ".dist-info/" in name
+    } == {"tap_webex_meetings"}
+    assert [line.split("=")[0].strip() for line in scripts.split("\n") if "=" in line] == [
+        "tap-webex-meetings"
+    ]
+
+
+PACKAGES = {
+    "fake-webex": ("fake_webex/server.py", "tap-webex-meetings-sandbox"),
+    "target-webex-common": ("target_webex_common/target.py", None),
+    "target-webex-duckdb": ("target_webex_duckdb/target.py", "target-webex-duckdb"),
+    "target-webex-postgres": ("target_webex_postgres/target.py", "target-webex-postgres"),
+}
+
+
+PIP_WHEEL = (sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps")
+
+
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_each_package_builds_its_own_wheel(package: str, tmp_path: Path) -> None:
+    """Its own name and version, its module alone, its command."""
+    subprocess.run(
+        [*PIP_WHEEL, "-w", str(tmp_path), str(ROOT / "packages" / package)],
+        check=True,
+        capture_output=True,
+    )
+    (built,) = tmp_path.glob("*.whl")
+    assert built.name.startswith(package.replace("-", "_") + "-0.1.0-")
+    module, command = PACKAGES[package]
+    with zipfile.ZipFile(built) as archive:
+        names = set(archive.namelist())
+        scripts = "".join(
+            archive.read(name).decode() for name in names if name.endswith("entry_points.txt")
+        )
+    assert module in names
+    assert {name.split("/")[0] for name in names if ".dist-info/" not in name} == {
+        module.split("/")[0]
+    }
+    assert [line.split("=")[0].strip() for line in scripts.splitlines() if "=" in line] == (
+        [command] if command else []
+    )
 
 
 def test_about_and_discover_need_no_settings(tmp_path: Path) -> None:
@@ -59,13 +99,13 @@ def test_about_and_discover_need_no_settings(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("loader", ["target-webex-duckdb", "target-webex-postgres"])
-def test_the_loaders_report_the_version_of_the_distribution_they_ship_in(loader: str) -> None:
+def test_the_loaders_report_their_own_version(loader: str) -> None:
     """Their log's first line and --about say which release wrote a warehouse."""
     command = str(Path(TAP_COMMAND).with_name(loader))
     about = subprocess.run(
         [command, "--about", "--format=json"], capture_output=True, text=True, check=True
     )
-    assert json.loads(about.stdout)["version"] == version("tap-webex-meetings")
+    assert json.loads(about.stdout)["version"] == version(loader)
 
 
 def readme_install_blocks() -> list[list[str]]:

@@ -36,14 +36,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from unittest import mock
 
+from fake_webex import DEFAULT_NOW, FakeWebex, SeriesSpec
+from fake_webex.series import stable_hex
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 from typing_extensions import override
 
 from tap_webex_meetings import state as tap_state
-from tap_webex_meetings.sandbox import DEFAULT_NOW, FakeWebex, SeriesSpec
-from tap_webex_meetings.sandbox.series import stable_hex
 from tap_webex_meetings.tap import TapWebexMeetings
 from tests.history_model import (
     MEETINGS,

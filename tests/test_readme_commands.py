@@ -22,9 +22,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from fake_webex import FakeWebex, Token
 from markdown_it import MarkdownIt
 
-from tap_webex_meetings.sandbox import FakeWebex, Token
 from tests.meltano_support import REPO, base_env, emitted_records, read_duckdb, upcoming_meeting
 from tests.tap_runner import series_in_state
 

@@ -18,10 +18,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from fake_webex import FakeWebex, Faults, RecordedRequest, Token
 
 from tap_webex_meetings import timeutils
 from tap_webex_meetings.ratelimit import RateGate
-from tap_webex_meetings.sandbox import FakeWebex, Faults, RecordedRequest, Token
 from tap_webex_meetings.tap import TapWebexMeetings
 from tests.tap_runner import (
     TapOutput,

@@ -13,12 +13,12 @@ from email.utils import format_datetime
 
 import pytest
 import requests
+from fake_webex import FakeWebex, RecordedRequest
 from singer_sdk.exceptions import RetriableAPIError
 
 from tap_webex_meetings import retries
 from tap_webex_meetings.errors import AccessTokenExpiredError, WebexAPIError
 from tap_webex_meetings.reachability import UnreachableError
-from tap_webex_meetings.sandbox import FakeWebex, RecordedRequest
 from tests.tap_runner import config_for, logged_retries, sync
 
 NOW = datetime(2026, 6, 15, 12, tzinfo=timezone.utc)

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 import requests
+from fake_webex import FakeWebex, bulk_series
 
 from tap_webex_meetings import state as state_module
-from tap_webex_meetings.sandbox import FakeWebex, bulk_series
 from tap_webex_meetings.tap import TapWebexMeetings
 from tests.fake_clock import StepClock
 from tests.tap_runner import (

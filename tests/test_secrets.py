@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tap_webex_meetings.sandbox import FakeWebex, RecordedRequest, Token
+from fake_webex import FakeWebex, RecordedRequest, Token
+
 from tests.hostile import Answer, Received, ScriptedServer
 from tests.tap_runner import config_for, run_cli
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fake_webex import FakeWebex
 
-from tap_webex_meetings.sandbox import FakeWebex
 from tap_webex_meetings.settings import CONFIG_SCHEMA
 from tests.tap_runner import config_for, run_cli
 

@@ -11,9 +11,9 @@ from collections import Counter
 from datetime import datetime, timezone
 
 import pytest
+from fake_webex import FakeWebex, bulk_series
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_webex_meetings.sandbox import FakeWebex, bulk_series
 from tap_webex_meetings.sharding import shard_of
 from tests.tap_runner import config_for, partition_bookmarks, sync
 

@@ -9,9 +9,9 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from fake_webex import FakeWebex
+from fake_webex.faults import PRESETS
 
-from tap_webex_meetings.sandbox import FakeWebex
-from tap_webex_meetings.sandbox.faults import PRESETS
 from tap_webex_meetings.summary import PROGRESS_EVERY_SECONDS, RunSummary
 from tap_webex_meetings.tap import TapWebexMeetings
 from tests.fake_clock import StepClock

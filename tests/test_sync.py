@@ -9,9 +9,9 @@ from typing import Any
 import jsonschema
 import pytest
 import requests
+from fake_webex import FakeWebex, SeriesSpec
 
 from tap_webex_meetings import timeutils
-from tap_webex_meetings.sandbox import FakeWebex, SeriesSpec
 from tap_webex_meetings.streams import SeriesMeetingsStream
 from tap_webex_meetings.tap import TapWebexMeetings
 from tap_webex_meetings.webex import SENSITIVE_FIELDS
