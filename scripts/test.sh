@@ -41,4 +41,5 @@ if ! cmp -s "$AIRFLOW_REQUIREMENTS" .venv-airflow/installed-requirements.txt; th
   cp "$AIRFLOW_REQUIREMENTS" .venv-airflow/installed-requirements.txt
 fi
 
+# No arguments: every tier and every package. The one-minute loop: .venv/bin/pytest tests/unit
 .venv/bin/pytest "$@"

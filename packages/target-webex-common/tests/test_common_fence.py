@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.test_sdk_fence import fence_rows, package_uses, stale, unlisted
+from tests.unit.test_sdk_fence import fence_rows, package_uses, stale, unlisted
 
 HERE = Path(__file__).resolve().parent.parent
 PACKAGE = HERE / "target_webex_common"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.test_sdk_fence import package_uses
+from tests.unit.test_sdk_fence import package_uses
 
 HERE = Path(__file__).resolve().parent.parent
 

@@ -18,7 +18,7 @@ import pytest
 
 from tests.tap_runner import TAP_COMMAND
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from tests.tap_runner import TAP_COMMAND
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "hub_definition.py"
 HUB_KEYS = {
     "name",

@@ -37,7 +37,7 @@ from tests.hostile import (
     series_then,
 )
 from tests.tap_runner import RETRYING, TAP_COMMAND, run_cli
-from tests.test_hostile import FAIL_FAST, START, levelled, scripted_config
+from tests.integration.test_hostile import FAIL_FAST, START, levelled, scripted_config
 
 MEETING = meeting("S_20260610T090000Z", "2026-06-10T09:00:00Z")
 MIB = 1024 * 1024

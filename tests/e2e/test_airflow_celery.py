@@ -41,7 +41,7 @@ from fake_webex.series import stable_hex
 from tap_webex_meetings.sharding import shard_of
 from tests.meltano_support import FOREIGN_PREFIXES, REPO, Meltano, Postgres, meltano_executable
 from tests.tap_runner import finished_ids
-from tests.test_airflow import (
+from tests.e2e.test_airflow import (
     DAG_FILE,
     DAG_ID,
     DEFAULT_SHARDS,
@@ -58,7 +58,7 @@ from tests.test_airflow import (
     trigger,
     wait_for_run,
 )
-from tests.test_meltano_e2e import (
+from tests.e2e.test_meltano_e2e import (
     USER,
     Run,
     Tables,

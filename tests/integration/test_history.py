@@ -40,7 +40,7 @@ from tests.tap_runner import (
 )
 
 DAY = timedelta(days=1)
-OLD_STATE = Path(__file__).parent / "data" / "state-875f81e.json"
+OLD_STATE = Path(__file__).parent.parent / "data" / "state-875f81e.json"
 INCIDENT_REVIEW = "264010ccb6103b190e24ced7df74f7cf"  # the default series that has expired
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "tap_webex_meetings"
 ARCHITECTURE = ROOT / "docs" / "ARCHITECTURE.md"
 FENCE_HEADING = "## The fence around singer-sdk"

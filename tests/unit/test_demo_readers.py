@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
 
 def show_models() -> object:

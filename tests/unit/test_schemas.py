@@ -14,7 +14,7 @@ import pytest
 from tap_webex_meetings.tap import TapWebexMeetings
 from tap_webex_meetings.webex import SENSITIVE_FIELDS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = json.loads((ROOT / "tests/openapi/webex-meeting.openapi.json").read_text())
 COMPONENTS = OPENAPI["components"]["schemas"]
 ITEM = COMPONENTS["MeetingObjectForListMeeting"]

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import settings
 from typing_extensions import override
 
-from tests.test_random_history import PROFILE, History
+from tests.integration.test_random_history import PROFILE, History
 
 TARGET = str(Path(sys.executable).with_name("target-webex-duckdb"))
 

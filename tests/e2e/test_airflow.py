@@ -47,7 +47,7 @@ from tests.meltano_support import (
     base_env,
 )
 from tests.tap_runner import finished_ids, series_in_state
-from tests.test_meltano_e2e import USER, Run, Tables, check_warehouse, postgres_tables, truth
+from tests.e2e.test_meltano_e2e import USER, Run, Tables, check_warehouse, postgres_tables, truth
 
 pytestmark = pytest.mark.e2e
 

@@ -116,7 +116,7 @@ def test_a_tap_interrupted_under_meltano_run_fails_the_run_and_the_rerun_complet
         with tempfile.TemporaryFile("w+") as log:
             process = subprocess.Popen(
                 [str(meltano.executable), "run", "tap-webex-meetings", "target-jsonl"],
-                cwd=Path(__file__).resolve().parent.parent,
+                cwd=Path(__file__).resolve().parents[2],
                 env=meltano.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 yaml = importlib.import_module("yaml")  # PyYAML comes with singer-sdk; it has no type stubs
 
 

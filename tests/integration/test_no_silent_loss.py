@@ -24,8 +24,8 @@ from tap_webex_meetings.streams import SeriesMeetingsStream
 from tap_webex_meetings.timeutils import parse_api_timestamp
 from tests.hostile import Answer, Received, ScriptedServer, meeting, series_then
 from tests.tap_runner import TapOutput, config_for, finished_ids, run_cli, sync
-from tests.test_history import one_off
-from tests.test_hostile import ALICE, FAIL_FAST, levelled, of_series, scripted_config
+from tests.integration.test_history import one_off
+from tests.integration.test_hostile import ALICE, FAIL_FAST, levelled, of_series, scripted_config
 
 DAY = timedelta(days=1)
 TARGET_DUCKDB = str(Path(sys.executable).with_name("target-webex-duckdb"))
