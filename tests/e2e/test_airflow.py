@@ -40,6 +40,7 @@ from fake_webex.samples import default_series
 from fake_webex.series import stable_hex
 
 from tap_webex_meetings.sharding import shard_of
+from tests.e2e.test_meltano_e2e import USER, Run, Tables, check_warehouse, postgres_tables, truth
 from tests.meltano_support import (
     REPO,
     Meltano,
@@ -47,7 +48,6 @@ from tests.meltano_support import (
     base_env,
 )
 from tests.tap_runner import finished_ids, series_in_state
-from tests.e2e.test_meltano_e2e import USER, Run, Tables, check_warehouse, postgres_tables, truth
 
 pytestmark = pytest.mark.e2e
 

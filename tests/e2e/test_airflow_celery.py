@@ -39,8 +39,6 @@ from fake_webex.samples import default_series
 from fake_webex.series import stable_hex
 
 from tap_webex_meetings.sharding import shard_of
-from tests.meltano_support import FOREIGN_PREFIXES, REPO, Meltano, Postgres, meltano_executable
-from tests.tap_runner import finished_ids
 from tests.e2e.test_airflow import (
     DAG_FILE,
     DAG_ID,
@@ -67,6 +65,8 @@ from tests.e2e.test_meltano_e2e import (
     postgres_tables,
     truth,
 )
+from tests.meltano_support import FOREIGN_PREFIXES, REPO, Meltano, Postgres, meltano_executable
+from tests.tap_runner import finished_ids
 
 pytestmark = pytest.mark.e2e
 

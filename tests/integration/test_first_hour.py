@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fake_webex import FakeWebex
 
-from tests.tap_runner import config_for, run_cli
 from tests.integration.test_cli_messages import errors, levelled
+from tests.tap_runner import config_for, run_cli
 
 ALICE = "alice@example.com"
 WEEK = {"end_date": "2026-06-20T00:00:00Z"}

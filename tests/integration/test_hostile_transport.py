@@ -36,8 +36,8 @@ from tests.hostile import (
     meeting,
     series_then,
 )
-from tests.tap_runner import RETRYING, TAP_COMMAND, run_cli
 from tests.integration.test_hostile import FAIL_FAST, START, levelled, scripted_config
+from tests.tap_runner import RETRYING, TAP_COMMAND, run_cli
 
 MEETING = meeting("S_20260610T090000Z", "2026-06-10T09:00:00Z")
 MIB = 1024 * 1024

@@ -23,9 +23,9 @@ from tap_webex_meetings.deletions import DELETED_AT
 from tap_webex_meetings.streams import SeriesMeetingsStream
 from tap_webex_meetings.timeutils import parse_api_timestamp
 from tests.hostile import Answer, Received, ScriptedServer, meeting, series_then
-from tests.tap_runner import TapOutput, config_for, finished_ids, run_cli, sync
 from tests.integration.test_history import one_off
 from tests.integration.test_hostile import ALICE, FAIL_FAST, levelled, of_series, scripted_config
+from tests.tap_runner import TapOutput, config_for, finished_ids, run_cli, sync
 
 DAY = timedelta(days=1)
 TARGET_DUCKDB = str(Path(sys.executable).with_name("target-webex-duckdb"))
