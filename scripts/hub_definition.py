@@ -4,7 +4,7 @@ Settings (name, label, kind, description, default, options, sensitive) and capab
 from ``--about`` of the installed command; ``settings_group_validation`` from meltano.yml
 (the tap's settings schema cannot say "a token, or the OAuth triple"). The file follows the
 Hub's extractor format (``_data/meltano/extractors/<name>/<variant>.yml`` in the Hub's
-repository). ``tests/test_hub_definition.py`` checks that it is up to date.
+repository). ``tests/integration/test_hub_definition.py`` checks that it is up to date.
 
     .venv/bin/python scripts/hub_definition.py            # rewrite the file
     .venv/bin/python scripts/hub_definition.py --check    # exit 1 if it is stale
