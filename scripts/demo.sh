@@ -68,7 +68,9 @@ fi
 # 2. The plugins this demo needs (quick when they are installed already).
 step "meltano install tap-webex-meetings target-webex-duckdb dbt-duckdb"
 quiet "$INSTALL_LOG" meltano install tap-webex-meetings target-webex-duckdb dbt-duckdb
-SANDBOX=$ROOT/.meltano/extractors/tap-webex-meetings/venv/bin/tap-webex-meetings-sandbox
+# The fake Webex is a distribution of its own (packages/fake-webex), beside Meltano.
+SANDBOX=$ROOT/.venv-meltano/bin/tap-webex-meetings-sandbox
+[ -x "$SANDBOX" ] || quiet "$INSTALL_LOG" .venv-meltano/bin/python -m pip install -q -e "$ROOT/packages/fake-webex"
 DUCKDB_PY=$ROOT/.meltano/loaders/target-webex-duckdb/venv/bin/python # the duckdb that writes
 
 # 3. First run or incremental run? Warehouse, state and sandbox clock belong together:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start a throwaway Redis server: the Celery broker of tests/test_airflow_celery.py.
+# Start a throwaway Redis server: the Celery broker of tests/e2e/test_airflow_celery.py.
 #
 #   bash scripts/ensure_redis.sh             install Redis when missing (Debian's redis-server),
 #                                            start a server on 127.0.0.1, free port, print

@@ -5,7 +5,7 @@ what others read from it: the Meltano Hub definition (name, label, kind, descrip
 default, options, sensitive; ``settings_group_validation`` from meltano.yml, as the schema
 cannot say "a token, or the OAuth triple"), the ``settings:`` entries of meltano.yml's tap
 (name, kind, sensitive: what Meltano needs to pass each on) and docs/settings.md (one
-table). ``tests/test_hub_definition.py`` checks that all three are up to date.
+table). ``tests/integration/test_hub_definition.py`` checks that all three are up to date.
 
     .venv/bin/python scripts/hub_definition.py            # rewrite the files
     .venv/bin/python scripts/hub_definition.py --check    # exit 1 if one is stale

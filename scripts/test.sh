@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything the tests need on a fresh machine, then run them:
-# the tap in .venv, Meltano in .venv-meltano (the end-to-end tests drive it; it installs the
-# loaders itself), Apache Airflow in .venv-airflow (tests/test_airflow.py runs the shipped DAG
+# the tap and packages/ in .venv, Meltano in .venv-meltano (the end-to-end tests drive it; it installs the
+# loaders itself), Apache Airflow in .venv-airflow (tests/e2e/test_airflow.py runs the shipped DAG
 # under its scheduler), and PostgreSQL (the end-to-end tests start a throwaway cluster with
 # scripts/ensure_postgres.sh, which installs Debian's package when missing).
 # Idempotent: a second run reuses the venvs and only runs pytest.
@@ -9,13 +9,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MELTANO_VERSION=$(sed -n 's/^MELTANO_VERSION=//p' scripts/demo.sh)
 
-# Reinstalled when pyproject.toml changed (a copy marks the install), so new test tools arrive.
-if ! cmp -s pyproject.toml .venv/installed-pyproject.toml; then
+# The tap with its test tools, and the project's other distributions (packages/: the fake
+# Webex, the loaders) that the integration and e2e tiers need. Reinstalled when a
+# pyproject.toml changed (a copy marks the install), so new test tools arrive.
+wanted=$(mktemp)
+cat pyproject.toml packages/*/pyproject.toml packages/requirements.txt >"$wanted"
+if ! cmp -s "$wanted" .venv/installed-pyproject.toml; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet --upgrade pip
-  .venv/bin/pip install --quiet -e '.[dev]'
-  cp pyproject.toml .venv/installed-pyproject.toml
+  .venv/bin/pip install --quiet -e '.[dev]' -r packages/requirements.txt
+  cp "$wanted" .venv/installed-pyproject.toml
 fi
+rm -f "$wanted"
 
 # With the PostgreSQL driver (meltano[postgres]): the Airflow tests keep Meltano's system
 # database in PostgreSQL, shared by the workers. An older install without it is completed.
@@ -36,4 +41,5 @@ if ! cmp -s "$AIRFLOW_REQUIREMENTS" .venv-airflow/installed-requirements.txt; th
   cp "$AIRFLOW_REQUIREMENTS" .venv-airflow/installed-requirements.txt
 fi
 
+# No arguments: every tier and every package. The one-minute loop: .venv/bin/pytest tests/unit
 .venv/bin/pytest "$@"

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from fake_webex import FakeWebex, SeriesSpec
+
 from tap_webex_meetings import deletions
-from tap_webex_meetings.sandbox import FakeWebex, SeriesSpec
 from tap_webex_meetings.sharding import shard_of
 
 UTC = timezone.utc

@@ -24,7 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tap_webex_meetings.sandbox import FakeWebex
+from fake_webex import FakeWebex
+
 from tap_webex_meetings.tap import TapWebexMeetings
 
 TAP_COMMAND = str(Path(sys.executable).with_name("tap-webex-meetings"))

@@ -114,7 +114,7 @@ def plan_for(case: Case, api_url: str, status: dict[str, Any]) -> Plan:
     """The exact date range of the bulk data, and the series ids (checked with the server's
     ``/_sandbox/status``)."""
     # Imported here, not at the top, so that the baseline worker does not pay for it.
-    from tap_webex_meetings.sandbox import bulk_series  # noqa: PLC0415
+    from fake_webex import bulk_series  # noqa: PLC0415
 
     now = datetime.fromisoformat(str(status["now"]).replace("Z", "+00:00"))
     specs = bulk_series(case.series, case.meetings, now=now)

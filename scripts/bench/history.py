@@ -90,7 +90,7 @@ def run_history(timeout: float, folder: Path, *, big: bool) -> list[HistoryRun]:
 
 
 def _three_runs(server: Server, history: int, folder: Path, timeout: float) -> list[HistoryRun]:
-    from tap_webex_meetings.sandbox import bulk_series, history_series  # noqa: PLC0415
+    from fake_webex import bulk_series, history_series  # noqa: PLC0415
 
     status = server.status()
     anchor = _instant(status["now"])

@@ -21,7 +21,7 @@ from .cases import FAKE_NOW, Case, Expected
 # end of its stdin closes (the benchmark exited, even by SIGKILL): no orphaned servers.
 SERVER_BOOTSTRAP = """
 import os, signal, sys, threading
-from tap_webex_meetings.sandbox.cli import main
+from fake_webex.cli import main
 def watch():
     sys.stdin.buffer.read()
     os.kill(os.getpid(), signal.SIGTERM)

@@ -5,7 +5,7 @@ performance.md) that calls ``.venv-meltano/bin/meltano`` or starts PostgreSQL is
 written, into one bash process (exports carry over, as in a terminal), in the
 repo's project, against the fake Webex. The user's token ``...`` is one the fake Webex
 knows; only its URL comes from the environment. Blocks with a ``<placeholder>`` are
-templates (the Airflow shard task, run by tests/test_airflow.py); the block that installs
+templates (the Airflow shard task, run by tests/e2e/test_airflow.py); the block that installs
 Meltano is what scripts/test.sh and scripts/demo.sh run.
 """
 
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from fake_webex import FakeWebex, Token
 
-from tap_webex_meetings.sandbox import FakeWebex, Token
 from tests.docs.prose import DOCS, pages
 from tests.docs.prose import bash_blocks as blocks_of
 from tests.meltano_support import REPO, base_env, emitted_records, read_duckdb, upcoming_meeting
@@ -55,7 +55,8 @@ CANCEL = (
 )
 MARK = "=== docs block "
 
-# Run as written by tests/test_dbt_e2e.py and tests/test_meltano_e2e.py, against the sandbox.
+# Run as written by tests/e2e/test_dbt_e2e.py and tests/e2e/test_meltano_e2e.py, against
+# the sandbox.
 RUN_BY_OTHER_E2E = {
     ".venv-meltano/bin/meltano run tap-webex-meetings target-webex-duckdb dbt-duckdb:build",
     ".venv-meltano/bin/meltano run tap-webex-meetings target-webex-duckdb",
