@@ -20,7 +20,7 @@ from singer_sdk.authenticators import BearerTokenAuthenticator, OAuthAuthenticat
 from singer_sdk.exceptions import RetriableAPIError
 from typing_extensions import override
 
-from tap_webex_meetings import webex
+from tap_webex_meetings import answers, webex
 from tap_webex_meetings.credentials import clean_access_token, clean_secret
 from tap_webex_meetings.errors import TokenRefusedError
 from tap_webex_meetings.settings import OAUTH_SETTINGS
@@ -176,7 +176,7 @@ def _refused(response: requests.Response) -> None:
     Only ``invalid_grant`` (400) says the refresh token itself is dead.
     """
     status = response.status_code
-    message, tracking_id = webex.error_details(response)
+    message, tracking_id = answers.error_details(response)
     details = f"{status}: {message}; trackingId {tracking_id or 'not given'}"
     if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
         raise RetriableAPIError(
@@ -204,7 +204,7 @@ def _refused(response: requests.Response) -> None:
 def _token_body(response: requests.Response) -> dict[str, Any]:
     """``access_token`` (a string), ``expires_in`` (as sent, or None), ``refresh_token``."""
     try:
-        body = webex.parse_json(response, any_number=True)
+        body = answers.parse_json(response, any_number=True)
     except ValueError:
         body = None
     if not isinstance(body, dict):

@@ -30,20 +30,14 @@ from singer_sdk.plugin_base import PluginBase, _ConfigInput
 from singer_sdk.singerlib import Catalog
 from typing_extensions import override
 
-from tap_webex_meetings import (
-    config_errors,
-    full_extract,
-    redaction,
-    secret_fields,
-    state_check,
-)
+from tap_webex_meetings import config_errors, credentials, full_extract, records, state_check
 from tap_webex_meetings import settings as settings_module
 from tap_webex_meetings.auth import WebexOAuthAuthenticator, authenticator_for
 from tap_webex_meetings.errors import LoaderStoppedError
 from tap_webex_meetings.lookahead import LookAhead
 from tap_webex_meetings.output import GuardedWriter
-from tap_webex_meetings.ratelimit import RateGate
 from tap_webex_meetings.reachability import UnreachableError
+from tap_webex_meetings.retries import RateGate
 from tap_webex_meetings.settings import Settings
 from tap_webex_meetings.state import ThrottledStateWriter
 from tap_webex_meetings.streams import MeetingSeriesStream, SeriesMeetingsStream
@@ -81,7 +75,7 @@ class TapWebexMeetings(Tap):
     ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        redaction.install(self._credentials)  # before the SDK logs anything about the config
+        credentials.install(self._credentials)  # before the SDK logs anything about the config
         super().__init__(*args, **kwargs)
         # singer-sdk logs several METRIC lines per series at INFO: thousands of 300-character
         # lines at organisation scale, and the main thread's largest cost after the records.
@@ -170,7 +164,7 @@ class TapWebexMeetings(Tap):
         """
         catalog = super().input_catalog
         if catalog is not None:
-            secret_fields.restrict_catalog(catalog, self.config)
+            records.restrict_catalog(catalog, self.config)
         return catalog
 
     @override

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tap_webex_meetings import timeutils
-from tap_webex_meetings.ratelimit import RateGate
+from tap_webex_meetings.retries import RateGate
 from tap_webex_meetings.sandbox import FakeWebex, Faults, RecordedRequest, Token
 from tap_webex_meetings.tap import TapWebexMeetings
 from tests.tap_runner import (
