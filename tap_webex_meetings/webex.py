@@ -8,6 +8,7 @@ quirks and the scopes are facts of the API, not of this tap; nothing else should
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
@@ -54,8 +55,9 @@ SENSITIVE_FIELDS = (
 logger = logging.getLogger(__name__)
 
 
-# Never inside a URL path: requests and servers resolve dot segments, and these end one.
-_NOT_IN_A_PATH = frozenset("/?#\\")
+# Never inside a URL path: requests and servers resolve dot segments, and these end one;
+# nor control characters.
+_NOT_IN_A_PATH = re.compile(r"[/?#\\\x00-\x1f\x7f]")
 
 
 def path_problem(meeting_id: str) -> str | None:
@@ -67,7 +69,7 @@ def path_problem(meeting_id: str) -> str | None:
     """
     if meeting_id in ("", ".", ".."):
         return "empty" if not meeting_id else "a dot segment"
-    if any(char in _NOT_IN_A_PATH or ord(char) < 0x20 or ord(char) == 0x7F for char in meeting_id):
+    if _NOT_IN_A_PATH.search(meeting_id):
         return "it holds /, ?, #, \\ or a control character"
     return None
 
