@@ -1,8 +1,7 @@
 """Authentication: a fixed bearer token, or a Webex integration's refresh token.
 
-One authenticator serves every stream and worker of a run, so a token refreshed by one
-request is the token of the next. Credentials live only here and in the request headers
-the authenticator sets; no message of this module contains one.
+One authenticator serves every stream and worker of a run: a token refreshed by one request
+is the next one's. No message of this module contains a credential.
 """
 
 from __future__ import annotations
@@ -71,7 +70,6 @@ class WebexOAuthAuthenticator(OAuthAuthenticator):
     @property
     @override
     def oauth_request_body(self) -> dict[str, Any]:
-        """Form body of ``POST /access_token`` (grant_type=refresh_token)."""
         return {
             "grant_type": "refresh_token",
             "client_id": self.client_id,

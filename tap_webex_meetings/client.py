@@ -16,15 +16,14 @@ from urllib.parse import ParseResult, quote
 import backoff
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
-from singer_sdk.pagination import HeaderLinkPaginator
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 from typing_extensions import override
 
 from tap_webex_meetings import answers, retries, webex
 from tap_webex_meetings.auth import WebexOAuthAuthenticator
 from tap_webex_meetings.credentials import clean_secret
-from tap_webex_meetings.errors import NotFoundError, PagingLoopError
-from tap_webex_meetings.pages import PageEnd, QueryGuard
+from tap_webex_meetings.errors import NotFoundError
+from tap_webex_meetings.pages import PageEnd, QueryGuard, WebexLinkPaginator
 from tap_webex_meetings.reachability import UnreachableError
 from tap_webex_meetings.records import RecordStream, WebexTap
 from tap_webex_meetings.transport import DeadlineExceeded, WebexSession
@@ -35,30 +34,6 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, RequestFunc
 
 __all__ = ["WebexStream", "WebexTap"]
-
-
-class WebexLinkPaginator(HeaderLinkPaginator):
-    """singer-sdk's ``Link: <...>; rel="next"`` paginator, reading Webex's link repaired."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._followed: set[str] = set()
-
-    @override
-    def get_next_url(self, response: requests.Response) -> str | None:
-        """The next page's URL (see :func:`webex.next_page_url`); a link followed before
-        stops the run (the SDK only spots the same link twice in a row)."""
-        url = webex.next_page_url(response)
-        if url is not None:
-            if url in self._followed:
-                raise PagingLoopError(url)
-            self._followed.add(url)
-        return url
-
-    @override
-    def continue_if_empty(self, response: requests.Response) -> bool:
-        """An empty page may still link to more: keep following the link, if any."""
-        return True
 
 
 class WebexStream(RecordStream):
@@ -82,7 +57,6 @@ class WebexStream(RecordStream):
     @property
     @override
     def url_base(self) -> str:
-        """``api_url`` (default https://webexapis.com/v1)."""
         return self.settings.api_url
 
     @property
@@ -103,7 +77,7 @@ class WebexStream(RecordStream):
     @property
     @override
     def timeout(self) -> int:
-        """``request_timeout``: a hung connection fails the try instead of the whole run."""
+        """``request_timeout``: a hung connection fails the try, not the run."""
         return cast("int", self.settings.request_timeout)
 
     @property
@@ -132,11 +106,11 @@ class WebexStream(RecordStream):
     def get_url_params(
         self, context: Context | None, next_page_token: ParseResult | None
     ) -> dict[str, Any]:
-        """The first page's query: what :meth:`list_params` says (later pages: the link)."""
+        """The first page's query (later pages follow the link)."""
         return self.list_params(context)
 
     def list_params(self, context: Context | None) -> dict[str, str]:
-        """Query parameters of the first page of a listing."""
+        """Query parameters of the first page of a listing: each stream's own."""
         raise NotImplementedError
 
     @override
@@ -184,7 +158,6 @@ class WebexStream(RecordStream):
 
     @override
     def get_new_paginator(self) -> WebexLinkPaginator:
-        """Webex pages through ``Link`` headers."""
         return WebexLinkPaginator()
 
     @override
@@ -252,7 +225,6 @@ class WebexStream(RecordStream):
 
     @override
     def backoff_max_tries(self) -> int:
-        """``retry_max_tries``."""
         return self.settings.retry_max_tries
 
     @override
