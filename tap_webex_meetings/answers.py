@@ -23,7 +23,6 @@ from tap_webex_meetings.errors import (
     TokenRefusedError,
     WebexAPIError,
 )
-from tap_webex_meetings.transport import without_query
 
 # Waited out by every worker (see retries.RateGate), whatever the retry it is.
 RATE_LIMITED = (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.LOCKED)
@@ -86,7 +85,7 @@ def refusal(response: requests.Response, authenticator: object) -> Exception:
         if not is_webex_error(response):  # a proxy's: says nothing of Webex's data
             return RetriableAPIError(
                 f"404 that is not Webex's (not its error body but {what_came_back(response)}) "
-                f"from {without_query(response.request.url or '')}, for {_subject(response)}",
+                f"from {webex.without_query(response.request.url or '')}, for {_subject(response)}",
                 response,
             )
         return NotFoundError(status, message, tracking_id)

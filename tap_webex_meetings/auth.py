@@ -23,7 +23,8 @@ from tap_webex_meetings import answers, webex
 from tap_webex_meetings.credentials import clean_access_token, clean_secret
 from tap_webex_meetings.errors import TokenRefusedError
 from tap_webex_meetings.settings import OAUTH_SETTINGS
-from tap_webex_meetings.transport import WebexSession, without_query
+from tap_webex_meetings.transport import WebexSession
+from tap_webex_meetings.webex import without_query
 
 logger = logging.getLogger(__name__)
 

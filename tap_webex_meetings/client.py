@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Generator, Iterable
+from datetime import datetime
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import ParseResult, quote
 
 import backoff
@@ -25,7 +26,7 @@ from tap_webex_meetings.credentials import clean_secret
 from tap_webex_meetings.errors import NotFoundError
 from tap_webex_meetings.pages import PageEnd, QueryGuard, WebexLinkPaginator
 from tap_webex_meetings.reachability import UnreachableError
-from tap_webex_meetings.records import RecordStream, WebexTap
+from tap_webex_meetings.records import RecordStream
 from tap_webex_meetings.transport import DeadlineExceeded, WebexSession
 
 if TYPE_CHECKING:
@@ -33,7 +34,24 @@ if TYPE_CHECKING:
     from singer_sdk.authenticators import BearerTokenAuthenticator
     from singer_sdk.helpers.types import Context, RequestFunc
 
-__all__ = ["WebexStream", "WebexTap"]
+    from tap_webex_meetings.lookahead import LookAhead
+    from tap_webex_meetings.retries import RateGate
+    from tap_webex_meetings.settings import Settings
+    from tap_webex_meetings.state import ThrottledStateWriter
+    from tap_webex_meetings.summary import RunSummary
+
+
+class WebexTap(Protocol):
+    """What streams need from the tap: settings, and what every request of the run shares."""
+
+    settings: Settings
+    run_start: datetime
+    authenticator: WebexOAuthAuthenticator | BearerTokenAuthenticator
+    rate_gate: RateGate
+    state_writer: ThrottledStateWriter
+    summary: RunSummary
+    table_version: int | None
+    look_ahead: LookAhead[Any, Any]
 
 
 class WebexStream(RecordStream):
@@ -56,13 +74,19 @@ class WebexStream(RecordStream):
 
     @property
     @override
+    def webex_tap(self) -> WebexTap:
+        """The tap, seen through what the streams need of it."""
+        return cast("WebexTap", super().webex_tap)
+
+    @property
+    @override
     def url_base(self) -> str:
         return self.settings.api_url
 
     @property
     @override
     def authenticator(self) -> WebexOAuthAuthenticator | BearerTokenAuthenticator:
-        """The tap's authenticator, shared so that a refreshed token serves every stream."""
+        """The tap's: a token refreshed by one stream serves every stream."""
         return self.webex_tap.authenticator
 
     @property
@@ -132,8 +156,7 @@ class WebexStream(RecordStream):
         )
 
     def fetch_meeting(self, meeting_id: str, host_email: str | None = None) -> dict[str, Any]:
-        """``GET /meetings/{meeting_id}``, retried like any request; :class:`NotFoundError`
-        on 404. An id that cannot go into a URL is never sent."""
+        """``GET /meetings/{id}``, retried like any request; :class:`NotFoundError` on 404."""
         if problem := webex.path_problem(meeting_id):
             raise FatalAPIError(
                 f"Refused to look up meeting {meeting_id[:100]!r}: its id cannot go into a URL "
@@ -162,8 +185,7 @@ class WebexStream(RecordStream):
 
     @override
     def get_http_request(self, *, page: PageContext[ParseResult | None]) -> HTTPRequest:
-        """Later pages from the next URL as it is: it carries every query parameter."""
-        if page.next_page_token:
+        if page.next_page_token:  # as it is: it carries every query parameter
             return HTTPRequest(url=page.next_page_token.geturl(), headers=self.http_headers)
         return super().get_http_request(page=page)
 
@@ -229,7 +251,7 @@ class WebexStream(RecordStream):
 
     @override
     def backoff_wait_generator(self) -> Generator[float, Any, None]:
-        """Waits from ``Retry-After`` (seconds or HTTP date), else exponential: 1, 2, 4 s…"""
+        """Waits from ``Retry-After``, else exponential (see :mod:`retries`)."""
         exception = yield 0.0
         attempt = 0
         while True:
@@ -240,7 +262,6 @@ class WebexStream(RecordStream):
 
     @override
     def backoff_jitter(self, value: float) -> float:
-        """Add up to 20 % (never less than the wait Webex asked for), within the bound."""
         return retries.jittered(value, self.settings.retry_max_wait)
 
     @override
@@ -263,19 +284,9 @@ class WebexStream(RecordStream):
         self.logger.warning(
             "Retrying %s%s in %.1f s (try %d of %d): %s",
             self.name,
-            _whose(request, context),
+            retries.whose(request, context),
             details.get("wait", 0.0),
             details["tries"],
             self.backoff_max_tries(),
             reason,
         )
-
-
-def _whose(request: requests.PreparedRequest, context: Context | None) -> str:
-    """`` of series X`` (or ``, lookup of X``): which series a retried request is about."""
-    if meeting_id := webex.lookup_id(request.url or ""):
-        return f", lookup of {meeting_id}"
-    if context and (series_id := context.get("meetingSeriesId")):
-        return f" of series {series_id}"
-    host = (context or {}).get("hostEmail")
-    return f", discovery of {host}'s series" if host else ", discovery of the series"

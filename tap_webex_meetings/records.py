@@ -24,28 +24,16 @@ from tap_webex_meetings import stream_maps, timeutils, webex
 from tap_webex_meetings.settings import list_from_text
 
 if TYPE_CHECKING:
-    from singer_sdk.authenticators import BearerTokenAuthenticator
     from singer_sdk.helpers.types import Context
 
-    from tap_webex_meetings.auth import WebexOAuthAuthenticator
-    from tap_webex_meetings.lookahead import LookAhead
-    from tap_webex_meetings.retries import RateGate
     from tap_webex_meetings.settings import Settings
-    from tap_webex_meetings.state import ThrottledStateWriter
-    from tap_webex_meetings.summary import RunSummary
 
 
-class WebexTap(Protocol):
-    """What streams need from the tap: settings, and what every request of the run shares."""
+class OutputTap(Protocol):
+    """What the output needs of the tap (client.py's ``WebexTap`` is the whole of it)."""
 
     settings: Settings
-    run_start: datetime
-    authenticator: WebexOAuthAuthenticator | BearerTokenAuthenticator
-    rate_gate: RateGate
-    state_writer: ThrottledStateWriter
-    summary: RunSummary
     table_version: int | None
-    look_ahead: LookAhead[Any, Any]
 
 
 class RecordStream(RESTStream[ParseResult | None]):
@@ -68,10 +56,10 @@ class RecordStream(RESTStream[ParseResult | None]):
         self._unknown_fields_seen: set[str] = set()
 
     @property
-    def webex_tap(self) -> WebexTap:
-        """The tap, seen through what the streams need of it."""
+    def webex_tap(self) -> OutputTap:
+        """The tap, seen through what the output needs of it."""
         # private singer-sdk attribute: 0.54 gives a stream no public way to its tap.
-        return cast("WebexTap", self._tap)
+        return cast("OutputTap", self._tap)
 
     @property
     def settings(self) -> Settings:

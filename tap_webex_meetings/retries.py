@@ -13,9 +13,10 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -131,3 +132,13 @@ class RateGate:
         """Sleep until the gate opens."""
         while (delay := self._until - self._clock()) > 0:
             self._sleep(delay)
+
+
+def whose(request: requests.PreparedRequest, context: Mapping[str, Any] | None) -> str:
+    """`` of series X`` (or ``, lookup of X``): which series a retried request is about."""
+    if meeting_id := webex.lookup_id(request.url or ""):
+        return f", lookup of {meeting_id}"
+    if context and (series_id := context.get("meetingSeriesId")):
+        return f" of series {series_id}"
+    host = (context or {}).get("hostEmail")
+    return f", discovery of {host}'s series" if host else ", discovery of the series"

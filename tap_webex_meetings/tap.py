@@ -42,7 +42,8 @@ from tap_webex_meetings.settings import Settings
 from tap_webex_meetings.state import ThrottledStateWriter
 from tap_webex_meetings.streams import MeetingSeriesStream, SeriesMeetingsStream
 from tap_webex_meetings.summary import RunSummary
-from tap_webex_meetings.transport import DeadlineExceeded, without_query
+from tap_webex_meetings.transport import DeadlineExceeded
+from tap_webex_meetings.webex import without_query
 
 SECRET_SETTINGS = tuple(
     name

@@ -26,6 +26,7 @@ from typing_extensions import override
 
 from tap_webex_meetings import deadlines, reachability, webex
 from tap_webex_meetings.errors import ForeignOriginError, ResponseTooLargeError
+from tap_webex_meetings.webex import without_query
 
 Origin = tuple[str, str, int]
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -47,12 +48,6 @@ def origin_of(url: str) -> Origin | None:
     if scheme not in DEFAULT_PORTS or not parts.hostname:
         return None
     return scheme, parts.hostname.lower(), port or DEFAULT_PORTS[scheme]
-
-
-def without_query(url: str) -> str:
-    """``url`` up to its path: what a message names (the query may hold an email)."""
-    parts = urlsplit(url)
-    return parts._replace(query="", fragment="").geturl()
 
 
 class DeadlineExceeded(requests.exceptions.ReadTimeout):

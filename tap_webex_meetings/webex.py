@@ -153,6 +153,12 @@ def subject(meeting_id: str | None, params: Mapping[str, Any]) -> str:
     return "the meeting series listing" + (f" of {host}" if host else "")
 
 
+def without_query(url: str) -> str:
+    """``url`` up to its path: what a message names (the query may hold an email)."""
+    parts = urlsplit(url)
+    return parts._replace(query="", fragment="").geturl()
+
+
 def subject_of(url: str) -> str:
     """:func:`subject` of a request URL."""
     return subject(lookup_id(url), dict(parse_qsl(urlsplit(url).query)))
