@@ -257,12 +257,12 @@ class WebexStream(RecordStream):
         while True:
             attempt += 1
             exception = yield retries.wait_before_retry(
-                exception, attempt, self.settings.retry_max_wait
+                exception, attempt, self.settings.retry_max_wait_seconds
             )
 
     @override
     def backoff_jitter(self, value: float) -> float:
-        return retries.jittered(value, self.settings.retry_max_wait)
+        return retries.jittered(value, self.settings.retry_max_wait_seconds)
 
     @override
     def backoff_handler(self, details: Details) -> None:
