@@ -1,8 +1,7 @@
 """Authentication: a fixed bearer token, or a Webex integration's refresh token.
 
-One authenticator serves every stream and worker of a run, so a token refreshed by one
-request is the token of the next. Credentials live only here and in the request headers
-the authenticator sets; no message of this module contains one.
+One authenticator serves every stream and worker of a run: a token refreshed by one request
+is the next one's. No message of this module contains a credential.
 """
 
 from __future__ import annotations
@@ -20,11 +19,12 @@ from singer_sdk.authenticators import BearerTokenAuthenticator, OAuthAuthenticat
 from singer_sdk.exceptions import RetriableAPIError
 from typing_extensions import override
 
-from tap_webex_meetings import webex
+from tap_webex_meetings import answers, webex
 from tap_webex_meetings.credentials import clean_access_token, clean_secret
 from tap_webex_meetings.errors import TokenRefusedError
 from tap_webex_meetings.settings import OAUTH_SETTINGS
-from tap_webex_meetings.transport import WebexSession, without_query
+from tap_webex_meetings.transport import WebexSession
+from tap_webex_meetings.webex import without_query
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,6 @@ class WebexOAuthAuthenticator(OAuthAuthenticator):
     @property
     @override
     def oauth_request_body(self) -> dict[str, Any]:
-        """Form body of ``POST /access_token`` (grant_type=refresh_token)."""
         return {
             "grant_type": "refresh_token",
             "client_id": self.client_id,
@@ -176,7 +175,7 @@ def _refused(response: requests.Response) -> None:
     Only ``invalid_grant`` (400) says the refresh token itself is dead.
     """
     status = response.status_code
-    message, tracking_id = webex.error_details(response)
+    message, tracking_id = answers.error_details(response)
     details = f"{status}: {message}; trackingId {tracking_id or 'not given'}"
     if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
         raise RetriableAPIError(
@@ -204,7 +203,7 @@ def _refused(response: requests.Response) -> None:
 def _token_body(response: requests.Response) -> dict[str, Any]:
     """``access_token`` (a string), ``expires_in`` (as sent, or None), ``refresh_token``."""
     try:
-        body = webex.parse_json(response, any_number=True)
+        body = answers.parse_json(response, any_number=True)
     except ValueError:
         body = None
     if not isinstance(body, dict):

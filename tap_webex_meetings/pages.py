@@ -1,4 +1,4 @@
-"""One query's pages, checked before they are believed.
+"""One query's pages: followed through Webex's ``Link`` header, checked before believed.
 
 client.py makes sure a page *is* a listing (``items`` a list) or a lookup's body *is* a
 meeting, else the request fails and is retried. What is on a page is checked here, as the
@@ -22,8 +22,12 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import requests
+from singer_sdk.pagination import HeaderLinkPaginator
+from typing_extensions import override
+
 from tap_webex_meetings import webex
-from tap_webex_meetings.errors import NoProgressError
+from tap_webex_meetings.errors import NoProgressError, PagingLoopError
 
 # Pages in a row without a new meeting that may still link on (a real first page can be
 # empty and link to the next one).
@@ -111,3 +115,27 @@ class QueryGuard:
             problem,
         )
         self._on_skipped()
+
+
+class WebexLinkPaginator(HeaderLinkPaginator):
+    """singer-sdk's ``Link: <...>; rel="next"`` paginator, reading Webex's link repaired."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._followed: set[str] = set()
+
+    @override
+    def get_next_url(self, response: requests.Response) -> str | None:
+        """The next page's URL (see :func:`webex.next_page_url`); a link followed before
+        stops the run (the SDK only spots the same link twice in a row)."""
+        url = webex.next_page_url(response)
+        if url is not None:
+            if url in self._followed:
+                raise PagingLoopError(url)
+            self._followed.add(url)
+        return url
+
+    @override
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """An empty page may still link to more: keep following the link, if any."""
+        return True

@@ -1,19 +1,22 @@
 """The retry policy: which failures are tried again, how long to wait, what to change.
 
-The SDK's backoff loop runs it (``WebexStream.request_decorator`` and the ``backoff_*``
-hooks in client.py); this module only decides. Webex's ``Retry-After`` says how long, as
-seconds or an HTTP date (garbage such as ``rand(30),add(30)`` is seen in the wild: then
-exponential backoff); a repeated 504 asks for smaller pages, as Webex advises. No wait is
-longer than ``retry_max_wait_seconds`` nor :data:`MAX_WAIT_SECONDS`, and a host that never
-answered is given a few quick tries, not minutes (:func:`give_up`).
+The SDK's backoff loop runs it (the ``backoff_*`` hooks in client.py); this module decides.
+Webex's ``Retry-After`` says how long, as seconds or an HTTP date (garbage such as
+``rand(30),add(30)`` is seen in the wild: then exponential backoff); a repeated 504 asks
+for smaller pages, as Webex advises. No wait is longer than ``retry_max_wait_seconds`` nor
+:data:`MAX_WAIT_SECONDS`; a host that never answered gets a few quick tries
+(:func:`give_up`). A 429 or 423 applies to the token: :class:`RateGate` holds every worker.
 """
 
 from __future__ import annotations
 
 import random
+import threading
+import time
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from http import HTTPStatus
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -24,7 +27,6 @@ from tap_webex_meetings.errors import AccessTokenExpiredError
 from tap_webex_meetings.reachability import UnreachableError
 from tap_webex_meetings.settings import MAX_SECONDS
 
-RETRY_STATUSES = (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.LOCKED)
 # What the SDK's own loop retries (singer-sdk 0.54's list).
 RETRIABLE: tuple[type[Exception], ...] = (
     ConnectionResetError,
@@ -105,3 +107,38 @@ def shrink_page_size(request: requests.PreparedRequest) -> str:
     params["max"] = str(smaller)
     request.prepare_url(urlunsplit(parts._replace(query=urlencode(params))), None)
     return f"page size reduced to {smaller}"
+
+
+class RateGate:
+    """Holds every worker back after a 429 or 423, not only the one that got it, or the
+    others earn 429s of their own. Tests inject a ``clock`` and ``sleep`` they move."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._until = 0.0
+        self._lock = threading.Lock()
+
+    def hold(self, seconds: float) -> None:
+        """No new request starts for ``seconds`` from now."""
+        with self._lock:
+            self._until = max(self._until, self._clock() + seconds)
+
+    def wait(self) -> None:
+        """Sleep until the gate opens."""
+        while (delay := self._until - self._clock()) > 0:
+            self._sleep(delay)
+
+
+def whose(request: requests.PreparedRequest, context: Mapping[str, Any] | None) -> str:
+    """`` of series X`` (or ``, lookup of X``): which series a retried request is about."""
+    if meeting_id := webex.lookup_id(request.url or ""):
+        return f", lookup of {meeting_id}"
+    if context and (series_id := context.get("meetingSeriesId")):
+        return f" of series {series_id}"
+    host = (context or {}).get("hostEmail")
+    return f", discovery of {host}'s series" if host else ", discovery of the series"

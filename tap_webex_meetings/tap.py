@@ -33,9 +33,9 @@ from typing_extensions import override
 from tap_webex_meetings import (
     config_checks,
     config_errors,
+    credentials,
     full_extract,
-    redaction,
-    secret_fields,
+    records,
     state_check,
 )
 from tap_webex_meetings import settings as settings_module
@@ -43,13 +43,14 @@ from tap_webex_meetings.auth import WebexOAuthAuthenticator, authenticator_for
 from tap_webex_meetings.errors import LoaderStoppedError
 from tap_webex_meetings.lookahead import LookAhead
 from tap_webex_meetings.output import GuardedWriter
-from tap_webex_meetings.ratelimit import RateGate
 from tap_webex_meetings.reachability import UnreachableError
+from tap_webex_meetings.retries import RateGate
 from tap_webex_meetings.settings import Settings
 from tap_webex_meetings.state import ThrottledStateWriter
 from tap_webex_meetings.streams import MeetingSeriesStream, SeriesMeetingsStream
 from tap_webex_meetings.summary import RunSummary
-from tap_webex_meetings.transport import DeadlineExceeded, without_query
+from tap_webex_meetings.transport import DeadlineExceeded
+from tap_webex_meetings.webex import without_query
 
 SECRET_SETTINGS = tuple(
     name
@@ -82,7 +83,7 @@ class TapWebexMeetings(Tap):
     ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        redaction.install(self._credentials)  # before the SDK logs anything about the config
+        credentials.install(self._credentials)  # before the SDK logs anything about the config
         super().__init__(*args, **kwargs)
         # singer-sdk logs several METRIC lines per series at INFO: thousands of 300-character
         # lines at organisation scale, and the main thread's largest cost after the records.
@@ -171,7 +172,7 @@ class TapWebexMeetings(Tap):
         """
         catalog = super().input_catalog
         if catalog is not None:
-            secret_fields.restrict_catalog(catalog, self.config)
+            records.restrict_catalog(catalog, self.config)
         return catalog
 
     @override

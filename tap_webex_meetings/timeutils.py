@@ -1,15 +1,10 @@
 """Dates and times: parse ISO 8601 (only), compare and store as UTC instants.
 
-Contract: every datetime that leaves this module is timezone-aware and in UTC. Webex
-renders ``start``/``end`` in the zone of the ``timezone`` header (``+08:00`` for
-Asia/Shanghai), so two timestamps may only be compared after :func:`to_utc`; records carry
-them as :func:`utc_text`; bookmarks are always written by :func:`isoformat_utc`, so they
-also compare correctly as strings.
-
-Every instant read from outside (a Webex ``start`` or ``end``, a date setting, a bookmark
-or stamp of the state) lies within :data:`EARLIEST` and :data:`LATEST`, or it is refused
-with :class:`OutOfRangeError` (a ``ValueError``): far inside what ``datetime`` holds (years
-1 to 9999), so converting it to UTC and shifting it by any setting never overflows.
+Every datetime that leaves this module is aware and in UTC: Webex renders ``start``/``end``
+in the ``timezone`` header's offset, so they compare only after :func:`to_utc`. Bookmarks
+are written by :func:`isoformat_utc` (so they compare as strings too). Every instant read
+from outside lies within :data:`EARLIEST` .. :data:`LATEST` or is refused with
+:class:`OutOfRangeError` (a ``ValueError``): converting and shifting it never overflows.
 """
 
 from __future__ import annotations
@@ -63,19 +58,15 @@ def parse_api_timestamp(value: str) -> datetime:
 
 
 def utc_text(value: str) -> str:
-    """A Webex ``start``/``end`` in any offset as UTC text (``2026-06-15T09:00:00Z``).
-
-    Records carry UTC whatever the ``timezone`` header: several loaders store the local time
-    of an offset such as ``-05:00`` as if it were UTC. Text that is no timestamp stays as it
-    is (the stream's own checks name it).
-    """
+    """A Webex ``start``/``end`` in any offset as UTC text (``2026-06-15T09:00:00Z``): several
+    loaders store ``-05:00`` as local time. Text that is no timestamp stays as it is."""
     if value.endswith("Z"):
         return value
     try:
-        parsed = parse_api_timestamp(value)
+        parsed = parse_api_timestamp(value)  # UTC already
     except ValueError:
         return value
-    return to_utc(parsed).isoformat().replace("+00:00", "Z")
+    return parsed.isoformat().replace("+00:00", "Z")
 
 
 def to_utc(value: datetime) -> datetime:

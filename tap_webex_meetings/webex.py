@@ -8,11 +8,11 @@ quirks and the scopes are facts of the API, not of this tap; nothing else should
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-import msgspec
 import requests
 
 from tap_webex_meetings import timeutils
@@ -55,72 +55,9 @@ SENSITIVE_FIELDS = (
 logger = logging.getLogger(__name__)
 
 
-def error_details(response: requests.Response) -> tuple[str, str | None]:
-    """Return the Webex ``message`` and ``trackingId`` of an error response.
-
-    Webex answers ``{"message", "errors": [{"description"}], "trackingId"}``; proxies in
-    front of it may answer HTML or nothing, so every part is optional.
-    """
-    tracking_id = response.headers.get("TrackingID") or response.headers.get("trackingid")
-    message = response.reason or f"HTTP {response.status_code}"
-    try:
-        body = parse_json(response)
-    except ValueError:
-        return message, tracking_id
-    if isinstance(body, dict):
-        message = str(body.get("message") or message)
-        descriptions = [
-            str(error["description"])
-            for error in body.get("errors") or []
-            if isinstance(error, dict) and error.get("description")
-        ]
-        if descriptions and descriptions != [message]:
-            message = f"{message} ({'; '.join(descriptions)})"
-        if body.get("error"):  # OAuth errors of /access_token, e.g. invalid_grant
-            message = f"{body['error']}: {message}"
-        tracking_id = str(body.get("trackingId") or tracking_id or "") or None
-    return message, tracking_id
-
-
-def is_webex_error(response: requests.Response) -> bool:
-    """Whether an error answer is Webex's own: its JSON error body, with a ``trackingId``.
-
-    Only that may mean what its status says of Webex's data (a 404: deleted). A proxy or a
-    gateway in between answers HTML, nothing, or other JSON: a failure of the request.
-    """
-    try:
-        body = parse_json(response)
-    except ValueError:
-        return False
-    return (
-        isinstance(body, dict)
-        and isinstance(body.get("trackingId"), str)
-        and bool(body["trackingId"])
-        and (isinstance(body.get("message"), str) or isinstance(body.get("errors"), list))
-    )
-
-
-def what_came_back(response: requests.Response) -> str:
-    """The type and start of a response body, for a message: ``text/html: <html>…``."""
-    kind = response.headers.get("Content-Type") or "no Content-Type"
-    text = response.content[:120].decode("utf-8", "replace")
-    shown = " ".join(text.split())
-    return f"{kind}: {shown!r}" if shown else f"{kind}, empty body"
-
-
-def listing_problem(payload: Any) -> str | None:
-    """Why a body is not a page of a listing (``{"items": [...]}``); None when it is one."""
-    if not isinstance(payload, dict):
-        return f"a JSON {json_type(payload)}, not an object"
-    if "items" not in payload:
-        return "an object without items"
-    if not isinstance(payload["items"], list):
-        return f"items is a JSON {json_type(payload['items'])}, not a list"
-    return None
-
-
-# Never inside a URL path: requests and servers resolve dot segments, and these end one.
-_NOT_IN_A_PATH = frozenset("/?#\\")
+# Never inside a URL path: requests and servers resolve dot segments, and these end one;
+# nor control characters.
+_NOT_IN_A_PATH = re.compile(r"[/?#\\\x00-\x1f\x7f]")
 
 
 def path_problem(meeting_id: str) -> str | None:
@@ -132,7 +69,7 @@ def path_problem(meeting_id: str) -> str | None:
     """
     if meeting_id in ("", ".", ".."):
         return "empty" if not meeting_id else "a dot segment"
-    if any(char in _NOT_IN_A_PATH or ord(char) < 0x20 or ord(char) == 0x7F for char in meeting_id):
+    if _NOT_IN_A_PATH.search(meeting_id):
         return "it holds /, ?, #, \\ or a control character"
     return None
 
@@ -183,15 +120,6 @@ def meeting_problem(item: Any) -> str | None:
     return entry_problem(item, "id", "start")
 
 
-def lookup_problem(item: Any, asked: str) -> str | None:
-    """Why a lookup's body is not the meeting ``asked`` for: not a meeting, or another one."""
-    if problem := meeting_problem(item):
-        return problem
-    if item["id"] != asked:
-        return f"the meeting {item['id']}, not the one asked for"
-    return None
-
-
 def other_series(item: dict[str, Any], series_id: str) -> str | None:
     """The series an entry of ``series_id``'s listing says it belongs to, if another one."""
     owner = item.get("meetingSeriesId")
@@ -223,6 +151,12 @@ def subject(meeting_id: str | None, params: Mapping[str, Any]) -> str:
         return f"series {series_id}"
     host = params.get("hostEmail")
     return "the meeting series listing" + (f" of {host}" if host else "")
+
+
+def without_query(url: str) -> str:
+    """``url`` up to its path: what a message names (the query may hold an email)."""
+    parts = urlsplit(url)
+    return parts._replace(query="", fragment="").geturl()
 
 
 def subject_of(url: str) -> str:
@@ -257,29 +191,6 @@ def next_page_url(response: requests.Response) -> str | None:
         (key, value) for key, value in parse_qsl(urlsplit(request_url).query) if key not in present
     ]
     return urlunsplit(parts._replace(query=urlencode(params)))
-
-
-_LENIENT = msgspec.json.Decoder(float_hook=float)
-
-
-def parse_json(response: requests.Response, *, any_number: bool = False) -> Any:
-    """The JSON body, or ``ValueError`` for an empty, truncated, non-JSON or absurdly
-    nested body (msgspec raises ``RecursionError`` past about 1,000 levels).
-
-    ``any_number``: a number beyond a float's range (``1e999``) is infinity, not a bad
-    body (the token's ``expires_in``, which is then clamped).
-
-    msgspec (singer-sdk's fast writer, so already installed) parses a page of 100 full
-    meetings in half the time of the standard library, on the prefetch workers' shared GIL.
-    """
-    try:
-        if any_number:
-            return _LENIENT.decode(response.content)
-        return msgspec.json.decode(response.content)
-    except msgspec.DecodeError as exc:
-        raise ValueError(f"response body is not JSON ({exc})") from exc
-    except RecursionError:
-        raise ValueError("response body is JSON nested too deep") from None
 
 
 def query_params(values: Mapping[str, Any]) -> dict[str, str]:

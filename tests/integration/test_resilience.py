@@ -22,7 +22,7 @@ import pytest
 from fake_webex import FakeWebex, Faults, RecordedRequest, Token
 
 from tap_webex_meetings import timeutils
-from tap_webex_meetings.ratelimit import RateGate
+from tap_webex_meetings.retries import RateGate
 from tap_webex_meetings.tap import TapWebexMeetings
 from tests.tap_runner import (
     TapOutput,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from tap_webex_meetings.ratelimit import RateGate
+from tap_webex_meetings.retries import RateGate
 from tests.fake_clock import FakeClock
 
 

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tap_webex_meetings import webex
+from tap_webex_meetings import answers, webex
 from tap_webex_meetings.retries import parse_retry_after
 
 FIRST = (
@@ -90,7 +90,7 @@ def test_error_details_read_webex_error_body() -> None:
         },
     )
     response.status_code = 404
-    assert webex.error_details(response) == (
+    assert answers.error_details(response) == (
         "The requested resource could not be found.",
         "ROUTER_1234",
     )
@@ -107,7 +107,7 @@ def test_an_oauth_error_is_named_once_with_its_description_once() -> None:
         },
     )
     response.status_code = 401
-    assert webex.error_details(response) == (
+    assert answers.error_details(response) == (
         "invalid_client: Invalid client_id or client_secret.",
         "ROUTER_5678",
     )
@@ -119,7 +119,7 @@ def test_error_details_survive_a_non_json_body() -> None:
     response.status_code = 502
     response.reason = "Bad Gateway"
     response.headers["TrackingID"] = "ROUTER_99"
-    assert webex.error_details(response) == ("Bad Gateway", "ROUTER_99")
+    assert answers.error_details(response) == ("Bad Gateway", "ROUTER_99")
 
 
 @pytest.mark.parametrize(
@@ -136,7 +136,7 @@ def test_error_details_survive_a_non_json_body() -> None:
 def test_a_listing_page_is_an_object_with_a_list_of_items(
     payload: object, problem: str | None
 ) -> None:
-    assert webex.listing_problem(payload) == problem
+    assert answers.listing_problem(payload) == problem
 
 
 @pytest.mark.parametrize(
