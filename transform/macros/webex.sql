@@ -66,3 +66,44 @@ unnest({{ column }})
 {% macro duckdb__webex_unnest(column) -%}
 unnest(cast({{ column }} as json[]))
 {%- endmacro %}
+
+{#- The type a loader gives a JSON array column (see webex_unnest). -#}
+{% macro webex_json_array_type() -%}
+{{ return(adapter.dispatch('webex_json_array_type')()) }}
+{%- endmacro %}
+
+{% macro default__webex_json_array_type() -%}
+jsonb[]
+{%- endmacro %}
+
+{% macro duckdb__webex_json_array_type() -%}
+json
+{%- endmacro %}
+
+{#- The latest version of each participant the loader kept. The participants stream can be
+    deselected (it needs the scope meeting:participants_read, and its records are personal
+    data): then the loader made no table, and the participants are none, with the columns
+    the models read, instead of a failing build. -#}
+{% macro webex_participant_rows() -%}
+{%- set relation = source('webex', 'meeting_participants') -%}
+{%- if not execute or load_relation(relation) is not none -%}
+{{ webex_latest_rows(relation, '"meetingId", id') }}
+{%- else -%}
+select
+    cast(null as varchar) as id,
+    cast(null as varchar) as "meetingId",
+    cast(null as varchar) as "meetingSeriesId",
+    cast(null as varchar) as email,
+    cast(null as varchar) as "displayName",
+    cast(null as boolean) as host,
+    cast(null as boolean) as "coHost",
+    cast(null as boolean) as invitee,
+    cast(null as varchar) as state,
+    cast(null as timestamp) as "joinedTime",
+    cast(null as timestamp) as "leftTime",
+    cast(null as varchar) as "hostEmail",
+    cast(null as varchar) as "siteUrl",
+    cast(null as {{ webex_json_array_type() }}) as devices
+where 1 = 0
+{%- endif -%}
+{%- endmacro %}

@@ -2,7 +2,7 @@
 -- participant (a person on a laptop and a phone at once has two, overlapping). A
 -- participant Webex gives no devices for joined once, from joinedTime to leftTime.
 with participants as (
-    {{ webex_latest_rows(source('webex', 'meeting_participants'), '"meetingId", id') }}
+    {{ webex_participant_rows() }}
 ),
 
 devices as (

@@ -2,7 +2,7 @@
 -- instance and the person), however many times they joined; their joins are
 -- stg_webex__participant_joins.
 with participants as (
-    {{ webex_latest_rows(source('webex', 'meeting_participants'), '"meetingId", id') }}
+    {{ webex_participant_rows() }}
 )
 
 select
