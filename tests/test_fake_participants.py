@@ -7,7 +7,9 @@ be the same on every run, and answer 404 where Webex does.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import requests
@@ -19,12 +21,12 @@ INSTANCE_WINDOW = (DEFAULT_NOW - timedelta(days=400), DEFAULT_NOW)
 
 
 @pytest.fixture(scope="module")
-def fake() -> FakeWebex:
+def fake() -> Iterator[FakeWebex]:
     with FakeWebex() as server:
         yield server
 
 
-def ended_instances(fake: FakeWebex, series_id: str) -> list[dict[str, object]]:
+def ended_instances(fake: FakeWebex, series_id: str) -> list[dict[str, Any]]:
     return [
         m
         for m in fake.expected_meetings(series_id, *INSTANCE_WINDOW, meeting_type="meeting")
@@ -32,7 +34,7 @@ def ended_instances(fake: FakeWebex, series_id: str) -> list[dict[str, object]]:
     ]
 
 
-def every_participant(fake: FakeWebex) -> list[dict[str, object]]:
+def every_participant(fake: FakeWebex) -> list[dict[str, Any]]:
     return [
         person
         for series_id in fake.series_ids()
@@ -41,7 +43,7 @@ def every_participant(fake: FakeWebex) -> list[dict[str, object]]:
     ]
 
 
-def read_all(fake: FakeWebex, meeting_id: str, page_size: int) -> tuple[list[dict], int]:
+def read_all(fake: FakeWebex, meeting_id: str, page_size: int) -> tuple[list[dict[str, Any]], int]:
     """A client following each next link as given."""
     response = get(fake, "/meetingParticipants", params={"meetingId": meeting_id, "max": page_size})
     items, pages = [], 1
