@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -152,3 +153,28 @@ def test_a_403_stops_the_run_with_one_line_naming_the_scope(
     assert "meeting:admin_participants_read" in errors[0]
     assert "select: ['!meeting_participants.*']" in errors[0]
     assert "the participants of meeting " in errors[0]
+
+
+# docs/participants.md's recipe: emails hashed (a phone-only caller has none), names and the
+# host's email dropped, before anything is written.
+PRIVACY_MAP = {
+    "meeting_participants": {
+        "email": "md5(record['email']) if record.get('email') else None",
+        "displayName": "__NULL__",
+        "hostEmail": "__NULL__",  # the host's, on series_meetings too
+    }
+}
+
+
+def test_the_privacy_recipe_hashes_emails_and_drops_names(server: FakeWebex) -> None:
+    output = run(server, stream_maps=PRIVACY_MAP)
+
+    records = output.records(STREAM)
+    assert records
+    assert all("displayName" not in r for r in records)
+    assert "displayName" not in output.schema(STREAM)["properties"]
+    truth = expected_rows(server, ended_instances(output, server))
+    for record in records:
+        email = truth[record["meetingId"], record["id"]].get("email")
+        assert record["email"] == (hashlib.md5(email.encode()).hexdigest() if email else None)
+    assert "@" not in json.dumps(records)
