@@ -103,7 +103,13 @@ def test_a_stream_added_by_the_recipe_runs_as_a_child_with_its_own_bookmarks() -
     assert partitions == [
         {
             # The instance and what the parent knows of it (its series, state and end).
-            "context": {"meetingSeriesId": "S", "meetingId": INSTANCE, "state": None, "end": None},
+            "context": {
+                "meetingSeriesId": "S",
+                "meetingId": INSTANCE,
+                "state": None,
+                "end": None,
+                "readThrough": None,  # a first run: every instance is new
+            },
             "replication_key": "joinedTime",
             # 09:06Z is the latest instant (11:05+02:00 is 09:05Z, 05:04-04:00 is 09:04Z)
             "replication_key_value": "2026-06-20T09:06:00+00:00",
