@@ -12,11 +12,15 @@ So a person who joined twice is one row with two devices, as the API itself coun
 
 **Cost that follows what changed, with no state per instance.** An instance is read when the
 parent lists it ``ended`` and Webex's details have appeared (its ``end`` + 15 minutes before
-this run's start), and only if they appeared after the last complete run's start minus
-``lookback_days``: the same window the meetings are re-read in. The stream's state is one
-instant (:data:`LAST_RUN`) plus singer-sdk's stream-level bookmark, whatever the history
-(``state_partitioning_keys = []``). An instance listed still in progress is read on a later run,
-when the parent lists it again, ended, within ``lookback_days`` (as its meeting row is).
+this run's start), unless they appeared before both its series' bookmark before this run
+(``readThrough``, from the parent) and the last complete run's start (:data:`LAST_RUN`): an
+earlier run listed it ended and read it then. A series read from ``start_date`` (new, or a
+backfill) has no bookmark: all its ended instances are read. So a nightly run reads each newly
+ended instance once, although the parent re-lists ``lookback_days`` of meetings. The state is
+that one instant and singer-sdk's stream-level bookmark on ``joinedTime``, whatever the history
+(``state_partitioning_keys = []``). An instance listed still in progress (or ended less than 15
+minutes ago) is read on a later run, when its series lists it again within ``lookback_days``,
+as its meeting row is updated.
 
 **Failures.** A 403 stops the run with one line naming the scopes and how to deselect the
 stream: a selected stream that silently loses an instance would lose it for good (the parent's
@@ -48,9 +52,9 @@ if TYPE_CHECKING:
 
 # Webex shows an instance's details (and its participants) this long after it ends.
 DETAILS_DELAY = timedelta(minutes=15)
+ENDED = "ended"  # an instance's state once it is over
 # The stream's state: when the last complete run that read participants started.
 LAST_RUN = "last_run_start"
-ENDED = "ended"  # an instance's state once it is over
 SCOPE = "meeting:participants_read"
 ADMIN_SCOPE = "meeting:admin_participants_read"
 DESELECT = "select: ['!meeting_participants.*'] in meltano.yml"
@@ -71,18 +75,14 @@ class MeetingParticipantsStream(PartitionedStream):
     schema = StreamSchema(SCHEMAS)
 
     @cached_property
-    def _read_after(self) -> datetime | None:
-        """Instances whose details appeared at or before this are not read again."""
+    def _last_run(self) -> datetime | None:
+        """The start of the last complete run that read participants (None: none yet)."""
         value = self.stream_state.get(LAST_RUN)
-        if not isinstance(value, str):
-            return None
         try:
-            last_run = timeutils.parse_datetime(value)
+            moment = timeutils.parse_datetime(value) if isinstance(value, str) else None
         except ValueError:
             return None
-        if last_run > self.webex_tap.run_start:
-            return None  # a clock that was ahead: read what the parent lists
-        return last_run - self.settings.lookback
+        return moment if moment is not None and moment <= self.webex_tap.run_start else None
 
     def is_due(self, context: Context) -> bool:
         """Whether the instance's participants are read this run (see the module docstring)."""
@@ -91,9 +91,14 @@ class MeetingParticipantsStream(PartitionedStream):
             return False
         shown = timeutils.parse_api_timestamp(end) + DETAILS_DELAY
         if shown > self.webex_tap.run_start:
-            return False  # not yet: the parent lists it again on a later run
-        read_after = self._read_after
-        return read_after is None or shown > read_after
+            return False  # not yet: the series lists it again on a later run
+        read_through = context.get("readThrough")
+        if read_through is None:  # a series read from start_date: new, or a backfill
+            return True
+        earlier = timeutils.parse_datetime(read_through)
+        if self._last_run is not None:
+            earlier = max(earlier, self._last_run)
+        return shown > earlier
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
