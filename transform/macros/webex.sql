@@ -38,17 +38,13 @@ cast(round(cast({{ expression }} as decimal(24, 8)), {{ digits }}) as decimal(12
 {%- endmacro %}
 
 {#- A date-time Webex wrote as text inside JSON (an offset of the tap's timezone, or Z) as a
-    UTC timestamp. A plain cast would keep the local time and drop the offset in DuckDB;
-    Webex's "not known yet", 1970-01-01T00:00:00Z, is null. -#}
+    UTC timestamp: a plain cast would keep the local time and drop the offset in DuckDB. -#}
 {% macro webex_utc(text) -%}
-case
-    when {{ text }} is not null and {{ text }} not like '1970-01-01%'
-        then (cast({{ text }} as timestamptz) at time zone 'UTC')
-end
+{{ webex_known("(cast(" ~ text ~ " as timestamptz) at time zone 'UTC')") }}
 {%- endmacro %}
 
-{#- A date-time column the loaders stored (a timestamp in UTC), null when it is Webex's
-    "not known yet", 1970-01-01T00:00:00Z. -#}
+{#- A UTC timestamp, null when it is Webex's "not known yet", 1970-01-01T00:00:00Z (in
+    whatever offset it was written). -#}
 {% macro webex_known(column) -%}
 case when {{ column }} > cast('1970-01-02' as timestamp) then cast({{ column }} as timestamp) end
 {%- endmacro %}
