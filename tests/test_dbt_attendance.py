@@ -252,6 +252,7 @@ def check_attendance(
     settled = {key for key, instance in fake.items() if instance.start < before - SETTLED}
     assert settled <= set(rows), "instances of the fake are missing"
     assert set(rows) <= set(fake), "instances the fake does not have"
+    assert {key for key, _ in people} <= set(rows), "participants of no instance"
     read: dict[str, list[dict[str, Any]]] = {}
     for key, row in rows.items():
         instance = fake[key]
