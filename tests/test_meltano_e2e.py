@@ -316,7 +316,7 @@ def test_meltano_run_into_webex_duckdb_full_then_incremental(
     meltano: Meltano, server: FakeWebex, tmp_path: Path
 ) -> None:
     """The project's own loader: the same checks, on the same tables as target-duckdb's."""
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs" / "loaders.md").read_text()
     assert ".venv-meltano/bin/meltano run tap-webex-meetings target-webex-duckdb\n" in readme
     warehouse = tmp_path / "warehouse.duckdb"
     meltano.into_duckdb(warehouse)
@@ -327,8 +327,8 @@ def test_meltano_run_into_webex_duckdb_full_then_incremental(
 def test_meltano_run_into_postgres_full_then_incremental(
     meltano: Meltano, server: FakeWebex, postgres: Postgres, tmp_path: Path, loader: str
 ) -> None:
-    if loader == "target-webex-postgres":  # the README's command
-        readme = (REPO / "README.md").read_text()
+    if loader == "target-webex-postgres":  # docs/loaders.md's command
+        readme = (REPO / "docs" / "loaders.md").read_text()
         assert f".venv-meltano/bin/meltano run tap-webex-meetings {loader}\n" in readme
     schema = schema_of(tmp_path)
     meltano.into_postgres(postgres, schema)
