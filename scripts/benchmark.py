@@ -178,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.pipeline:
         if not meltano_executable().exists():
             print(
-                f"{meltano_executable()} not found: see the README's Meltano section",
+                f"{meltano_executable()} not found: see docs/meltano.md",
                 file=sys.stderr,
             )
             return 2

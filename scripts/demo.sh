@@ -179,7 +179,7 @@ echo
 "$DUCKDB_PY" scripts/show_warehouse.py "$WAREHOUSE" --run-log "$RUN_LOG" \
     --previous "$SNAPSHOT" --save "$SNAPSHOT"
 echo
-step "What the dbt models say (schema analytics; README: Models)"
+step "What the dbt models say (schema analytics; docs/models.md)"
 "$DUCKDB_PY" scripts/show_models.py "$WAREHOUSE"
 echo
 echo "Warehouse: ${WAREHOUSE#"$ROOT"/} (schemas webex and analytics). Run again for an incremental run."

@@ -534,12 +534,12 @@ class WebexStream(RESTStream[ParseResult | None]):
             exception = yield self._retry_wait(exception, attempt)
 
     def _retry_wait(self, exception: Exception | None, attempt: int) -> float:
-        return retries.wait_before_retry(exception, attempt, self.settings.retry_max_wait)
+        return retries.wait_before_retry(exception, attempt, self.settings.retry_max_wait_seconds)
 
     @override
     def backoff_jitter(self, value: float) -> float:
         """Add up to 20 % (never less than the wait Webex asked for), within the bound."""
-        return retries.jittered(value, self.settings.retry_max_wait)
+        return retries.jittered(value, self.settings.retry_max_wait_seconds)
 
     @override
     def backoff_handler(self, details: Details) -> None:

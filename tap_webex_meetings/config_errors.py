@@ -84,7 +84,7 @@ def environment_problems(
             try:
                 int(raw)
             except ValueError:
-                found.append(f"{name}: {_shown(raw, spec)} is not an integer{_bounds_note(spec)}")
+                found.append(f"{name}: {_shown(raw, spec)} is not an integer{bounds_note(spec)}")
         elif "object" in types:
             try:
                 json.loads(raw)
@@ -130,11 +130,11 @@ def _describe(error: ValidationError, schema: Mapping[str, Any]) -> str:
     value = _shown(error.instance, _property(schema, error.path))
     bound = error.validator_value
     if error.validator == "type":
-        return f"{name}: {value} is not {_noun(spec)}{_bounds_note(spec)}"
+        return f"{name}: {value} is not {_noun(spec)}{bounds_note(spec)}"
     if error.validator == "minimum":
-        return f"{name}: {value} is below the minimum {bound}{_bounds_note(spec)}"
+        return f"{name}: {value} is below the minimum {bound}{bounds_note(spec)}"
     if error.validator == "maximum":
-        return f"{name}: {value} is above the maximum {bound}{_bounds_note(spec)}"
+        return f"{name}: {value} is above the maximum {bound}{bounds_note(spec)}"
     if error.validator == "exclusiveMinimum":
         return f"{name}: {value} must be greater than {bound}"
     if error.validator == "enum":
@@ -175,7 +175,7 @@ def _noun(spec: Mapping[str, Any]) -> str:
     return " or ".join(_NOUNS.get(t, t) for t in types) or "valid"
 
 
-def _bounds_note(spec: Mapping[str, Any]) -> str:
+def bounds_note(spec: Mapping[str, Any]) -> str:
     """`` (1..100)`` with both bounds, `` (> 0, at most 3600)``, `` (>= 0)``, or nothing."""
     low, high = spec.get("minimum"), spec.get("maximum")
     exclusive = spec.get("exclusiveMinimum")

@@ -13,7 +13,7 @@ from typing import Any
 from singer_sdk.singerlib import Catalog, MetadataMapping
 
 from tap_webex_meetings import webex
-from tap_webex_meetings.settings import list_from_text
+from tap_webex_meetings.config_checks import list_from_text
 
 
 def named(config: Mapping[str, Any]) -> frozenset[str]:

@@ -31,6 +31,7 @@ from singer_sdk.singerlib import Catalog
 from typing_extensions import override
 
 from tap_webex_meetings import (
+    config_checks,
     config_errors,
     full_extract,
     redaction,
@@ -96,13 +97,13 @@ class TapWebexMeetings(Tap):
 
         Settings the tap does not know (a typo, named with the setting it likely meant), the
         schema's errors (reworded, see :mod:`config_errors`) and then what a schema cannot
-        express (:func:`settings.problems`). Overridden (a private hook, but the only
+        express (:func:`config_checks.problems`). Overridden (a private hook, but the only
         one) so both lists come together, and so that discovery, which needs no settings,
         does not warn about them.
         """
         schema = self.config_jsonschema
         self.append_builtin_config(schema)
-        settings_module.read_text_values(self._config)
+        config_checks.read_text_values(self._config)
         unknown = config_errors.unknown_settings(self._config, schema)
         errors = [
             config_errors.unknown_setting_problem(key, meant) for key, meant in unknown.items()
@@ -117,11 +118,11 @@ class TapWebexMeetings(Tap):
         reported = {config_errors.setting_of(error) for error in errors} | meant
         errors += [
             problem
-            for problem in settings_module.problems(self._config, now=datetime.now(timezone.utc))
+            for problem in config_checks.problems(self._config, now=datetime.now(timezone.utc))
             if not set(config_errors.setting_of(problem).split(", ")) & reported
         ]
         if raise_errors and not errors:
-            for note in settings_module.meeting_ids_in_series_ids(self._config):
+            for note in config_checks.meeting_ids_in_series_ids(self._config):
                 self.logger.warning("%s; extracting the other series", note)
         if errors and raise_errors:
             raise ConfigValidationError("Config validation failed", errors=errors)

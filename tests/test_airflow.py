@@ -52,11 +52,11 @@ from tests.test_meltano_e2e import USER, Run, Tables, check_warehouse, postgres_
 pytestmark = pytest.mark.e2e
 
 DAG_FILE = REPO / "orchestration" / "airflow" / "webex_meetings.py"
-# The shard command the README shows (its "Past one machine: shards" section) for shard 1,
+# The shard command docs/deployment.md shows ("Past one machine: shards") for shard 1,
 # less the shard_plan the DAG gives in the task's environment, as a template.
 (README_SHARD_COMMAND,) = [
     line.split(" ", 1)[1].replace("shard-1", "shard-<i>")
-    for line in (REPO / "README.md").read_text().splitlines()
+    for line in (REPO / "docs" / "deployment.md").read_text().splitlines()
     if line.startswith("TAP_WEBEX_MEETINGS_SHARD_1_SHARD_PLAN=")
 ]
 REQUIREMENTS = REPO / "orchestration" / "airflow" / "requirements.txt"

@@ -40,7 +40,7 @@ UTC = timezone.utc
 USER = "alice@example.com"  # whom the sandbox token acts as: the tap finds the series she sees
 LOOKAHEAD = timedelta(days=30)  # the tap's default lookahead_days
 SETTLED = timedelta(hours=3)  # longer than any sandbox meeting plus Webex's 15-minute delay
-README = (REPO / "README.md").read_text()
+README = (REPO / "docs" / "models.md").read_text()  # the models' page
 DBT_DUCKDB_PYTHON = PLUGINS / "utilities" / "dbt-duckdb" / "venv" / "bin" / "python"
 DBT_DONE = re.compile(r"Done\. PASS=(\d+) WARN=(\d+) ERROR=(\d+) SKIP=(\d+)")
 Query = Callable[[str], list[list[str]]]

@@ -1,5 +1,5 @@
 """The contributor's tools agree with each other: pre-commit runs the ruff and mypy that
-pyproject.toml's dev extra pins, and CI runs the README's fast tier."""
+pyproject.toml's dev extra pins, and CI runs CONTRIBUTING's fast tier."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def dev_pin(tool: str) -> str:
 
 def hooks() -> dict[str, dict[str, Any]]:
     config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
-    return {repo["repo"].rsplit("/", 1)[1]: repo for repo in config["repos"]}
+    return {repo["repo"].rsplit("/", 1)[-1]: repo for repo in config["repos"]}
 
 
 def test_pre_commit_runs_the_pinned_ruff_and_mypy() -> None:
@@ -41,7 +41,7 @@ def test_pre_commit_runs_the_pinned_ruff_and_mypy() -> None:
 def test_ci_workflow_runs_the_checks_and_the_readme_fast_tier() -> None:
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
     steps = "\n".join(step.get("run", "") for step in workflow["jobs"]["checks"]["steps"])
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "CONTRIBUTING.md").read_text()
     (fast_tier,) = re.findall(r"^(bash scripts/test.sh -m .+?)\s+#", readme, re.MULTILINE)
     for command in (
         ".venv/bin/ruff check .",

@@ -1,14 +1,16 @@
-"""The Meltano Hub definition agrees with ``--about`` and with meltano.yml."""
+"""Every copy of the settings (Hub file, meltano.yml, docs/settings.md) is the schema's."""
 
 from __future__ import annotations
 
 import importlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from tests.meltano_support import hub_definition
 from tests.tap_runner import TAP_COMMAND
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,11 +57,25 @@ def about() -> dict[str, Any]:
     return info
 
 
-def test_the_hub_file_is_what_the_script_generates_now() -> None:
+def test_every_copy_of_the_settings_is_what_the_script_generates_now() -> None:
     completed = subprocess.run(
         [sys.executable, str(SCRIPT), "--check"], capture_output=True, text=True, check=False
     )
     assert completed.returncode == 0, completed.stderr
+
+
+def test_a_setting_added_to_meltano_yml_by_hand_is_regenerated_away() -> None:
+    """meltano.yml's tap settings are the schema's: an entry added by hand does not stay."""
+    current = (ROOT / "meltano.yml").read_text()
+    entry = "        - {name: client_id, kind: string}\n"
+    edited = current.replace(entry, entry + "        - {name: client_ids, kind: string}\n")
+    assert edited != current
+    assert hub_definition().meltano_yml(about(), edited) == current
+
+
+def test_docs_settings_has_a_row_for_every_setting() -> None:
+    documented = re.findall(r"^\| `(\w+)`", (ROOT / "docs" / "settings.md").read_text(), re.M)
+    assert documented == list(about()["settings"]["properties"])
 
 
 def test_hub_definition_has_the_hub_fields() -> None:
@@ -77,13 +93,8 @@ def test_hub_agrees_with_about_and_meltano_yml() -> None:
     assert definition["namespace"] == tap["namespace"]
     assert definition["settings_group_validation"] == tap["settings_group_validation"]
 
-    def view(settings: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
-        return {
-            s["name"]: (s["kind"], s.get("label"), s.get("sensitive", False), s.get("value"))
-            for s in settings
-        }
-
-    assert view(definition["settings"]) == view(tap["settings"])
-    assert [s["name"] for s in definition["settings"]] == list(info["settings"]["properties"])
+    names = [s["name"] for s in definition["settings"]]
+    assert names == [s["name"] for s in tap["settings"]] == list(info["settings"]["properties"])
     secrets = {n for n, p in info["settings"]["properties"].items() if p.get("writeOnly")}
     assert {s["name"] for s in definition["settings"] if s.get("sensitive")} == secrets
+    assert {s["name"] for s in tap["settings"] if s.get("sensitive")} == secrets

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 import pytest
 
 from tap_webex_meetings.sandbox import FakeWebex
-from tap_webex_meetings.settings import CONFIG_SCHEMA
+from tap_webex_meetings.settings import CONFIG_SCHEMA, UNTYPED, Settings
 from tests.tap_runner import config_for, run_cli
 
 BAD_SETTINGS: list[tuple[dict[str, Any], str]] = [
@@ -121,3 +122,14 @@ def test_an_api_url_without_v1_is_named_with_the_url_before_any_request(server: 
         f"api_url: {base!r} does not end in /v1 (Webex's API is at https://webexapis.com/v1)"
     ), named
     assert server.requests == []
+
+
+def test_the_typed_view_is_the_schema_by_name_and_default() -> None:
+    """Each setting is declared once, in the schema; Settings reads it by the same name."""
+    typed = {field.name for field in fields(Settings)}
+    assert typed == set(CONFIG_SCHEMA["properties"]) - UNTYPED
+    assert set(CONFIG_SCHEMA["properties"]) >= UNTYPED
+    read = Settings.from_config({"start_date": "2025-01-01T00:00:00Z"})
+    for name in typed - {"start_date"}:
+        value, default = getattr(read, name), CONFIG_SCHEMA["properties"][name].get("default")
+        assert value == default if default is not None else value in ((), None), name

@@ -1,6 +1,6 @@
 """Webex meetings into PostgreSQL every day, one Airflow task per shard, in parallel (Airflow 3).
 
-Deploy (README "Past one machine: shards"): on every machine that runs Airflow workers, a clone
+Deploy (docs/deployment.md): on every machine that runs Airflow workers, a clone
 of this project where ``meltano install`` ran (Meltano in ``.venv-meltano``) and this file in
 the dags folder. Airflow Variables tune it:
 
@@ -49,7 +49,7 @@ FORCE_A_RETRY = (
 
 
 def shard_command(index: int) -> str:
-    """What shard ``index`` runs: its own pair of plugins (README "Past one machine")."""
+    """What shard ``index`` runs: its own pair of plugins (docs/deployment.md)."""
     return f"{MELTANO} run tap-webex-meetings-shard-{index} target-postgres-shard-{index}"
 
 

@@ -1,7 +1,8 @@
-"""The README's Meltano blocks, run as a user copies them: one shell, block after block.
+"""The Meltano blocks of docs/, run as a user copies them: one shell, block after block.
 
-Every bash block of the README that calls ``.venv-meltano/bin/meltano`` or starts PostgreSQL
-is pasted, as written, into one bash process (exports carry over, as in a terminal), in the
+Every bash block of the Meltano pages (docs/meltano.md, loaders.md, models.md, deployment.md,
+performance.md) that calls ``.venv-meltano/bin/meltano`` or starts PostgreSQL is pasted, as
+written, into one bash process (exports carry over, as in a terminal), in the
 repo's project, against the fake Webex. The user's token ``...`` is one the fake Webex
 knows; only its URL comes from the environment. Blocks with a ``<placeholder>`` are
 templates (the Airflow shard task, run by tests/test_airflow.py); the block that installs
@@ -22,15 +23,18 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from markdown_it import MarkdownIt
 
 from tap_webex_meetings.sandbox import FakeWebex, Token
+from tests.docs.prose import DOCS, pages
+from tests.docs.prose import bash_blocks as blocks_of
 from tests.meltano_support import REPO, base_env, emitted_records, read_duckdb, upcoming_meeting
 from tests.tap_runner import series_in_state
 
-pytestmark = pytest.mark.e2e
-
-README = (REPO / "README.md").read_text()
+# The pages a user follows to run the pipeline, in the order they link to each other.
+MELTANO_PAGES = [
+    DOCS / name
+    for name in ("meltano.md", "loaders.md", "models.md", "deployment.md", "performance.md")
+]
 USER = "alice@example.com"
 INSTALL_MELTANO = (
     "python3 -m venv .venv-meltano && .venv-meltano/bin/pip install 'meltano[postgres]=="
@@ -49,7 +53,7 @@ CANCEL = (
     "curl -sf -X DELETE -H 'Authorization: Bearer ...' "
     '"$TAP_WEBEX_MEETINGS_API_URL/meetings/{id}"'
 )
-MARK = "=== README block "
+MARK = "=== docs block "
 
 # Run as written by tests/test_dbt_e2e.py and tests/test_meltano_e2e.py, against the sandbox.
 RUN_BY_OTHER_E2E = {
@@ -60,12 +64,8 @@ RUN_BY_OTHER_E2E = {
 
 
 def bash_blocks() -> list[str]:
-    """Every ```bash block of the README, as markdown renders it."""
-    return [
-        token.content
-        for token in MarkdownIt("commonmark").parse(README)
-        if token.type == "fence" and token.info.strip() == "bash"
-    ]
+    """Every ```bash block of the Meltano pages, as markdown renders it."""
+    return blocks_of(*MELTANO_PAGES)
 
 
 def blocks_to_run() -> list[str]:
@@ -94,10 +94,11 @@ def test_every_meltano_block_of_the_readme_is_one_this_test_runs() -> None:
 @pytest.fixture
 def server() -> Iterator[FakeWebex]:
     with FakeWebex(follow_wall_clock=True) as fake:
-        fake.tokens["..."] = Token(USER, admin=True)  # the README's placeholder token
+        fake.tokens["..."] = Token(USER, admin=True)  # the docs' placeholder token
         yield fake
 
 
+@pytest.mark.e2e
 def test_readme_meltano_blocks_work_pasted_into_a_shell(server: FakeWebex, tmp_path: Path) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
     env = base_env(tmp_path / "meltano.db")
@@ -156,9 +157,9 @@ def test_readme_meltano_blocks_work_pasted_into_a_shell(server: FakeWebex, tmp_p
 
 
 def benchmark_commands() -> list[list[str]]:
-    """The arguments of every ``scripts/benchmark.py`` command in the README's bash blocks."""
+    """The arguments of every ``scripts/benchmark.py`` command in the pages' bash blocks."""
     found = []
-    for block in bash_blocks():
+    for block in blocks_of(*pages()):
         for line in block.replace("\\\n", " ").splitlines():
             words = shlex.split(line, comments=True)
             if "scripts/benchmark.py" in words:
@@ -168,7 +169,7 @@ def benchmark_commands() -> list[list[str]]:
 
 def test_the_readme_benchmark_commands_take_the_arguments_they_give() -> None:
     """The benchmark's own runs take minutes, so they are not run here; but each command the
-    README gives is one the benchmark accepts (cases, loaders, options), as written."""
+    docs give is one the benchmark accepts (cases, loaders, options), as written."""
     commands = benchmark_commands()
     assert len(commands) >= 5
     for arguments in commands:
@@ -185,15 +186,17 @@ def test_the_readme_benchmark_commands_take_the_arguments_they_give() -> None:
             assert arguments[arguments.index("--profile") + 1].startswith("output/"), arguments
 
 
-def test_every_venv_command_comes_after_the_command_that_makes_the_venv() -> None:
-    """``.venv/bin/...`` works as copied only once a block before (or the same one) made it."""
+@pytest.mark.parametrize("page", pages(), ids=lambda page: page.name)
+def test_every_venv_command_comes_after_the_command_that_makes_the_venv(page: Path) -> None:
+    """``.venv/bin/...`` works as copied only once a block before on the same page (or the same
+    block) made it: a reader lands on any page from a link."""
     made = False
-    for block in bash_blocks():
+    for block in blocks_of(page):
         for line in block.splitlines():
             if line.startswith("python3 -m venv .venv "):  # not test.sh: it builds Airflow too
                 made = True
             if line.startswith(".venv/bin/"):
-                assert made, f"{line!r} before any block makes .venv"
+                assert made, f"{page.name}: {line!r} before any block makes .venv"
 
 
 def free_port() -> int:
@@ -203,12 +206,18 @@ def free_port() -> int:
         return port
 
 
+# A block that fails half way leaves no server behind (holding the output pipe open until the
+# timeout): its background jobs end with the shell.
+STOP_JOBS = "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n"
+
+
 def test_the_sandbox_block_works_as_copied(tmp_path: Path) -> None:
     """Start the fake Webex, move its clock, find a series and cancel it; on a free port."""
-    (block,) = [b for b in bash_blocks() if b.startswith("tap-webex-meetings-sandbox --port 8765")]
+    sandbox = DOCS / "sandbox.md"
+    (block,) = [b for b in blocks_of(sandbox) if b.startswith("tap-webex-meetings-sandbox --port")]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     completed = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", block.replace("8765", str(free_port()))],
+        ["bash", "-euo", "pipefail", "-c", STOP_JOBS + block.replace("8765", str(free_port()))],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -221,10 +230,12 @@ def test_the_sandbox_block_works_as_copied(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "series.json").read_text())["items"]
 
 
+@pytest.mark.e2e
 def test_the_duckdb_sql_one_liner_runs_as_copied(installed: Path, tmp_path: Path) -> None:
-    """The README's client for SQL on DuckDB: the loader's own Python, in the project."""
+    """docs' client for SQL on DuckDB: the loader's own Python, in the project."""
     (line,) = re.findall(
-        r"`(\.meltano/loaders/target-webex-duckdb/venv/bin/python -c [^`]+)`", README
+        r"`(\.meltano/loaders/target-webex-duckdb/venv/bin/python -c [^`]+)`",
+        (DOCS / "incremental.md").read_text(),
     )
     (tmp_path / "output").mkdir()
     connection = duckdb.connect(str(tmp_path / "output" / "warehouse.duckdb"))
