@@ -56,6 +56,13 @@ MEETINGS = StreamSchemaSpec(
 STREAMS: dict[str, StreamSchemaSpec] = {
     "meeting_series": MEETINGS,
     "series_meetings": MEETINGS,
+    # meetingId and meetingSeriesId are on every record (the tap sets them from the instance).
+    "meeting_participants": StreamSchemaSpec(
+        item="Participant",
+        date_times=frozenset({"joinedTime", "leftTime", "meetingStartTime"}),
+        non_null=frozenset({"id", "meetingId"}),
+        extra=(("meetingSeriesId", "MeetingObjectForListMeeting"),),
+    ),
 }
 
 

@@ -79,9 +79,9 @@ class IndexedStateManager(StreamStateManager):
     @override
     def get_context_state(self, context: Context | None) -> dict[str, Any]:
         """The partition's writable state, created when missing, in constant time."""
-        if not context:
+        partition_context = self._partition_context(context) if context else None
+        if not partition_context:  # no partitions (``state_partitioning_keys = []``)
             return super().get_context_state(context)
-        partition_context = self._partition_context(context)
         index = self._partitions_index()
         key = partition_key(partition_context)
         found = index.get(key)

@@ -447,21 +447,32 @@ class SeriesMeetingsStream(PartitionedStream):
     def generate_child_contexts(
         self, record: Record, context: Context | None
     ) -> Iterable[Context | None]:
-        """Without child streams, skip the SDK's per-record child context and filter check."""
-        if self.child_streams:
-            return super().generate_child_contexts(record, context)
-        return ()
+        """Only instances, for a selected child: the SDK would warn for every other record."""
+        if not any(c.selected or c.has_selected_descendents for c in self.child_streams):
+            return ()
+        child = self.get_child_context(record, context)
+        return () if child is None else (child,)
 
     @override
     def get_child_context(self, record: Record, context: Context | None) -> dict[str, Any] | None:
-        """A child stream's partition: one meeting instance, ``{"meetingId": ...}``.
+        """A child stream's partition: one meeting instance, ``{"meetingId": ...}`` with its
+        series' context (``meetingSeriesId``, ``hostEmail``), ``state``, ``end`` and
+        ``readThrough``: the series' bookmark before this run (None for a series read from
+        ``start_date``: new, or a backfill); an earlier run listed what ended before it.
 
         The parameter Webex's per-meeting APIs take (``/meetingParticipants``, …). None for
         scheduled meetings and tombstones: nothing happened in them to list.
         """
         if record.get("meetingType") != webex.INSTANCE_TYPE or deletions.DELETED_AT in record:
             return None
-        return {"meetingId": record["id"]}
+        bookmark = self._series.query.bookmark if self._series is not None else None
+        read_through = None if bookmark is None or self.backfill else bookmark
+        instance = {
+            "state": record.get("state"),
+            "end": record.get("end"),
+            "readThrough": read_through and timeutils.isoformat_utc(read_through),
+        }
+        return {**(context or {}), "meetingId": record["id"], **instance}
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:

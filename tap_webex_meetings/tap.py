@@ -43,6 +43,7 @@ from tap_webex_meetings.auth import WebexOAuthAuthenticator, authenticator_for
 from tap_webex_meetings.errors import LoaderStoppedError
 from tap_webex_meetings.lookahead import LookAhead
 from tap_webex_meetings.output import GuardedWriter
+from tap_webex_meetings.participants import MeetingParticipantsStream as Participants
 from tap_webex_meetings.reachability import UnreachableError
 from tap_webex_meetings.retries import RateGate
 from tap_webex_meetings.settings import Settings
@@ -270,8 +271,8 @@ class TapWebexMeetings(Tap):
 
     @override
     def discover_streams(self) -> list[Stream]:
-        """``meeting_series`` and its child ``series_meetings``."""
-        return [MeetingSeriesStream(self), SeriesMeetingsStream(self)]
+        """``meeting_series``, its child ``series_meetings`` and theirs, participants."""
+        return [MeetingSeriesStream(self), SeriesMeetingsStream(self), Participants(self)]
 
     @classmethod
     @override

@@ -144,9 +144,12 @@ def lookup_id(url: str) -> str | None:
 
 
 def subject(meeting_id: str | None, params: Mapping[str, Any]) -> str:
-    """What a request asks for, in words: the lookup of an id, a series, or discovery."""
+    """What a request asks for, in words: the lookup of an id, an instance's participants, a
+    series, or discovery."""
     if meeting_id:
         return f"the lookup of {meeting_id}"
+    if instance := params.get("meetingId"):  # only /meetingParticipants takes it
+        return f"the participants of meeting {instance}"
     if series_id := params.get("meetingSeriesId"):
         return f"series {series_id}"
     host = params.get("hostEmail")

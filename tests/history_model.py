@@ -6,6 +6,8 @@ and the README's cost rule of a run, all computed without the tap's own rules.
   row, ``ACTIVATE_VERSION`` drops the rows of older versions (and of none).
 - :func:`truth` is what the fake Webex lists over the configured range at a run's start.
 - :func:`request_bound` is the README's "What a nightly run costs", as an upper bound.
+- :func:`attendance_truth` and :func:`participant_problems`: who Webex lists for its ended
+  instances, and whether emitted participants are that.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from tap_webex_meetings.sharding import shard_of
 UTC = timezone.utc
 MEETINGS = "series_meetings"
 SERIES = "meeting_series"
+PARTICIPANTS = "meeting_participants"
 TOKEN_USER = "alice@example.com"  # the sandbox token's user
 DETAILS_DELAY = timedelta(minutes=15)  # Webex shows an instance's details this long after
 Row = dict[str, Any]
@@ -101,6 +104,44 @@ def truth(fake: FakeWebex, scope: Scope, run_start: datetime) -> set[str]:
             records = fake.expected_meetings(spec.id, scope.start_date, end, at=run_start)
             found.update(record["id"] for record in records)
     return found
+
+
+def attendance_truth(fake: FakeWebex, scope: Scope, run_start: datetime) -> set[tuple[str, str]]:
+    """``(meetingId, id)`` of everyone Webex lists for every instance it shows ``ended`` over
+    the range at the run's start, of every series :func:`truth` covers.
+    """
+    found: set[tuple[str, str]] = set()
+    end = scope.range_end(run_start)
+    for spec in live_series(fake):
+        if not scope.visible(spec):
+            continue
+        for record in fake.expected_meetings(
+            spec.id, scope.start_date, end, meeting_type="meeting", at=run_start
+        ):
+            if record["state"] == "ended":
+                people = fake.expected_participants(record["id"], at=run_start)
+                found.update((person["meetingId"], person["id"]) for person in people)
+    return found
+
+
+def participant_problems(fake: FakeWebex, records: Iterable[Row], at: datetime) -> list[str]:
+    """Why emitted participant records are not what Webex lists for an instance ended at
+    ``at`` (the run's start); empty when each one is (schema fields and its series' id).
+    """
+    problems = []
+    for record in records:
+        meeting_id = record["meetingId"]
+        try:
+            listed = {p["id"]: p for p in fake.expected_participants(meeting_id, at=at)}
+        except LookupError:
+            problems.append(f"{meeting_id}: no participants in Webex at {at}")
+            continue
+        person = listed.get(record["id"])
+        expected = {k: v for k, v in (person or {}).items() if k != "networkQuality"}
+        expected["meetingSeriesId"] = meeting_id.partition("_")[0]
+        if person is None or person.get("state") != "end" or record != expected:
+            problems.append(f"{meeting_id} {record['id']}: {record} is not {person}")
+    return problems
 
 
 def is_over(fake: FakeWebex, series_id: str, at: datetime) -> bool:

@@ -7,10 +7,13 @@ through its own command-line entry, gets the same day ahead by a shifted ``time.
 (the source of its run start), as a machine whose clock says a day later would.
 
 Per run: wall time, requests (and of which for series finished before the previous run),
-the requests' floor, and the size of the last STATE. The floor of a later run is what the
-issue allows: one discovery page per 100 series overlapping the narrowed window plus one
-query per series in it that was not finished before (recurring ones, and one-offs that
-ended within the lookback).
+the requests' floor, and the size of the last STATE. Every stream is selected, so
+``meeting_participants`` too: its requests are counted apart, against the instances whose
+details appeared since the previous run (the issue's target: equal).
+
+The floor of a later run is what the issue allows: one discovery page per 100 series
+overlapping the narrowed window plus one query per series in it that was not finished before
+(recurring ones, and one-offs that ended within the lookback).
 """
 
 from __future__ import annotations
@@ -75,6 +78,8 @@ class HistoryRun:
     lookups: int
     finished_before_requests: int  # for series finished by the previous run (or before)
     floor: int | None
+    participants: int  # /meetingParticipants requests (not in ``requests``)
+    newly_ended: int | None  # instances whose details appeared since the previous run
     records: int
     last_state_bytes: int
     finished: int
@@ -103,6 +108,8 @@ def _three_runs(server: Server, history: int, folder: Path, timeout: float) -> l
     }
     config_path = folder / "history-config.json"
     config_path.write_text(json.dumps(config))
+    catalog_path = folder / "history-catalog.json"
+    catalog_path.write_text(json.dumps(_every_stream_selected()))
     state_path = folder / "history-state.json"
     state_path.unlink(missing_ok=True)
     runs: list[HistoryRun] = []
@@ -118,6 +125,8 @@ def _three_runs(server: Server, history: int, folder: Path, timeout: float) -> l
             str(day * 86_400),
             "--config",
             str(config_path),
+            "--catalog",
+            str(catalog_path),
         ]
         if state_path.exists():
             command += ["--state", str(state_path)]
@@ -135,9 +144,10 @@ def _three_runs(server: Server, history: int, folder: Path, timeout: float) -> l
         finished_by_run.append(finished)
         before = finished_by_run[day - 1] if day else set()
         counts = _classify(server.request_targets(offset), before)
-        floor = None
+        floor = newly_ended = None
         if day:
             floor = _floor(specs, starts[day - 1], starts[day], finished_by_run[day - 1])
+            newly_ended = _newly_ended(specs, starts[day - 1], starts[day])
         runs.append(
             HistoryRun(
                 history=history,
@@ -145,6 +155,7 @@ def _three_runs(server: Server, history: int, folder: Path, timeout: float) -> l
                 seconds=measured.seconds,
                 exit_code=measured.exit_code,
                 floor=floor,
+                newly_ended=newly_ended,
                 records=output.records,
                 last_state_bytes=output.last_state_bytes,
                 finished=len(finished),
@@ -156,7 +167,9 @@ def _three_runs(server: Server, history: int, folder: Path, timeout: float) -> l
             f"  [history {history:,} run {run.day}] {run.seconds:7.2f} s  {run.requests} requests "
             f"(floor {run.floor}, {run.discovery} discovery, {run.queries} queries, "
             f"{run.lookups} lookups, {run.finished_before_requests} for series finished "
-            f"before)  {run.records} records  STATE {run.last_state_bytes / 1e6:.2f} MB  "
+            f"before)  {run.participants} participants requests (newly ended "
+            f"{run.newly_ended})  {run.records} records  "
+            f"STATE {run.last_state_bytes / 1e6:.2f} MB  "
             f"{run.finished} finished",
             file=sys.stderr,
             flush=True,
@@ -179,6 +192,28 @@ def _floor(specs: list[Any], previous: datetime, now: datetime, finished: set[st
     return math.ceil(len(window) / PAGE_SIZE) + sum(s.id not in finished for s in window)
 
 
+def _newly_ended(specs: list[Any], previous: datetime, now: datetime) -> int:
+    """Instances whose details appeared (end + 15 minutes) after ``previous``, by ``now``."""
+    return sum(
+        previous < end + DETAILS_DELAY <= now
+        for spec in specs
+        for k in range(spec.first_index_from(previous - timedelta(days=2)), spec.count)
+        if spec.start_of(k) < now
+        for _, end in spec.instance_times(k)
+    )
+
+
+def _every_stream_selected() -> dict[str, Any]:
+    """The tap's catalog with every stream selected: meeting_participants too."""
+    from tap_webex_meetings.tap import TapWebexMeetings  # noqa: PLC0415
+
+    catalog: dict[str, Any] = TapWebexMeetings(config={}, validate_config=False).catalog_dict
+    for stream in catalog["streams"]:
+        for entry in stream["metadata"]:
+            entry["metadata"]["selected"] = True
+    return catalog
+
+
 def _classify(targets: list[tuple[str, int]], finished_before: set[str]) -> dict[str, int]:
     kinds: Counter[str] = Counter()
     touched = 0
@@ -186,6 +221,9 @@ def _classify(targets: list[tuple[str, int]], finished_before: set[str]) -> dict
         parts = urlsplit(target)
         params = {name: values[-1] for name, values in parse_qs(parts.query).items()}
         series = params.get("meetingSeriesId")
+        if parts.path == "/v1/meetingParticipants":
+            kinds["participants"] += 1
+            continue
         if parts.path.startswith("/v1/meetings/"):
             kinds["lookups"] += 1
             series = parts.path.rsplit("/", 1)[1].partition("_")[0]
@@ -195,7 +233,8 @@ def _classify(targets: list[tuple[str, int]], finished_before: set[str]) -> dict
             kinds["discovery"] += 1
         touched += series in finished_before
     return {
-        "requests": sum(kinds.values()),
+        "requests": sum(kinds.values()) - kinds["participants"],
+        "participants": kinds["participants"],
         "discovery": kinds["discovery"],
         "queries": kinds["queries"],
         "lookups": kinds["lookups"],
@@ -235,6 +274,15 @@ def history_targets(runs: list[HistoryRun]) -> list[dict[str, Any]]:
                 "met": run.finished_before_requests == 0,
             }
         )
+        if run.newly_ended is not None:
+            found.append(
+                {
+                    "target": f"{label}: participants requests = newly ended instances "
+                    f"({run.newly_ended})",
+                    "value": run.participants,
+                    "met": run.participants == run.newly_ended,
+                }
+            )
         if run.floor:
             found.append(
                 {
@@ -281,12 +329,14 @@ def history_report(runs: list[HistoryRun]) -> None:
     )
     print(
         f"{'H':>8} {'run':>4} {'seconds':>8} {'requests':>9} {'floor':>6} {'discovery':>9} "
-        f"{'queries':>8} {'lookups':>8} {'finished-before':>15} {'records':>8} {'STATE MB':>9}"
+        f"{'queries':>8} {'lookups':>8} {'finished-before':>15} {'particip.':>9} "
+        f"{'new-ended':>9} {'records':>8} {'STATE MB':>9}"
     )
     for r in runs:
         print(
             f"{r.history:>8,} {r.day:>4} {r.seconds:>8.2f} {r.requests:>9} {r.floor or '':>6} "
             f"{r.discovery:>9} {r.queries:>8} {r.lookups:>8} {r.finished_before_requests:>15} "
+            f"{r.participants:>9} {r.newly_ended if r.newly_ended is not None else '':>9} "
             f"{r.records:>8} {r.last_state_bytes / 1e6:>9.3f}"
         )
     for target in history_targets(runs):

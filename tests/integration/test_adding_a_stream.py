@@ -26,7 +26,7 @@ INSTANCE = "S_I_1"
 class MeetingParticipantsStream(PartitionedStream):
     """Participants of each meeting instance (``GET /meetingParticipants?meetingId=``)."""
 
-    name = "meeting_participants"
+    name = "recipe_participants"  # not the tap's own meeting_participants
     path = "/meetingParticipants"
     parent_stream_type = SeriesMeetingsStream
     primary_keys = ("id",)
@@ -94,15 +94,22 @@ def test_a_stream_added_by_the_recipe_runs_as_a_child_with_its_own_bookmarks() -
         tap.run_start = tap.run_start.fromisoformat("2026-06-21T00:00:00+00:00")
         output = sync_tap(tap)
 
-    participants = output.records("meeting_participants")
+    participants = output.records("recipe_participants")
     assert sorted(r["id"] for r in participants) == ["p1", "p2", "p3"]
     # Asked once per meeting instance, for the instance only, both pages.
     asked = [r.params for r in server.requests if r.path.endswith("/meetingParticipants")]
     assert [p["meetingId"] for p in asked] == [[INSTANCE], [INSTANCE]]
-    partitions = output.last_state["bookmarks"]["meeting_participants"]["partitions"]
+    partitions = output.last_state["bookmarks"]["recipe_participants"]["partitions"]
     assert partitions == [
         {
-            "context": {"meetingId": INSTANCE},
+            # The instance and what the parent knows of it (its series, state and end).
+            "context": {
+                "meetingSeriesId": "S",
+                "meetingId": INSTANCE,
+                "state": None,
+                "end": None,
+                "readThrough": None,  # a first run: every instance is new
+            },
             "replication_key": "joinedTime",
             # 09:06Z is the latest instant (11:05+02:00 is 09:05Z, 05:04-04:00 is 09:04Z)
             "replication_key_value": "2026-06-20T09:06:00+00:00",

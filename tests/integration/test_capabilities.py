@@ -70,6 +70,7 @@ def test_discover_and_catalog_select_one_stream(server: FakeWebex) -> None:
     config = config_for(server, end_date=END)
     catalog = discover(config)
     assert sorted(s["tap_stream_id"] for s in catalog["streams"]) == [
+        "meeting_participants",
         "meeting_series",
         "series_meetings",
     ]

@@ -22,7 +22,7 @@ README = (ROOT / "README.md").read_text()
 def test_wheel_ships_the_tap_alone_with_its_schemas_and_type_marker(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-        for stream in ("meeting_series", "series_meetings"):
+        for stream in ("meeting_series", "series_meetings", "meeting_participants"):
             packaged = json.loads(archive.read(f"tap_webex_meetings/schemas/{stream}.json"))
             assert packaged == json.loads((ROOT / "schemas" / f"{stream}.json").read_text())
         (entry_points,) = (name for name in names if name.endswith(".dist-info/entry_points.txt"))
@@ -90,6 +90,7 @@ def test_about_and_discover_need_no_settings(tmp_path: Path) -> None:
     )
     catalog = json.loads(discover.stdout)
     assert sorted(s["tap_stream_id"] for s in catalog["streams"]) == [
+        "meeting_participants",
         "meeting_series",
         "series_meetings",
     ]

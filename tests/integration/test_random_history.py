@@ -11,7 +11,9 @@ run it checks what the README promises:
   at the run's start (nothing missing, no ghost, no tombstone for a meeting Webex has);
 - every series a state keeps as ``finished`` is over in Webex;
 - each run's requests stay within the README's cost rule (an upper bound, see
-  :func:`tests.history_model.request_bound`).
+  :func:`tests.history_model.request_bound`);
+- the participants emitted over the history are the fake's participants of every instance
+  it shows ended (each at least once), and none of an instance not ended.
 
 Documented limitations are encoded (``allowed``: rows that may stay): Webex only lets a host
 delete what has not happened, and a run remembers only upcoming meetings, so the rows of a
@@ -28,6 +30,7 @@ Profiles (``HYPOTHESIS_PROFILE``): ``ci`` (default; fixed seed, no example datab
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import os
 import time
@@ -47,12 +50,15 @@ from tap_webex_meetings import state as tap_state
 from tap_webex_meetings.tap import TapWebexMeetings
 from tests.history_model import (
     MEETINGS,
+    PARTICIPANTS,
     UTC,
     LastRun,
     Scope,
     Warehouse,
+    attendance_truth,
     finished_of,
     is_over,
+    participant_problems,
     request_bound,
     truth,
 )
@@ -91,6 +97,16 @@ ORDERS = st.permutations(range(max(SPLITS)))
 FAR_PAST, FAR_FUTURE = START - timedelta(days=3650), START + timedelta(days=3650)
 
 
+@functools.cache
+def every_stream_selected() -> dict[str, Any]:
+    """The discovered catalog with every stream selected, participants included."""
+    catalog = TapWebexMeetings(config={}, validate_config=False).catalog_dict
+    for stream in catalog["streams"]:
+        for entry in stream["metadata"]:
+            entry["metadata"]["selected"] = True
+    return catalog
+
+
 def start_of(record: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(str(record["start"]).replace("Z", "+00:00")).astimezone(UTC)
 
@@ -114,6 +130,7 @@ class History(RuleBasedStateMachine):
         self.made = 0
         self.wall = START.timestamp()
         self.runs = 0
+        self.attended: set[tuple[str, str]] = set()  # participants emitted, ever
 
     @override
     def teardown(self) -> None:
@@ -360,6 +377,12 @@ class History(RuleBasedStateMachine):
         if cut is not None:
             messages = messages[: cut * len(messages) // 1000 + 1]
         self.load(messages)
+        people = [
+            m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == PARTICIPANTS
+        ]
+        wrong = participant_problems(self.fake, people, now)
+        assert not wrong, f"participants that Webex does not list so: {wrong[:3]}"
+        self.attended |= {(person["meetingId"], person["id"]) for person in people}
         states = [m["value"] for m in messages if m["type"] == "STATE"]
         if states:
             self.states[state_id] = copy.deepcopy(states[-1])
@@ -392,7 +415,11 @@ class History(RuleBasedStateMachine):
         self.wall = max(self.wall + 1, now.timestamp())
         wall: Callable[[], float] = lambda: self.wall  # noqa: E731
         with mock.patch.object(time, "time", wall):
-            tap = TapWebexMeetings(config=config, state=copy.deepcopy(state))
+            tap = TapWebexMeetings(
+                config=config,
+                state=copy.deepcopy(state),
+                catalog=copy.deepcopy(every_stream_selected()),
+            )
         tap.run_start = now
         self.runs += 1
         logging.disable(logging.WARNING)  # thousands of runs: their lines are not the point
@@ -417,6 +444,8 @@ class History(RuleBasedStateMachine):
         ghosts = sorted(live - expected - self.allowed)
         assert not missing, f"meetings Webex has, missing from the warehouse: {missing}"
         assert not ghosts, f"rows of meetings Webex does not have: {ghosts}"
+        unread = sorted(attendance_truth(self.fake, self._scope(), now) - self.attended)
+        assert not unread, f"participants of ended instances never emitted: {unread[:5]}"
         self.check_loaders(live)
         for index in range(self.shards):
             state = self.states.get(self._state_id(index), {})

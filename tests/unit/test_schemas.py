@@ -19,6 +19,7 @@ OPENAPI = json.loads((ROOT / "tests/openapi/webex-meeting.openapi.json").read_te
 COMPONENTS = OPENAPI["components"]["schemas"]
 ITEM = COMPONENTS["MeetingObjectForListMeeting"]
 STREAMS = ("meeting_series", "series_meetings")
+PARTICIPANTS = "meeting_participants"
 NESTED_OBJECTS = (
     "telephony",
     "meetingOptions",
@@ -115,13 +116,13 @@ def test_the_shipped_files_are_what_the_generator_writes(
 ) -> None:
     """Regenerated from the OpenAPI file into a scratch folder: the same bytes."""
     scripts = generator()
-    assert set(scripts.STREAMS) == set(STREAMS)
-    assert all(dict(spec.extra) == EXTRA for spec in scripts.STREAMS.values())
+    assert set(scripts.STREAMS) == {*STREAMS, PARTICIPANTS}
+    assert all(dict(scripts.STREAMS[stream].extra) == EXTRA for stream in STREAMS)
     (tmp_path / "schemas").mkdir()
     monkeypatch.setattr(scripts, "ROOT", tmp_path)  # where main() writes; it reads OPENAPI_FILE
     scripts.main()
     written = sorted(path.name for path in (tmp_path / "schemas").iterdir())
-    assert written == sorted(f"{stream}.json" for stream in STREAMS)
+    assert written == sorted(f"{stream}.json" for stream in (*STREAMS, PARTICIPANTS))
     for name in written:
         assert (tmp_path / "schemas" / name).read_bytes() == (ROOT / "schemas" / name).read_bytes()
 
@@ -164,7 +165,23 @@ def test_the_tap_describes_its_streams_with_the_generated_schema() -> None:
     tests/integration/test_packaging.py's."""
     scripts = generator()
     tap = TapWebexMeetings(config={"access_token": "x"}, validate_config=False)
-    assert sorted(tap.streams) == sorted(STREAMS)
+    assert sorted(tap.streams) == sorted((*STREAMS, PARTICIPANTS))
     for stream in tap.streams.values():
         generated = scripts.stream_schema(OPENAPI, scripts.STREAMS[stream.name])
         assert stream.schema == generated, stream.name
+
+
+def test_participants_schema_is_the_openapi_participant_with_its_meeting_series() -> None:
+    """Every ``Participant`` property (devices, breakout sessions typed), its times as
+    date-times, ``meetingId`` never null and ``meetingSeriesId`` as meetings declare it."""
+    schema = json.loads((ROOT / "schemas" / f"{PARTICIPANTS}.json").read_text())
+    properties = dict(schema["properties"])
+    series = properties.pop("meetingSeriesId")
+    assert _differences(COMPONENTS["Participant"], {**schema, "properties": properties}, "p") == []
+    assert _differences(ITEM["properties"]["meetingSeriesId"], series, "meetingSeriesId") == []
+    assert properties["meetingId"]["type"] == "string"
+    assert {name for name, node in properties.items() if node.get("format") == "date-time"} == {
+        "joinedTime",
+        "leftTime",
+        "meetingStartTime",
+    }

@@ -1,7 +1,8 @@
 """A local fake of the Webex Meetings API, for tests, a user sandbox and benchmarks.
 
 It serves ``GET /v1/meetings`` (series queries and series discovery), ``GET
-/v1/meetings/{id}``, ``DELETE /v1/meetings/{id}`` (a series or one scheduled meeting),
+/v1/meetings/{id}``, ``GET /v1/meetingParticipants`` (participants.py), ``DELETE
+/v1/meetings/{id}`` (a series or one scheduled meeting),
 ``PUT /v1/meetings/{scheduledMeetingId}`` (a new start and end), the OAuth refresh ``POST
 /v1/access_token`` and a few unauthenticated ``/_sandbox/*`` control endpoints, from a
 lazily generated dataset and a fake clock.
@@ -33,6 +34,8 @@ from .http_server import HttpServer, loopback_only
 from .listing import LINK_QUIRKS
 from .meetings import Meetings
 from .params import lenient_int
+from .participants import PATH as PARTICIPANTS_PATH
+from .participants import Participants
 from .query import Filters, series_page
 from .replies import ApiError, RecordedRequest, Reply, error_reply, is_meetings_request
 from .samples import default_series
@@ -87,6 +90,7 @@ class FakeWebex:
         self.series = tuple(default_series(self.now) if series is None else series)
         self._dataset = Dataset(self.series)
         self._meetings = Meetings(self._dataset, self)
+        self._participants = Participants(self._dataset, self)
         default_token = {DEFAULT_TOKEN: Token(DEFAULT_EMAIL, admin=True)}
         self.tokens = dict(default_token if tokens is None else tokens)
         default_client = {"sandbox-client": "sandbox-secret"}
@@ -259,6 +263,16 @@ class FakeWebex:
         """
         return self._meetings.move(meeting_id, aware(start), None if end is None else aware(end))
 
+    def expected_participants(self, meeting_id: str, at: datetime | None = None) -> list[Record]:
+        """The participants Webex lists for a meeting instance at ``at`` (default now), with
+        UTC timestamps, in API order; LookupError when it answers 404 (unknown, deleted,
+        details not shown yet). Computed from the dataset, not over HTTP.
+        """
+        found = self._participants.of(meeting_id, at=None if at is None else aware(at))
+        if found is None:
+            raise LookupError(f"no participants listed for {meeting_id}")
+        return found
+
     def deleted_ids(self) -> list[str]:
         """Deleted series ids, then deleted scheduled meeting ids of remaining series."""
         return self._dataset.deleted_ids()
@@ -335,9 +349,10 @@ class FakeWebex:
             if request.method != "POST":
                 return error_reply(405, "Method not allowed.")
             return self._auth.refresh(request)
-        if not is_meetings_request(request):
+        participants = request.path == PARTICIPANTS_PATH
+        if not (participants or is_meetings_request(request)):
             return error_reply(404, "The requested resource could not be found.")
-        one_meeting = request.path != "/v1/meetings"
+        one_meeting = request.path.startswith("/v1/meetings/")
         if request.method != "GET" and not (one_meeting and request.method in ("DELETE", "PUT")):
             return error_reply(405, "Method not allowed.")
         decision = Decision()
@@ -345,7 +360,11 @@ class FakeWebex:
             token = self._auth.authenticate(request)
             decision = self._injector.decide(lenient_int(request.params.get("max")))
             self._pause(decision.delay)
-            reply = fault_reply(decision) or self._meetings.answer(request, token, body)
+            reply = fault_reply(decision) or (
+                self._participants.answer(request, token)
+                if participants
+                else self._meetings.answer(request, token, body)
+            )
         except ApiError as exc:
             reply = error_reply(exc.status, exc.message)
         if decision.kind == "non_json":

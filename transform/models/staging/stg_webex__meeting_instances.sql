@@ -9,6 +9,7 @@ select
     "scheduledMeetingId" as scheduled_meeting_id,
     "meetingSeriesId" as series_id,
     state as instance_state,
+    lower("hostEmail") as host_email,
     cast(start as timestamp) as started_at,
     cast("end" as timestamp) as ended_at,
     {{ webex_minutes_between('start', '"end"') }} as minutes,
