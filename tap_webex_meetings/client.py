@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, RequestFunc
 
     from tap_webex_meetings.lookahead import LookAhead
+    from tap_webex_meetings.policy import Policy
     from tap_webex_meetings.settings import Settings
     from tap_webex_meetings.state import ThrottledStateWriter
     from tap_webex_meetings.summary import RunSummary
@@ -60,7 +61,7 @@ class WebexTap(Protocol):
     """What streams need from the tap: settings, and what every request of the run shares."""
 
     settings: Settings
-    run_start: datetime
+    policy: Policy
     authenticator: WebexOAuthAuthenticator | BearerTokenAuthenticator
     rate_gate: RateGate
     state_writer: ThrottledStateWriter

@@ -10,15 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Union
 
 from tap_webex_meetings import deletions, timeutils, webex
 from tap_webex_meetings.deletions import Meeting, Memory
-from tap_webex_meetings.history import SeriesFacts
-
-# Webex ends a meeting after 24 hours.
-MAX_MEETING = timedelta(hours=24)
+from tap_webex_meetings.policy import MAX_MEETING, SeriesFacts
 
 
 @dataclass(frozen=True)
@@ -32,6 +29,7 @@ class SeriesQuery:
     remembered: Memory
     known: bool  # extracted by an earlier run
     bookmark: datetime | None  # where the last run left the series
+    run_start: datetime  # the run's clock: when a deletion was found
     facts: SeriesFacts | None = None  # what its series record said (None: not read)
 
     def first_page(self, start: datetime, *, instances_only: bool = False) -> dict[str, str]:
@@ -90,9 +88,8 @@ class SeriesListing:
 
     def all_remembered_deleted(self) -> Iterator[Listed]:
         """The series is gone: every meeting it remembers is too."""
-        deleted_at = datetime.now(timezone.utc)
         for meeting in self.query.remembered:
-            yield deletions.tombstone(meeting, self.query.series_id, deleted_at)
+            yield deletions.tombstone(meeting, self.query.series_id, self.query.run_start)
 
     def missing(self, listed: set[str]) -> Iterator[Listed]:
         """Remembered meetings the listing lacks: a tombstone when Webex answers 404.
@@ -123,7 +120,7 @@ class SeriesListing:
                 continue
             found = self._look_up(meeting.id, host)
             if found is None:
-                yield deletions.tombstone(meeting, query.series_id, datetime.now(timezone.utc))
+                yield deletions.tombstone(meeting, query.series_id, query.run_start)
             elif start := found.get("start"):
                 now_at = timeutils.parse_api_timestamp(start)
                 yield StillThere(Meeting(meeting.id, meeting.meeting_type, now_at))

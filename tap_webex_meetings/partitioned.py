@@ -77,7 +77,7 @@ class PartitionedStream(WebexStream):
     @override
     def get_replication_key_signpost(self, context: Context | None = None) -> datetime:
         """No bookmark passes the run's start, though upcoming meetings are emitted."""
-        return self.webex_tap.run_start
+        return self.webex_tap.policy.now
 
     def note_record(self, record: Record, context: Context | None) -> None:
         """Called for every record written: move its partition's bookmark (override to add)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import cached_property, partial
 from importlib import resources
 from importlib.abc import Traversable
@@ -30,9 +30,8 @@ from tap_webex_meetings import deletions, history, timeutils, webex
 from tap_webex_meetings.client import WebexStream
 from tap_webex_meetings.deletions import Meeting
 from tap_webex_meetings.errors import NotFoundError
-from tap_webex_meetings.history import Discovery, FinishedSeries, SeriesFacts
+from tap_webex_meetings.history import Discovery, FinishedSeries
 from tap_webex_meetings.listing import (
-    MAX_MEETING,
     SERIES_GONE,
     Listed,
     SeriesListing,
@@ -41,6 +40,7 @@ from tap_webex_meetings.listing import (
 )
 from tap_webex_meetings.lookahead import Consumer
 from tap_webex_meetings.partitioned import PartitionedStream
+from tap_webex_meetings.policy import Policy, SeriesFacts, instant
 from tap_webex_meetings.progress import SeriesProgress
 from tap_webex_meetings.sharding import shard_of
 from tap_webex_meetings.summary import bookmarks_of
@@ -82,16 +82,13 @@ class MeetingSeriesStream(WebexStream):
     def _discovery(self) -> Discovery:
         """Each host's discovery window: the whole range, or narrowed (see :mod:`history`)."""
         settings = self.settings
-        run_start = self.webex_tap.run_start
+        policy = self.webex_tap.policy
         marker = self.stream_state.get(history.DISCOVERED)
         found = history.discovery_windows(
             marker if isinstance(marker, dict) else None,
             hosts=self._hosts,
-            start_date=settings.start_date,
-            lookback=settings.lookback,
             split=history.split_of(settings.shard_index, settings.shard_count),
-            run_start=run_start,
-            range_end=settings.range_end(run_start),
+            policy=policy,
         )
         for host in found.future:
             self.logger.warning(
@@ -99,7 +96,7 @@ class MeetingSeriesStream(WebexStream):
                 "%s; discovering over the whole range again",
                 host or "the token's user",
                 found.future[host],
-                timeutils.isoformat_utc(run_start),
+                timeutils.isoformat_utc(policy.now),
             )
         return found
 
@@ -116,7 +113,7 @@ class MeetingSeriesStream(WebexStream):
             {
                 "meetingType": webex.SERIES_TYPE,
                 "from": timeutils.query_format(self._discovery.starts[host or history.TOKEN_USER]),
-                "to": timeutils.query_format(settings.range_end(self.webex_tap.run_start)),
+                "to": timeutils.query_format(self.webex_tap.policy.range_end),
                 "max": settings.page_size,
                 "hostEmail": host,
             }
@@ -179,7 +176,7 @@ class MeetingSeriesStream(WebexStream):
         if child is None:
             return
         series_id = record["id"]
-        facts = history.facts_of(record, self.webex_tap.run_start)
+        facts = self.webex_tap.policy.facts_of(record)
         child.facts[series_id] = facts
         if series_id not in child.finished:
             return
@@ -318,7 +315,7 @@ class MeetingSeriesStream(WebexStream):
             if host not in discovery.starts:
                 continue
             if host in discovery.narrowed:
-                if not _may_change(partition, discovery.starts[host]):
+                if not _may_change(partition, discovery.starts[host], self.webex_tap.policy):
                     continue
                 read_if_found.add(series_id)
             missing[series_id] = context
@@ -336,7 +333,7 @@ class MeetingSeriesStream(WebexStream):
                 "its upcoming meetings.",
                 series_id,
             )
-            yield deletions.series_tombstone(series_id, datetime.now(timezone.utc))
+            yield deletions.series_tombstone(series_id, self.webex_tap.policy.now)
 
     @override
     def get_child_context(self, record: Record, context: Context | None) -> dict[str, Any]:
@@ -368,7 +365,7 @@ class MeetingSeriesStream(WebexStream):
                 hosts=self._hosts,
                 start_date=settings.start_date,
                 split=history.split_of(settings.shard_index, settings.shard_count),
-                run_start=self.webex_tap.run_start,
+                run_start=self.webex_tap.policy.now,
             )
         super().finalize_state_progress_markers(state)
         self.webex_tap.state_writer.flush()
@@ -412,21 +409,19 @@ class SeriesMeetingsStream(PartitionedStream):
 
     @cached_property
     def backfill(self) -> bool:
-        """Whether every known series is read from ``start_date`` this run (see
-        :mod:`history`); said once. Read before the run records its own ``start_date``.
+        """Whether this run is a backfill (see :meth:`Policy.backfill`); said once, when a
+        series it changes is first planned.
         """
-        read_from = self.stream_state.get(history.READ_FROM)
-        start_date = self.settings.start_date
-        if not history.is_backfill(read_from, start_date):
-            return False
-        self.logger.info(
-            "start_date %s is earlier than %s, which the known series were read from: "
-            "reading every one of them from %s (a backfill)",
-            timeutils.isoformat_utc(start_date),
-            read_from,
-            timeutils.isoformat_utc(start_date),
-        )
-        return True
+        policy = self.webex_tap.policy
+        if policy.backfill:
+            self.logger.info(
+                "start_date %s is earlier than %s, which the known series were read from: "
+                "reading every one of them from %s (a backfill)",
+                timeutils.isoformat_utc(policy.start_date),
+                self.stream_state.get(history.READ_FROM),
+                timeutils.isoformat_utc(policy.start_date),
+            )
+        return policy.backfill
 
     @override
     def finalize_state_progress_markers(self, state: dict[str, Any] | None = None) -> None:
@@ -473,11 +468,7 @@ class SeriesMeetingsStream(PartitionedStream):
         query, items = taken
         tap = self.webex_tap
         progress = self._series = SeriesProgress(
-            query,
-            self.get_context_state(context),
-            tap.run_start,
-            tap.summary,
-            self.settings.lookback,
+            query, self.get_context_state(context), tap.policy, tap.summary
         )
         still_there: list[Meeting] = []
         gone = False
@@ -495,7 +486,7 @@ class SeriesMeetingsStream(PartitionedStream):
             raise
         progress.finish(still_there, gone=gone)
         if progress.finished:
-            self.state_manager.retire(context, query.series_id, tap.run_start)
+            self.state_manager.retire(context, query.series_id, tap.policy.now)
         self._series = None
 
     def _query(self, context: Context) -> SeriesQuery | None:
@@ -504,23 +495,14 @@ class SeriesMeetingsStream(PartitionedStream):
         Runs on the main thread (it reads the state), before any worker fetches.
         """
         settings = self.settings
-        run_start = self.webex_tap.run_start
+        policy = self.webex_tap.policy
         series_id = context["meetingSeriesId"]
         partition = self.state_manager.find(context)
         value = (partition or {}).get("replication_key_value")
         bookmark = timeutils.parse_datetime(value) if value else None
-        if partition is not None and bookmark is not None and bookmark > run_start:
-            self.logger.warning(
-                "Meeting series %s: its bookmark %s is later than this run's start %s (a "
-                "clock that was ahead?); reading it as if it had none",
-                series_id,
-                value,
-                timeutils.isoformat_utc(run_start),
-            )
-            partition.pop("replication_key_value", None)  # never written back
-            bookmark = None
-        start = self._query_start(bookmark)
-        end = settings.range_end(run_start)
+        # A backfill reads from start_date (said once, by the first series it moves back).
+        start = policy.series_start(None if bookmark is not None and self.backfill else bookmark)
+        end = policy.range_end
         if start >= end:
             return None
         params = webex.query_params(
@@ -542,17 +524,9 @@ class SeriesMeetingsStream(PartitionedStream):
             remembered,
             known=partition is not None,
             bookmark=bookmark,
+            run_start=policy.now,
             facts=self.facts.get(series_id),
         )
-
-    def _query_start(self, bookmark: datetime | None) -> datetime:
-        """``start_date`` on the first run and a backfill; later the bookmark minus
-        ``lookback_days``.
-        """
-        start_date = self.settings.start_date
-        if bookmark is None or self.backfill or bookmark <= start_date:
-            return start_date
-        return max(start_date, bookmark - self.settings.lookback)
 
     def _meetings_from(self, query: SeriesQuery) -> Iterator[Listed]:
         """The series' meetings and what became of those it remembers (runs on a worker)."""
@@ -581,18 +555,11 @@ def _warn_series_not_found(stream: WebexStream, series_id: str, exc: NotFoundErr
     )
 
 
-def _may_change(partition: dict[str, Any], window_start: datetime) -> bool:
-    """Whether a known series missing from a narrowed discovery can still change.
-
-    It can when it remembers upcoming meetings (they can be cancelled), or when its bookmark
-    lies within a day (Webex's longest meeting) before the window: a meeting that ran past
-    its schedule. Anything older was over before the last complete run.
+def _may_change(partition: dict[str, Any], window_start: datetime, policy: Policy) -> bool:
+    """Whether a known series missing from a narrowed discovery can still change: it
+    remembers upcoming meetings (they can be cancelled), or see :meth:`Policy.may_change`.
     """
     if partition.get(deletions.UPCOMING):
         return True
     value = partition.get("replication_key_value")
-    try:
-        bookmark = timeutils.parse_datetime(value) if isinstance(value, str) else None
-    except ValueError:
-        return False
-    return bookmark is not None and bookmark >= window_start - MAX_MEETING
+    return policy.may_change(instant(value), window_start)

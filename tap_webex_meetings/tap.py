@@ -33,6 +33,7 @@ from typing_extensions import override
 from tap_webex_meetings import (
     config_errors,
     full_extract,
+    history,
     redaction,
     secret_fields,
     state_check,
@@ -42,6 +43,7 @@ from tap_webex_meetings.auth import WebexOAuthAuthenticator, authenticator_for
 from tap_webex_meetings.errors import LoaderStoppedError
 from tap_webex_meetings.lookahead import LookAhead
 from tap_webex_meetings.output import GuardedWriter
+from tap_webex_meetings.policy import Policy
 from tap_webex_meetings.ratelimit import RateGate
 from tap_webex_meetings.reachability import UnreachableError
 from tap_webex_meetings.settings import Settings
@@ -80,8 +82,13 @@ class TapWebexMeetings(Tap):
         PluginCapabilities.FLATTENING,
     ]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, run_start: datetime | None = None, **kwargs: Any) -> None:
+        """``run_start``: the run's clock, when not the SDK's start (a test pins it here, so
+        that the state is judged by the same clock as the rest of the run).
+        """
         redaction.install(self._credentials)  # before the SDK logs anything about the config
+        if run_start is not None:
+            self.__dict__["run_start"] = run_start  # before load_state reads it
         super().__init__(*args, **kwargs)
         # singer-sdk logs several METRIC lines per series at INFO: thousands of 300-character
         # lines at organisation scale, and the main thread's largest cost after the records.
@@ -220,8 +227,18 @@ class TapWebexMeetings(Tap):
 
     @cached_property
     def run_start(self) -> datetime:
-        """When this run started: the cap of every bookmark, the base of ``lookahead_days``."""
+        """The run's one clock: when it started (the SDK's start unless given)."""
         return datetime.fromtimestamp(self.initialized_at / 1000, tz=timezone.utc)
+
+    @cached_property
+    def policy(self) -> Policy:
+        """Every series' window and lifecycle this run (see :mod:`policy`), from its clock.
+
+        Made when the first stream needs it: after the state is loaded (the ``start_date``
+        the known series were read from) and before this run records its own.
+        """
+        meetings = self.state.get("bookmarks", {}).get(full_extract.MEETINGS_STREAM, {})
+        return Policy.of(self.settings, self.run_start, meetings.get(history.READ_FROM))
 
     @cached_property
     def table_version(self) -> int | None:

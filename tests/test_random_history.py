@@ -392,8 +392,7 @@ class History(RuleBasedStateMachine):
         self.wall = max(self.wall + 1, now.timestamp())
         wall: Callable[[], float] = lambda: self.wall  # noqa: E731
         with mock.patch.object(time, "time", wall):
-            tap = TapWebexMeetings(config=config, state=copy.deepcopy(state))
-        tap.run_start = now
+            tap = TapWebexMeetings(config=config, state=copy.deepcopy(state), run_start=now)
         self.runs += 1
         logging.disable(logging.WARNING)  # thousands of runs: their lines are not the point
         try:

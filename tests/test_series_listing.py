@@ -91,6 +91,7 @@ def listing(
         remembered=Memory.decode(SERIES, builder.encode()),
         known=True,
         bookmark=None,
+        run_start=END,
     )
     return SeriesListing(query, webex.fetch, webex.look_up, webex.cap, LOGGER)
 
