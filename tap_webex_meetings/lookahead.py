@@ -19,7 +19,7 @@ lifetime: the tap makes one per run, and the parent stream runs its records insi
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -40,7 +40,7 @@ class Consumer(Generic[Q, R]):
 
     key: Callable[[Context], str]  # the partition's key, e.g. its series id
     plan: Callable[[Context], Q | None]  # None: nothing to fetch (an empty range)
-    fetch: Callable[[Q], Iterable[R]]
+    fetch: Callable[[Q], Generator[R, None, Any]]  # records, then the outcome
     wanted: Callable[[], bool]  # the stream is selected: worth fetching ahead
 
 
@@ -98,7 +98,7 @@ class LookAhead(Generic[Q, R]):
         if plan is not None:
             self._pool.submit(key, partial(consumer.fetch, plan))
 
-    def take(self, context: Context) -> tuple[Q, Iterable[R]] | None:
+    def take(self, context: Context) -> tuple[Q, Generator[R, None, Any]] | None:
         """The partition's plan and what is fetched for it; None if there is nothing to fetch.
 
         A partition never found (or planned ahead) is planned and fetched now, inline.

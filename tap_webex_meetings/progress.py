@@ -14,7 +14,7 @@ from typing import Any
 
 from tap_webex_meetings import deletions, history, timeutils, webex
 from tap_webex_meetings.deletions import Meeting, MemoryBuilder
-from tap_webex_meetings.listing import SeriesQuery
+from tap_webex_meetings.listing import Outcome, SeriesQuery
 from tap_webex_meetings.partitioned import advance_bookmark
 from tap_webex_meetings.policy import Policy
 from tap_webex_meetings.summary import RunSummary
@@ -83,10 +83,11 @@ class SeriesProgress:
         else:
             self.summary.new += 1
 
-    def finish(self, still_there: list[Meeting], *, gone: bool) -> None:
+    def finish(self, outcome: Outcome) -> None:
         """The series is complete: keep its upcoming meetings in its state, for the next run."""
         self.summary.series_done += 1
-        for meeting in still_there:
+        gone = outcome.gone
+        for meeting in outcome.still_there:
             if self.policy.upcoming(meeting.start):
                 self.upcoming.add(meeting)
         encoded = self.upcoming.encode()

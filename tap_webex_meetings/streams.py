@@ -28,16 +28,9 @@ from typing_extensions import override
 
 from tap_webex_meetings import deletions, history, timeutils, webex
 from tap_webex_meetings.client import WebexStream
-from tap_webex_meetings.deletions import Meeting
 from tap_webex_meetings.errors import NotFoundError
 from tap_webex_meetings.history import Discovery, FinishedSeries
-from tap_webex_meetings.listing import (
-    SERIES_GONE,
-    Listed,
-    SeriesListing,
-    SeriesQuery,
-    StillThere,
-)
+from tap_webex_meetings.listing import Listing, SeriesListing, SeriesQuery, warn_series_not_found
 from tap_webex_meetings.lookahead import Consumer
 from tap_webex_meetings.partitioned import PartitionedStream
 from tap_webex_meetings.policy import Policy, SeriesFacts, instant
@@ -228,7 +221,7 @@ class MeetingSeriesStream(WebexStream):
                 f"404 for {', '.join(absent)}); nothing to extract"
             )
         for series_id in unknown:  # known ones were deleted: see _gone_series
-            _warn_series_not_found(self, series_id, missing[series_id])
+            warn_series_not_found(self.logger, series_id, missing[series_id])
         yield from found
 
     def _look_up_series(
@@ -465,26 +458,18 @@ class SeriesMeetingsStream(PartitionedStream):
         taken = self.webex_tap.look_ahead.take(context)
         if taken is None:
             return  # an empty range: nothing to list, nothing to forget
-        query, items = taken
+        query, listing = taken
         tap = self.webex_tap
         progress = self._series = SeriesProgress(
             query, self.get_context_state(context), tap.policy, tap.summary
         )
-        still_there: list[Meeting] = []
-        gone = False
         try:
-            for item in items:
-                if isinstance(item, dict):
-                    yield item
-                elif isinstance(item, StillThere):
-                    still_there.append(item.meeting)
-                elif item is SERIES_GONE:
-                    gone = True
+            outcome = yield from listing
         except Exception:
             # Whatever finished before this series must not wait for the next interval.
             self.webex_tap.state_writer.flush()
             raise
-        progress.finish(still_there, gone=gone)
+        progress.finish(outcome)
         if progress.finished:
             self.state_manager.retire(context, query.series_id, tap.policy.now)
         self._series = None
@@ -528,31 +513,17 @@ class SeriesMeetingsStream(PartitionedStream):
             facts=self.facts.get(series_id),
         )
 
-    def _meetings_from(self, query: SeriesQuery) -> Iterator[Listed]:
-        """The series' meetings and what became of those it remembers (runs on a worker)."""
-        listing = SeriesListing(
+    def _meetings_from(self, query: SeriesQuery) -> Listing:
+        """The series' meetings, then its outcome (runs on a worker)."""
+        return SeriesListing(
             query, self.request_records, self.look_up, self.instance_cap, self.logger
-        )
-        try:
-            yield from listing.meetings()
-        except NotFoundError as exc:
-            if not query.known:
-                _warn_series_not_found(self, query.series_id, exc)
-                return
-            yield SERIES_GONE
-            yield from listing.all_remembered_deleted()
+        ).listing()
 
     @override
     def note_record(self, record: Record, context: Context | None) -> None:
         """Bookmark, counts and upcoming meetings of the series (see :class:`SeriesProgress`)."""
         if self._series is not None:
             self._series.note(record, self.replication_key)
-
-
-def _warn_series_not_found(stream: WebexStream, series_id: str, exc: NotFoundError) -> None:
-    stream.logger.warning(
-        "Meeting series %s was not found; extracting the other series. %s", series_id, exc
-    )
 
 
 def _may_change(partition: dict[str, Any], window_start: datetime, policy: Policy) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
@@ -35,7 +35,7 @@ class Child:
         self.planned.append(context["id"])
         return None if context["id"] in self._empty else f"plan-{context['id']}"
 
-    def fetch(self, plan: str) -> Iterator[str]:
+    def fetch(self, plan: str) -> Generator[str, None, None]:
         key = plan.removeprefix("plan-")
         with self.lock:
             self.fetched.append((key, threading.current_thread().name))
