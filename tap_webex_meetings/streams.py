@@ -27,15 +27,15 @@ from singer_sdk.exceptions import FatalAPIError
 from typing_extensions import override
 
 from tap_webex_meetings import deletions, history, timeutils, webex
+from tap_webex_meetings.catalog import SeriesCatalog
 from tap_webex_meetings.client import WebexStream
 from tap_webex_meetings.errors import NotFoundError
-from tap_webex_meetings.history import Discovery, FinishedSeries
+from tap_webex_meetings.history import Discovery
 from tap_webex_meetings.listing import Listing, SeriesListing, SeriesQuery, warn_series_not_found
 from tap_webex_meetings.lookahead import Consumer
 from tap_webex_meetings.partitioned import PartitionedStream
-from tap_webex_meetings.policy import Policy, SeriesFacts, instant
+from tap_webex_meetings.policy import Policy, instant
 from tap_webex_meetings.progress import SeriesProgress
-from tap_webex_meetings.sharding import shard_of
 from tap_webex_meetings.summary import bookmarks_of
 
 if TYPE_CHECKING:
@@ -64,12 +64,9 @@ class MeetingSeriesStream(WebexStream):
     replication_key = None
     schema = StreamSchema(SCHEMAS)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Series found through hostEmail must be listed through the same hostEmail.
-        self._host_of: dict[str, str] = {}
-        # Finished series found again and still over: their meetings are not listed.
-        self._skipped: set[str] = set()
+    @cached_property
+    def _catalog(self) -> SeriesCatalog:
+        return self.webex_tap.series_catalog
 
     @cached_property
     def _discovery(self) -> Discovery:
@@ -128,7 +125,8 @@ class MeetingSeriesStream(WebexStream):
 
     def _child_context_of(self, record: dict[str, Any]) -> dict[str, Any] | None:
         """The series' partition, or None when its meetings are not listed (finished)."""
-        return None if record["id"] in self._skipped else self.get_child_context(record, None)
+        catalog = self._catalog
+        return catalog.context_of(record["id"]) if catalog.listed(record["id"]) else None
 
     def _series_of_shard(self) -> Iterator[dict[str, Any]]:
         """This shard's series as they are found, then the known ones missing from them:
@@ -138,15 +136,14 @@ class MeetingSeriesStream(WebexStream):
         settings = self.settings
         summary = self.webex_tap.summary
         _ = self._known_series  # read from the state here, not on a lookup's worker thread
-        child = self._meetings_stream
-        if child is not None:
-            summary.finished_skipped = len(child.finished)
+        if self._meetings_stream is not None:
+            summary.finished_skipped = len(self._catalog.finished)
         found = (
             self._configured_series() if settings.meeting_series_ids else self._discovered_series()
         )
         in_shard: set[str] = set()
         for record in found:
-            if self._in_shard(record["id"]):
+            if self._catalog.in_shard(record["id"]):
                 in_shard.add(record["id"])
                 summary.series += 1
                 self._plan(record)
@@ -160,35 +157,9 @@ class MeetingSeriesStream(WebexStream):
             yield record
 
     def _plan(self, record: dict[str, Any]) -> None:
-        """Whether the series' meetings are listed: not while it is finished and over.
-
-        A finished series Webex shows active again (a host extended it) is read again from
-        the start of the run that finished it (minus ``lookback_days``).
-        """
-        child = self._meetings_stream
-        if child is None:
-            return
-        series_id = record["id"]
-        facts = self.webex_tap.policy.facts_of(record)
-        child.facts[series_id] = facts
-        if series_id not in child.finished:
-            return
-        if facts.over and not child.backfill:
-            self._skipped.add(series_id)
-            return
-        instant = child.finished.reopen(series_id)
-        self.webex_tap.summary.finished_skipped -= 1
-        partition = child.state_manager.get_context_state(self.get_child_context(record, None))
-        if instant is not None and "replication_key_value" not in partition:
-            partition["replication_key"] = child.replication_key
-            partition["replication_key_value"] = timeutils.isoformat_utc(instant)
-        if facts.over:  # read again by the backfill, said once (see SeriesMeetingsStream)
-            return
-        self.logger.info(
-            "Meeting series %s was finished and is %s again; reading it from its bookmark",
-            series_id,
-            record.get("state"),
-        )
+        """Tell the catalog (it decides whether the series' meetings are listed)."""
+        if (child := self._meetings_stream) is not None:
+            self._catalog.found(record, child.replication_key or "")
 
     @property
     def _meetings_stream(self) -> SeriesMeetingsStream | None:
@@ -198,9 +169,6 @@ class MeetingSeriesStream(WebexStream):
             ):
                 return child
         return None
-
-    def _in_shard(self, series_id: str) -> bool:
-        return shard_of(series_id, self.settings.shard_count) == self.settings.shard_index
 
     def _configured_series(self) -> Iterator[dict[str, Any]]:
         """Look the configured ids up, several at a time.
@@ -242,7 +210,7 @@ class MeetingSeriesStream(WebexStream):
                 seen.add(record["id"])
                 summary.discovered += 1
                 if host:
-                    self._host_of[record["id"]] = host
+                    self._catalog.host_of[record["id"]] = host
                 yield record
         if not seen and not self._discovery.narrowed:
             params = self.get_url_params(None, None)
@@ -255,30 +223,12 @@ class MeetingSeriesStream(WebexStream):
                 params["to"],
             )
 
-    @cached_property
+    @property
     def _known_series(self) -> dict[str, dict[str, Any]]:
-        """Partitions of this shard's series that an earlier run extracted, not found gone.
-
-        Not one whose id cannot go into a URL (a hand-edited state): its lookup would ask for
-        something else, and the 404 read as the series deleted.
+        """Partitions of this shard's series an earlier run extracted (none when the meetings
+        are not extracted).
         """
-        child = self._meetings_stream
-        if child is None:
-            return {}
-        known = {}
-        for partition in child.state_manager.partitions():
-            series_id = partition["context"].get("meetingSeriesId", "")
-            if deletions.SERIES_DELETED_AT in partition or not self._in_shard(series_id):
-                continue
-            if problem := webex.path_problem(series_id):  # never looked up nor tombstoned
-                self.logger.warning(
-                    "The state holds series %r, whose id cannot go into a URL (%s); ignoring it",
-                    series_id[:100],
-                    problem,
-                )
-                continue
-            known[series_id] = partition
-        return known
+        return self._catalog.remembered if self._meetings_stream is not None else {}
 
     def _missing_series(self, found: set[str]) -> Iterator[dict[str, Any]]:
         """Known series not found now: a tombstone once Webex confirms it with a 404, or,
@@ -316,7 +266,7 @@ class MeetingSeriesStream(WebexStream):
             host = context.get("hostEmail")
             record = None if settings.meeting_series_ids else self.look_up(series_id, host)
             if host:
-                self._host_of[series_id] = host
+                self._catalog.host_of[series_id] = host
             if record is not None:
                 if series_id in read_if_found:
                     yield record
@@ -330,18 +280,15 @@ class MeetingSeriesStream(WebexStream):
 
     @override
     def get_child_context(self, record: Record, context: Context | None) -> dict[str, Any]:
-        """One state partition per series: ``{"meetingSeriesId": ...}`` (+ ``hostEmail``)."""
-        child = {"meetingSeriesId": record["id"]}
-        if host := self._host_of.get(record["id"]):
-            child["hostEmail"] = host
-        return child
+        """One state partition per series (see :meth:`SeriesCatalog.context_of`)."""
+        return self._catalog.context_of(record["id"])
 
     @override
     def generate_child_contexts(
         self, record: Record, context: Context | None
     ) -> Iterable[Context | None]:
         """None for a finished series that is still over: its meetings are not listed."""
-        if record["id"] in self._skipped:
+        if not self._catalog.listed(record["id"]):
             return ()
         return super().generate_child_contexts(record, context)
 
@@ -384,8 +331,6 @@ class SeriesMeetingsStream(PartitionedStream):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._series: SeriesProgress | None = None
-        # What each series' record said, from the parent stream (decides finishing).
-        self.facts: dict[str, SeriesFacts] = {}
         self.webex_tap.look_ahead.serve(
             Consumer(
                 key=lambda context: context["meetingSeriesId"],
@@ -394,27 +339,6 @@ class SeriesMeetingsStream(PartitionedStream):
                 wanted=lambda: self.selected or self.has_selected_descendents,
             )
         )
-
-    @property
-    def finished(self) -> FinishedSeries:
-        """The series finished by earlier runs (see :mod:`history`)."""
-        return self.state_manager.finished
-
-    @cached_property
-    def backfill(self) -> bool:
-        """Whether this run is a backfill (see :meth:`Policy.backfill`); said once, when a
-        series it changes is first planned.
-        """
-        policy = self.webex_tap.policy
-        if policy.backfill:
-            self.logger.info(
-                "start_date %s is earlier than %s, which the known series were read from: "
-                "reading every one of them from %s (a backfill)",
-                timeutils.isoformat_utc(policy.start_date),
-                self.stream_state.get(history.READ_FROM),
-                timeutils.isoformat_utc(policy.start_date),
-            )
-        return policy.backfill
 
     @override
     def finalize_state_progress_markers(self, state: dict[str, Any] | None = None) -> None:
@@ -486,7 +410,8 @@ class SeriesMeetingsStream(PartitionedStream):
         value = (partition or {}).get("replication_key_value")
         bookmark = timeutils.parse_datetime(value) if value else None
         # A backfill reads from start_date (said once, by the first series it moves back).
-        start = policy.series_start(None if bookmark is not None and self.backfill else bookmark)
+        catalog = self.webex_tap.series_catalog
+        start = policy.series_start(None if bookmark is not None and catalog.backfill else bookmark)
         end = policy.range_end
         if start >= end:
             return None
@@ -510,7 +435,7 @@ class SeriesMeetingsStream(PartitionedStream):
             known=partition is not None,
             bookmark=bookmark,
             run_start=policy.now,
-            facts=self.facts.get(series_id),
+            facts=catalog.facts.get(series_id),
         )
 
     def _meetings_from(self, query: SeriesQuery) -> Listing:

@@ -40,6 +40,7 @@ from tap_webex_meetings import (
 )
 from tap_webex_meetings import settings as settings_module
 from tap_webex_meetings.auth import WebexOAuthAuthenticator, authenticator_for
+from tap_webex_meetings.catalog import SeriesCatalog
 from tap_webex_meetings.errors import LoaderStoppedError
 from tap_webex_meetings.lookahead import LookAhead
 from tap_webex_meetings.output import GuardedWriter
@@ -47,6 +48,7 @@ from tap_webex_meetings.policy import Policy
 from tap_webex_meetings.ratelimit import RateGate
 from tap_webex_meetings.reachability import UnreachableError
 from tap_webex_meetings.settings import Settings
+from tap_webex_meetings.sharding import shard_of
 from tap_webex_meetings.state import ThrottledStateWriter
 from tap_webex_meetings.streams import MeetingSeriesStream, SeriesMeetingsStream
 from tap_webex_meetings.summary import RunSummary
@@ -277,6 +279,19 @@ class TapWebexMeetings(Tap):
     def rate_gate(self) -> RateGate:
         """Shared by every request, so one 429 slows all workers down."""
         return RateGate()
+
+    @cached_property
+    def series_catalog(self) -> SeriesCatalog:
+        """The series this shard extracts, shared by both streams (see :mod:`catalog`)."""
+        settings = self.settings
+        meetings = self.streams[full_extract.MEETINGS_STREAM]
+        return SeriesCatalog(
+            self.policy,
+            cast("SeriesMeetingsStream", meetings).state_manager,
+            lambda series_id: shard_of(series_id, settings.shard_count) == settings.shard_index,
+            self.summary,
+            self.streams[full_extract.SERIES_STREAM].logger,
+        )
 
     @cached_property
     def look_ahead(self) -> LookAhead[Any, Any]:
