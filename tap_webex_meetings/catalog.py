@@ -16,6 +16,7 @@ from typing import Any
 
 from tap_webex_meetings import deletions, history, timeutils, webex
 from tap_webex_meetings.history import FinishedSeries
+from tap_webex_meetings.lookahead import ReadAhead
 from tap_webex_meetings.policy import Policy, SeriesFacts
 from tap_webex_meetings.state import IndexedStateManager
 from tap_webex_meetings.summary import RunSummary
@@ -43,6 +44,8 @@ class SeriesCatalog:
         self.facts: dict[str, SeriesFacts] = {}
         # Finished series found again and still over: their meetings are not listed.
         self.skipped: set[str] = set()
+        # The series found ahead of the one being written, and the pool that fetches them.
+        self.read_ahead = ReadAhead()
 
     @property
     def finished(self) -> FinishedSeries:

@@ -51,7 +51,6 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, RequestFunc
 
     from tap_webex_meetings.catalog import SeriesCatalog
-    from tap_webex_meetings.lookahead import LookAhead
     from tap_webex_meetings.policy import Policy
     from tap_webex_meetings.settings import Settings
     from tap_webex_meetings.state import ThrottledStateWriter
@@ -69,7 +68,6 @@ class WebexTap(Protocol):
     state_writer: ThrottledStateWriter
     summary: RunSummary
     table_version: int | None
-    look_ahead: LookAhead[Any, Any]
 
 
 class WebexLinkPaginator(HeaderLinkPaginator):

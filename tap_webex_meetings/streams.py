@@ -32,7 +32,6 @@ from tap_webex_meetings.client import WebexStream
 from tap_webex_meetings.errors import NotFoundError
 from tap_webex_meetings.history import Discovery
 from tap_webex_meetings.listing import Listing, SeriesListing, SeriesQuery, warn_series_not_found
-from tap_webex_meetings.lookahead import Consumer
 from tap_webex_meetings.partitioned import PartitionedStream
 from tap_webex_meetings.policy import Policy, instant
 from tap_webex_meetings.progress import SeriesProgress
@@ -119,9 +118,9 @@ class MeetingSeriesStream(WebexStream):
         before that Webex no longer has comes last, as a tombstone; its meetings'
         tombstones follow from the child stream.
         """
-        look_ahead = self.webex_tap.look_ahead
-        with look_ahead.running(self.settings.max_workers):
-            yield from look_ahead.hold(self._series_of_shard(), self._child_context_of)
+        read_ahead = self._catalog.read_ahead
+        with read_ahead.running(self.settings.max_workers):
+            yield from read_ahead.hold(self._series_of_shard(), self._child_context_of)
 
     def _child_context_of(self, record: dict[str, Any]) -> dict[str, Any] | None:
         """The series' partition, or None when its meetings are not listed (finished)."""
@@ -179,7 +178,7 @@ class MeetingSeriesStream(WebexStream):
         ids = self.settings.meeting_series_ids
         missing: dict[str, NotFoundError] = {}
         found = list(
-            self.webex_tap.look_ahead.each(ids, partial(self._look_up_series, missing=missing))
+            self._catalog.read_ahead.each(ids, partial(self._look_up_series, missing=missing))
         )
         absent = [series_id for series_id in ids if series_id in missing]  # configured order
         unknown = [series_id for series_id in absent if series_id not in self._known_series]
@@ -331,14 +330,8 @@ class SeriesMeetingsStream(PartitionedStream):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._series: SeriesProgress | None = None
-        self.webex_tap.look_ahead.serve(
-            Consumer(
-                key=lambda context: context["meetingSeriesId"],
-                plan=self._query,
-                fetch=self._meetings_from,
-                wanted=lambda: self.selected or self.has_selected_descendents,
-            )
-        )
+        # Series planned and submitted to the read-ahead, not taken yet.
+        self._planned: dict[str, SeriesQuery | None] = {}
 
     @override
     def finalize_state_progress_markers(self, state: dict[str, Any] | None = None) -> None:
@@ -379,7 +372,7 @@ class SeriesMeetingsStream(PartitionedStream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Every meeting of the series in range, then tombstones of the deleted ones."""
         assert context is not None, "series_meetings runs once per meeting series"
-        taken = self.webex_tap.look_ahead.take(context)
+        taken = self._listing_of(context)
         if taken is None:
             return  # an empty range: nothing to list, nothing to forget
         query, listing = taken
@@ -397,6 +390,23 @@ class SeriesMeetingsStream(PartitionedStream):
         if progress.finished:
             self.state_manager.retire(context, query.series_id, tap.policy.now)
         self._series = None
+
+    def _listing_of(self, context: Context) -> tuple[SeriesQuery, Listing] | None:
+        """The series' query and its listing: fetched ahead, or now; None if the range is
+        empty. First the series found since are planned and submitted to the read-ahead.
+        """
+        read_ahead = self.webex_tap.series_catalog.read_ahead
+        for found in read_ahead.found():
+            key = found["meetingSeriesId"]
+            query = self._planned[key] = self._query(found)
+            if query is not None:
+                read_ahead.submit(key, partial(self._meetings_from, query))
+        key = context["meetingSeriesId"]
+        query = self._planned.pop(key) if key in self._planned else self._query(context)
+        if query is None:
+            return None
+        listing = read_ahead.take(key)
+        return query, listing if listing is not None else self._meetings_from(query)
 
     def _query(self, context: Context) -> SeriesQuery | None:
         """The series' window and parameters, and what it remembers; None if the range is empty.

@@ -42,7 +42,6 @@ from tap_webex_meetings import settings as settings_module
 from tap_webex_meetings.auth import WebexOAuthAuthenticator, authenticator_for
 from tap_webex_meetings.catalog import SeriesCatalog
 from tap_webex_meetings.errors import LoaderStoppedError
-from tap_webex_meetings.lookahead import LookAhead
 from tap_webex_meetings.output import GuardedWriter
 from tap_webex_meetings.policy import Policy
 from tap_webex_meetings.ratelimit import RateGate
@@ -292,11 +291,6 @@ class TapWebexMeetings(Tap):
             self.summary,
             self.streams[full_extract.SERIES_STREAM].logger,
         )
-
-    @cached_property
-    def look_ahead(self) -> LookAhead[Any, Any]:
-        """The series fetched ahead of the one being written, and the threads that do it."""
-        return LookAhead()
 
     @override
     def discover_streams(self) -> list[Stream]:
