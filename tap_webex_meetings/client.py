@@ -50,7 +50,6 @@ if TYPE_CHECKING:
     from backoff.types import Details
     from singer_sdk.helpers.types import Context, RequestFunc
 
-    from tap_webex_meetings.catalog import SeriesCatalog
     from tap_webex_meetings.policy import Policy
     from tap_webex_meetings.settings import Settings
     from tap_webex_meetings.state import ThrottledStateWriter
@@ -62,7 +61,6 @@ class WebexTap(Protocol):
 
     settings: Settings
     policy: Policy
-    series_catalog: SeriesCatalog
     authenticator: WebexOAuthAuthenticator | BearerTokenAuthenticator
     rate_gate: RateGate
     state_writer: ThrottledStateWriter

@@ -15,8 +15,8 @@ from typing import Any
 from tap_webex_meetings import deletions, history, timeutils, webex
 from tap_webex_meetings.deletions import Meeting, MemoryBuilder
 from tap_webex_meetings.listing import Outcome, SeriesQuery
-from tap_webex_meetings.partitioned import advance_bookmark
 from tap_webex_meetings.policy import Policy
+from tap_webex_meetings.state import advance_bookmark
 from tap_webex_meetings.summary import RunSummary
 
 

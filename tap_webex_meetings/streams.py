@@ -20,7 +20,7 @@ from functools import cached_property, partial
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.exceptions import FatalAPIError
@@ -63,9 +63,9 @@ class MeetingSeriesStream(WebexStream):
     replication_key = None
     schema = StreamSchema(SCHEMAS)
 
-    @cached_property
+    @property
     def _catalog(self) -> SeriesCatalog:
-        return self.webex_tap.series_catalog
+        return catalog_of(self)
 
     @cached_property
     def _discovery(self) -> Discovery:
@@ -395,7 +395,7 @@ class SeriesMeetingsStream(PartitionedStream):
         """The series' query and its listing: fetched ahead, or now; None if the range is
         empty. First the series found since are planned and submitted to the read-ahead.
         """
-        read_ahead = self.webex_tap.series_catalog.read_ahead
+        read_ahead = catalog_of(self).read_ahead
         for found in read_ahead.found():
             key = found["meetingSeriesId"]
             query = self._planned[key] = self._query(found)
@@ -420,7 +420,7 @@ class SeriesMeetingsStream(PartitionedStream):
         value = (partition or {}).get("replication_key_value")
         bookmark = timeutils.parse_datetime(value) if value else None
         # A backfill reads from start_date (said once, by the first series it moves back).
-        catalog = self.webex_tap.series_catalog
+        catalog = catalog_of(self)
         start = policy.series_start(None if bookmark is not None and catalog.backfill else bookmark)
         end = policy.range_end
         if start >= end:
@@ -459,6 +459,15 @@ class SeriesMeetingsStream(PartitionedStream):
         """Bookmark, counts and upcoming meetings of the series (see :class:`SeriesProgress`)."""
         if self._series is not None:
             self._series.note(record, self.replication_key)
+
+
+class _CatalogTap(Protocol):
+    series_catalog: SeriesCatalog
+
+
+def catalog_of(stream: WebexStream) -> SeriesCatalog:
+    """The tap's series catalog (the tap makes it: it knows both streams)."""
+    return cast("_CatalogTap", stream.webex_tap).series_catalog
 
 
 def _may_change(partition: dict[str, Any], window_start: datetime, policy: Policy) -> bool:
