@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
 from tap_webex_meetings import deletions, history, timeutils, webex
 from tap_webex_meetings.history import FinishedSeries
 from tap_webex_meetings.lookahead import ReadAhead
-from tap_webex_meetings.policy import Policy, SeriesFacts
+from tap_webex_meetings.policy import Policy, SeriesFacts, instant
 from tap_webex_meetings.state import IndexedStateManager
 from tap_webex_meetings.summary import RunSummary
 
@@ -89,6 +90,19 @@ class SeriesCatalog:
                 continue
             known[series_id] = partition
         return known
+
+    def partitions(self) -> list[dict[str, Any]]:
+        """Every partition of the meetings stream (the live list: do not change it)."""
+        return self._partitions.partitions()
+
+    def may_change(self, partition: Mapping[str, Any], window_start: datetime) -> bool:
+        """Whether a remembered series a narrowed discovery missed can still change: it
+        remembers upcoming meetings (they can be cancelled), or see :meth:`Policy.may_change`.
+        """
+        if partition.get(deletions.UPCOMING):
+            return True
+        bookmark = instant(partition.get("replication_key_value"))
+        return self._policy.may_change(bookmark, window_start)
 
     def context_of(self, series_id: str) -> dict[str, Any]:
         """The series' partition: ``{"meetingSeriesId": ...}`` (+ ``hostEmail``)."""

@@ -42,6 +42,7 @@ from tap_webex_meetings import settings as settings_module
 from tap_webex_meetings.auth import WebexOAuthAuthenticator, authenticator_for
 from tap_webex_meetings.catalog import SeriesCatalog
 from tap_webex_meetings.errors import LoaderStoppedError
+from tap_webex_meetings.meetings import SeriesMeetingsStream
 from tap_webex_meetings.output import GuardedWriter
 from tap_webex_meetings.policy import Policy
 from tap_webex_meetings.ratelimit import RateGate
@@ -49,7 +50,7 @@ from tap_webex_meetings.reachability import UnreachableError
 from tap_webex_meetings.settings import Settings
 from tap_webex_meetings.sharding import shard_of
 from tap_webex_meetings.state import ThrottledStateWriter
-from tap_webex_meetings.streams import MeetingSeriesStream, SeriesMeetingsStream
+from tap_webex_meetings.streams import MeetingSeriesStream
 from tap_webex_meetings.summary import RunSummary
 from tap_webex_meetings.transport import DeadlineExceeded, without_query
 

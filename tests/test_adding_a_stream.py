@@ -15,8 +15,8 @@ from singer_sdk import Stream
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
+from tap_webex_meetings.meetings import SeriesMeetingsStream
 from tap_webex_meetings.partitioned import PartitionedStream
-from tap_webex_meetings.streams import SeriesMeetingsStream
 from tap_webex_meetings.tap import TapWebexMeetings
 from tests.hostile import Answer, Received, ScriptedServer, meeting
 from tests.tap_runner import sync_tap

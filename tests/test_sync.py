@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from tap_webex_meetings import timeutils
+from tap_webex_meetings.meetings import SeriesMeetingsStream
 from tap_webex_meetings.sandbox import FakeWebex, SeriesSpec
-from tap_webex_meetings.streams import SeriesMeetingsStream
 from tap_webex_meetings.tap import TapWebexMeetings
 from tap_webex_meetings.webex import SENSITIVE_FIELDS
 from tests.tap_runner import (
