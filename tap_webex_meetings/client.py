@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Generator, Iterable
-from datetime import datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import ParseResult, quote
@@ -34,7 +33,7 @@ if TYPE_CHECKING:
     from singer_sdk.authenticators import BearerTokenAuthenticator
     from singer_sdk.helpers.types import Context, RequestFunc
 
-    from tap_webex_meetings.lookahead import LookAhead
+    from tap_webex_meetings.policy import Policy
     from tap_webex_meetings.retries import RateGate
     from tap_webex_meetings.settings import Settings
     from tap_webex_meetings.state import ThrottledStateWriter
@@ -45,13 +44,12 @@ class WebexTap(Protocol):
     """What streams need from the tap: settings, and what every request of the run shares."""
 
     settings: Settings
-    run_start: datetime
+    policy: Policy
     authenticator: WebexOAuthAuthenticator | BearerTokenAuthenticator
     rate_gate: RateGate
     state_writer: ThrottledStateWriter
     summary: RunSummary
     table_version: int | None
-    look_ahead: LookAhead[Any, Any]
 
 
 class WebexStream(RecordStream):

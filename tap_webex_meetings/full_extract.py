@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tap_webex_meetings import history
+from tap_webex_meetings.policy import Policy
 
 MEETINGS_STREAM = "series_meetings"
 SERIES_STREAM = "meeting_series"
@@ -34,7 +35,7 @@ def table_version(state: Mapping[str, Any], *, shard_count: int, started_ms: int
     A full extract: one instance extracts every series, and the state holds nothing an
     earlier run wrote for either stream.
     """
-    if shard_count != 1 or earlier_run_in(state):
+    if not Policy.full_extract(shard_count, earlier_run_in(state)):
         return None
     return started_ms // 1000
 

@@ -26,50 +26,21 @@ cannot be updated). Two things keep a run from paying for them:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from tap_webex_meetings import deletions, timeutils
+from tap_webex_meetings.policy import Policy, instant
 
-# Webex shows an instance's details up to this long after it ends.
-DETAILS_DELAY = timedelta(minutes=15)
 # Stream state keys: finished series and the start_date their series were read from
 # (series_meetings), the last discovery (meeting_series).
 FINISHED = "finished"
 READ_FROM = "start_date"
 DISCOVERED = "discovered"
-EXPIRED = "expired"
 SETTLED_STATES = frozenset({"ended", "missed"})
 TOKEN_USER = ""  # the hosts key of discovery through the token's own user
-
-
-@dataclass(frozen=True)
-class SeriesFacts:
-    """What a series record says about whether the series can still change."""
-
-    over: bool  # expired, or a one-off meeting that has ended
-    end: datetime | None  # the record's end (a one-off's only occurrence)
-
-
-def facts_of(record: Mapping[str, Any], run_start: datetime) -> SeriesFacts:
-    """Read a ``meetingSeries`` record (discovery or a lookup).
-
-    An ``end`` that is there but not a timestamp in range says nothing certain: such a
-    series is not taken to be over (it is never finished, only read again).
-    """
-    end_text = record.get("end")
-    end = _instant(end_text, timeutils.parse_api_timestamp)
-    if end is None and end_text is not None:
-        return SeriesFacts(over=False, end=None)
-    one_off_over = not record.get("recurrence") and end is not None and end < run_start
-    return SeriesFacts(over=record.get("state") == EXPIRED or one_off_over, end=end)
-
-
-def finish_horizon(latest_end: datetime, lookback: timedelta) -> datetime:
-    """The earliest run start whose complete read may finish a series that ended then."""
-    return latest_end + lookback + DETAILS_DELAY
 
 
 class FinishedSeries:
@@ -90,14 +61,6 @@ class FinishedSeries:
 
     def __contains__(self, series_id: object) -> bool:
         return series_id in self._of
-
-    def ids(self) -> Iterable[str]:
-        return self._of.keys()
-
-    def instant_of(self, series_id: str) -> datetime | None:
-        """The start of the run that finished the series (its bookmark), if finished."""
-        stamp = self._of.get(series_id)
-        return deletions.parse_stamp(stamp) if stamp is not None else None
 
     def add(self, series_id: str, run_start: datetime) -> None:
         stamp = deletions.stamp(run_start)
@@ -141,49 +104,32 @@ def split_of(shard_index: int, shard_count: int) -> str:
     return f"{shard_index}/{shard_count}"
 
 
-def is_backfill(read_from: Any, start_date: datetime) -> bool:
-    """Whether this run reads every known series from ``start_date``: it is earlier than
-    the recorded ``start_date`` they were read from (none recorded: not a backfill).
-    """
-    recorded = _instant(read_from)
-    return recorded is not None and start_date < recorded
-
-
 def discovery_windows(
-    marker: Mapping[str, Any] | None,
-    *,
-    hosts: Iterable[str],
-    start_date: datetime,
-    lookback: timedelta,
-    split: str,
-    run_start: datetime,
-    range_end: datetime,
+    marker: Mapping[str, Any] | None, *, hosts: Iterable[str], split: str, policy: Policy
 ) -> Discovery:
-    """Each host's ``from``: narrowed where the last complete discovery allows it.
-
-    Not when the narrowed window would be empty (an ``end_date`` before it: a backfill),
-    which Webex refuses.
+    """Each host's ``from``: narrowed where the last complete discovery allows it (see
+    :meth:`Policy.discovery_start`): same ``start_date`` or a later one, same shard split.
     """
     starts: dict[str, datetime] = {}
     narrowed: set[str] = set()
     future: dict[str, str] = {}
     marker = marker or {}
-    recorded_start = _instant(marker.get("start_date"))
+    recorded_start = instant(marker.get("start_date"))
     usable = (
-        recorded_start is not None and start_date >= recorded_start and marker.get("split") == split
+        recorded_start is not None
+        and policy.start_date >= recorded_start
+        and marker.get("split") == split
     )
     recorded_hosts = marker.get("hosts")
     marked: Mapping[str, Any] = recorded_hosts if isinstance(recorded_hosts, dict) else {}
     for host in hosts:
-        last = _instant(marked.get(host)) if usable else None
-        if last is not None and last > run_start:
+        last = instant(marked.get(host)) if usable else None
+        if last is not None and policy.in_future(last):
             future[host] = str(marked[host])
-        start = start_date if last is None else max(start_date, last - lookback - DETAILS_DELAY)
-        if last is None or last > run_start or start >= range_end:
-            starts[host] = start_date
-            continue
-        starts[host] = start
-        narrowed.add(host)
+        start = policy.discovery_start(last)
+        starts[host] = policy.start_date if start is None else start
+        if start is not None:
+            narrowed.add(host)
     return Discovery(starts, frozenset(narrowed), future)
 
 
@@ -197,15 +143,3 @@ def discovery_marker(
         "split": split,
         "hosts": dict.fromkeys(hosts, at),
     }
-
-
-def _instant(
-    value: Any, parse: Callable[[str], datetime] = timeutils.parse_datetime
-) -> datetime | None:
-    """``value`` parsed by ``parse`` (a state's value by default), or None if it is none."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse(value)
-    except ValueError:
-        return None

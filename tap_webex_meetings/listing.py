@@ -2,23 +2,22 @@
 meetings the state remembers (see :mod:`deletions`).
 
 Runs on prefetch workers, so it touches no state: :class:`SeriesQuery` carries what the
-main thread read from it, and the items it yields tell the main thread what to remember.
+main thread read from it; a listing yields its records, then returns its :class:`Outcome`
+(what the main thread remembers of it).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Union
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from tap_webex_meetings import deletions, timeutils, webex
 from tap_webex_meetings.deletions import Meeting, Memory
-from tap_webex_meetings.history import SeriesFacts
-
-# Webex ends a meeting after 24 hours.
-MAX_MEETING = timedelta(hours=24)
+from tap_webex_meetings.errors import NotFoundError
+from tap_webex_meetings.policy import MAX_MEETING, SeriesFacts
 
 
 @dataclass(frozen=True)
@@ -32,6 +31,7 @@ class SeriesQuery:
     remembered: Memory
     known: bool  # extracted by an earlier run
     bookmark: datetime | None  # where the last run left the series
+    run_start: datetime  # the run's clock: when a deletion was found
     facts: SeriesFacts | None = None  # what its series record said (None: not read)
 
     def first_page(self, start: datetime, *, instances_only: bool = False) -> dict[str, str]:
@@ -45,20 +45,23 @@ class SeriesQuery:
         return params
 
 
-@dataclass(frozen=True)
-class StillThere:
-    """A remembered meeting missing from the listing that Webex still has (moved, filtered)."""
+@dataclass
+class Outcome:
+    """What a complete listing says beyond its records."""
 
-    meeting: Meeting
-
-
-class _SeriesGone:
-    """The listing answered 404: the whole series was deleted."""
+    # Remembered meetings missing from the listing that Webex still has (moved, filtered).
+    still_there: list[Meeting] = field(default_factory=list)
+    gone: bool = False  # the listing answered 404: the whole series was deleted
 
 
-SERIES_GONE = _SeriesGone()
-# What a listing yields: records (meetings and tombstones) and notes for the main thread.
-Listed = Union[dict[str, Any], StillThere, _SeriesGone]  # noqa: UP007  (a runtime alias on 3.10)
+# A listing: its records (meetings and tombstones), then its outcome.
+Listing = Generator[dict[str, Any], None, Outcome]
+
+
+def warn_series_not_found(logger: logging.Logger, series_id: str, exc: NotFoundError) -> None:
+    logger.warning(
+        "Meeting series %s was not found; extracting the other series. %s", series_id, exc
+    )
 
 
 class SeriesListing:
@@ -78,7 +81,18 @@ class SeriesListing:
         self._instance_cap = instance_cap
         self._logger = logger
 
-    def meetings(self) -> Iterator[Listed]:
+    def listing(self) -> Listing:
+        """:meth:`meetings`; a 404 is the series deleted (known) or not found (new)."""
+        try:
+            return (yield from self.meetings())
+        except NotFoundError as exc:
+            if not self.query.known:
+                warn_series_not_found(self._logger, self.query.series_id, exc)
+                return Outcome()
+            yield from self.all_remembered_deleted()
+            return Outcome(gone=True)
+
+    def meetings(self) -> Listing:
         """The listing, then tombstones of remembered meetings Webex no longer has."""
         remembered = self.query.remembered
         listed: set[str] = set()  # only remembered ids: memory stays flat in the records
@@ -86,15 +100,16 @@ class SeriesListing:
             if remembered and record["id"] in remembered:
                 listed.add(record["id"])
             yield record
-        yield from self.missing(listed)
+        outcome = Outcome()
+        yield from self.missing(listed, outcome.still_there)
+        return outcome
 
-    def all_remembered_deleted(self) -> Iterator[Listed]:
+    def all_remembered_deleted(self) -> Iterator[dict[str, Any]]:
         """The series is gone: every meeting it remembers is too."""
-        deleted_at = datetime.now(timezone.utc)
         for meeting in self.query.remembered:
-            yield deletions.tombstone(meeting, self.query.series_id, deleted_at)
+            yield deletions.tombstone(meeting, self.query.series_id, self.query.run_start)
 
-    def missing(self, listed: set[str]) -> Iterator[Listed]:
+    def missing(self, listed: set[str], still_there: list[Meeting]) -> Iterator[dict[str, Any]]:
         """Remembered meetings the listing lacks: a tombstone when Webex answers 404.
 
         An id that cannot go into a URL (a hand-edited state) is neither looked up nor
@@ -119,14 +134,14 @@ class SeriesListing:
                 )
                 continue
             if not query.start <= meeting.start < query.end:
-                yield StillThere(meeting)
+                still_there.append(meeting)
                 continue
             found = self._look_up(meeting.id, host)
             if found is None:
-                yield deletions.tombstone(meeting, query.series_id, datetime.now(timezone.utc))
+                yield deletions.tombstone(meeting, query.series_id, query.run_start)
             elif start := found.get("start"):
                 now_at = timeutils.parse_api_timestamp(start)
-                yield StillThere(Meeting(meeting.id, meeting.meeting_type, now_at))
+                still_there.append(Meeting(meeting.id, meeting.meeting_type, now_at))
 
     def pages(self) -> Iterator[dict[str, Any]]:
         """All pages of the query; past Webex's 10,000-instance cap, continue in a new window.

@@ -1,56 +1,41 @@
 """Who reads ahead: the series being fetched while an earlier one is written.
 
 singer-sdk syncs a parent stream's record, then the child stream's partition for it, one
-after the other on the main thread. :class:`LookAhead` lets the child's requests for the
-next series start early without either stream knowing the other's internals:
+after the other on the main thread. :class:`ReadAhead` lets the child's requests for the
+next series start early, each stream doing its own part:
 
-- the parent hands each record it finds to :meth:`LookAhead.hold`, which passes it on to the
-  SDK only once :attr:`LookAhead.ahead` later ones have been handed over, and meanwhile
-  tells the consumer (:meth:`LookAhead.found`);
-- the consumer (the child stream) registered how to plan a partition's query on the main
-  thread and how to fetch it on a worker (:meth:`LookAhead.serve`), and takes the result
-  when the SDK syncs that partition (:meth:`LookAhead.take`).
+- the parent passes its records through :meth:`ReadAhead.hold`, which hands each one to the
+  SDK only once :attr:`ReadAhead.ahead` later ones were found, and queues the partition of
+  each (``context_of``);
+- the child, whenever it syncs a partition, takes the partitions found since
+  (:meth:`ReadAhead.found`), plans each on the main thread and submits its listing to the
+  pool (:meth:`ReadAhead.submit`), then takes its own (:meth:`ReadAhead.take`).
 
-It owns the worker pool (:class:`~tap_webex_meetings.prefetch.Prefetcher`) and its threads'
-lifetime: the tap makes one per run, and the parent stream runs its records inside
-:meth:`LookAhead.running`, so no thread outlives the sync, however it ends.
+The pool's threads live inside :meth:`ReadAhead.running` (around the parent's records), so
+no thread outlives the sync, however it ends.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from tap_webex_meetings.prefetch import Prefetcher
 
-Q = TypeVar("Q")  # what the consumer plans for a partition on the main thread
-R = TypeVar("R")  # what its fetch yields on a worker
 T = TypeVar("T")
 
 Context = Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class Consumer(Generic[Q, R]):
-    """How a child stream's partition is planned (main thread) and fetched (a worker)."""
-
-    key: Callable[[Context], str]  # the partition's key, e.g. its series id
-    plan: Callable[[Context], Q | None]  # None: nothing to fetch (an empty range)
-    fetch: Callable[[Q], Iterable[R]]
-    wanted: Callable[[], bool]  # the stream is selected: worth fetching ahead
-
-
-class LookAhead(Generic[Q, R]):
-    """The look-ahead of one run: ``2 x workers`` partitions, fetched by ``workers`` threads."""
+class ReadAhead:
+    """The read-ahead of one run: ``2 x workers`` partitions, fetched by ``workers`` threads."""
 
     def __init__(self) -> None:
-        self._consumer: Consumer[Q, R] | None = None
         self._pool: Prefetcher[Any] | None = None
-        self._planned: dict[str, Q | None] = {}
+        self._found: deque[Context] = deque()
         self.ahead = 0
 
     @contextmanager
@@ -63,55 +48,39 @@ class LookAhead(Generic[Q, R]):
             yield
         finally:
             self._pool, self.ahead = None, 0
-            self._planned.clear()
+            self._found.clear()
             pool.close()
-
-    def serve(self, consumer: Consumer[Q, R]) -> None:
-        """Register the one child stream that takes what is fetched ahead."""
-        if self._consumer is not None:
-            raise RuntimeError("LookAhead serves one child stream; a second one registered")
-        self._consumer = consumer
 
     def hold(self, records: Iterable[T], context_of: Callable[[T], Context | None]) -> Iterator[T]:
         """``records`` in order, each passed on once ``ahead`` later ones were found.
 
-        ``context_of`` gives a record's child context (None: nothing to fetch for it). The
+        ``context_of`` gives a record's partition (None: nothing to fetch for it). The
         records held back are all the memory this costs: it does not grow with the run.
         """
         held: deque[T] = deque()
         for record in records:
             context = context_of(record)
-            if context is not None:
-                self.found(context)
+            if context is not None and self._pool is not None:
+                self._found.append(context)
             held.append(record)
             if len(held) > self.ahead:
                 yield held.popleft()
         yield from held
 
-    def found(self, context: Context) -> None:
-        """Plan the partition now and start fetching it as soon as a worker is free."""
-        consumer = self._consumer
-        if consumer is None or self._pool is None or not consumer.wanted():
-            return
-        key = consumer.key(context)
-        plan = self._planned[key] = consumer.plan(context)
-        if plan is not None:
-            self._pool.submit(key, partial(consumer.fetch, plan))
+    def found(self) -> list[Context]:
+        """The partitions found since the last call, in order (to plan and submit)."""
+        found = list(self._found)
+        self._found.clear()
+        return found
 
-    def take(self, context: Context) -> tuple[Q, Iterable[R]] | None:
-        """The partition's plan and what is fetched for it; None if there is nothing to fetch.
+    def submit(self, key: str, fetch: Callable[[], Generator[Any, None, Any]]) -> None:
+        """Start ``fetch`` for ``key`` as soon as a worker is free (inline when not running)."""
+        if self._pool is not None:
+            self._pool.submit(key, fetch)
 
-        A partition never found (or planned ahead) is planned and fetched now, inline.
-        """
-        consumer = self._consumer
-        if consumer is None:
-            raise RuntimeError("LookAhead.take before a consumer registered")
-        key = consumer.key(context)
-        plan = self._planned.pop(key) if key in self._planned else consumer.plan(context)
-        if plan is None:
-            return None
-        fetched = self._pool.take(key) if self._pool is not None else None
-        return plan, fetched if fetched is not None else consumer.fetch(plan)
+    def take(self, key: str) -> Generator[Any, None, Any] | None:
+        """What is fetched for ``key``, or None if it was never submitted."""
+        return self._pool.take(key) if self._pool is not None else None
 
     def each(self, keys: Iterable[str], fetch: Callable[[str], Iterable[T]]) -> Iterator[T]:
         """What ``fetch`` gives for each key, several keys at a time, in the keys' order.

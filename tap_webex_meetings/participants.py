@@ -33,7 +33,7 @@ a run that worked before it existed must not start failing (see docs/participant
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cached_property
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -43,15 +43,14 @@ from typing_extensions import override
 
 from tap_webex_meetings import answers, timeutils, webex
 from tap_webex_meetings.errors import NotFoundError, WebexAPIError
+from tap_webex_meetings.meetings import SeriesMeetingsStream
 from tap_webex_meetings.partitioned import PartitionedStream
-from tap_webex_meetings.streams import SCHEMAS, SeriesMeetingsStream
+from tap_webex_meetings.streams import SCHEMAS
 
 if TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
-# Webex shows an instance's details (and its participants) this long after it ends.
-DETAILS_DELAY = timedelta(minutes=15)
 ENDED = "ended"  # an instance's state once it is over
 # The stream's state: when the last complete run that read participants started.
 LAST_RUN = "last_run_start"
@@ -82,23 +81,19 @@ class MeetingParticipantsStream(PartitionedStream):
             moment = timeutils.parse_datetime(value) if isinstance(value, str) else None
         except ValueError:
             return None
-        return moment if moment is not None and moment <= self.webex_tap.run_start else None
+        return None if moment is None or self.webex_tap.policy.in_future(moment) else moment
 
     def is_due(self, context: Context) -> bool:
-        """Whether the instance's participants are read this run (see the module docstring)."""
+        """Whether the instance's participants are read this run (see :mod:`policy`)."""
         end = context.get("end")
         if context.get("state") != ENDED or not isinstance(end, str):
             return False
-        shown = timeutils.parse_api_timestamp(end) + DETAILS_DELAY
-        if shown > self.webex_tap.run_start:
-            return False  # not yet: the series lists it again on a later run
         read_through = context.get("readThrough")
-        if read_through is None:  # a series read from start_date: new, or a backfill
-            return True
-        earlier = timeutils.parse_datetime(read_through)
-        if self._last_run is not None:
-            earlier = max(earlier, self._last_run)
-        return shown > earlier
+        return self.webex_tap.policy.participants_due(
+            timeutils.parse_api_timestamp(end),
+            timeutils.parse_datetime(read_through) if read_through is not None else None,
+            self._last_run,
+        )
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -161,5 +156,5 @@ class MeetingParticipantsStream(PartitionedStream):
     def finalize_state_progress_markers(self, state: dict[str, Any] | None = None) -> None:
         """The end of a complete run that read participants: its start, for the next run."""
         if state is None and self.selected:
-            self.stream_state[LAST_RUN] = timeutils.isoformat_utc(self.webex_tap.run_start)
+            self.stream_state[LAST_RUN] = timeutils.isoformat_utc(self.webex_tap.policy.now)
         super().finalize_state_progress_markers(state)

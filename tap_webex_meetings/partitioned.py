@@ -6,7 +6,7 @@ every such stream gets the fixes by subclassing :class:`PartitionedStream`:
 - it finds a partition by scanning all of them, per call: :class:`~state.IndexedStateManager`
   finds it by key;
 - it compares bookmarks as strings, so ``start`` values in mixed UTC offsets compare wrongly
-  (meltano/sdk#2753): :func:`advance_bookmark` moves a partition's progress marker as a UTC
+  (meltano/sdk#2753): :func:`~state.advance_bookmark` moves a partition's progress marker as a UTC
   instant;
 - no bookmark passes the run's start, though upcoming meetings are emitted (the signpost);
 - it narrates every partition at INFO ("Beginning sync of ..."): DEBUG here.
@@ -19,28 +19,14 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from singer_sdk.helpers._state import PROGRESS_MARKERS  # private module: the SDK's own key
 from typing_extensions import override
 
 from tap_webex_meetings import timeutils
 from tap_webex_meetings.client import WebexStream
-from tap_webex_meetings.state import IndexedStateManager
+from tap_webex_meetings.state import IndexedStateManager, advance_bookmark
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
-
-
-def advance_bookmark(partition: dict[str, Any], replication_key: str, moment: datetime) -> None:
-    """Move the partition's progress marker to ``moment`` if later, as a UTC instant.
-
-    The SDK promotes the marker to the bookmark once the partition is complete, capped at
-    the signpost.
-    """
-    markers = partition.setdefault(PROGRESS_MARKERS, {})
-    value = timeutils.isoformat_utc(moment)
-    if value > markers.get("replication_key_value", ""):
-        markers["replication_key"] = replication_key
-        markers["replication_key_value"] = value
 
 
 class PartitionedStream(WebexStream):
@@ -77,7 +63,7 @@ class PartitionedStream(WebexStream):
     @override
     def get_replication_key_signpost(self, context: Context | None = None) -> datetime:
         """No bookmark passes the run's start, though upcoming meetings are emitted."""
-        return self.webex_tap.run_start
+        return self.webex_tap.policy.now
 
     def note_record(self, record: Record, context: Context | None) -> None:
         """Called for every record written: move its partition's bookmark (override to add)."""

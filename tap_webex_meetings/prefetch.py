@@ -14,9 +14,9 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 R = TypeVar("R")
 
@@ -24,8 +24,11 @@ CHUNK = 100  # records handed over at once: about one page
 _POLL = 0.2  # seconds between checks of whether a blocked worker should give up
 
 
+@dataclass(frozen=True)
 class _End:
-    """Marks the end of a job's output."""
+    """Marks the end of a job's output; ``value`` is what its producer returned."""
+
+    value: Any = None
 
 
 _STOP = "\x00stop"  # the key of the job that tells a worker thread to return
@@ -70,8 +73,9 @@ class Prefetcher(Generic[R]):
                 thread.start()
         self._pending.put(job)
 
-    def take(self, key: str) -> Iterator[R] | None:
-        """The records of ``key`` (raising what its producer raised), or None if never submitted.
+    def take(self, key: str) -> Generator[R, None, Any] | None:
+        """The records of ``key``, then what its producer returned (raising what it raised),
+        or None if never submitted.
 
         Jobs submitted before ``key`` and not taken are abandoned, so a skipped series can
         never hold a worker.
@@ -117,12 +121,12 @@ class Prefetcher(Generic[R]):
             job.holds_permit = False
         self._permits.release()
 
-    def _drain(self, job: _Job[R]) -> Iterator[R]:
+    def _drain(self, job: _Job[R]) -> Generator[R, None, Any]:
         try:
             while True:
                 item = job.output.get()
                 if isinstance(item, _End):
-                    return
+                    return item.value
                 if isinstance(item, BaseException):
                     raise item
                 yield from item
@@ -150,14 +154,18 @@ class Prefetcher(Generic[R]):
 
     def _run(self, job: _Job[R]) -> None:
         chunk: list[R] = []
-        for record in job.produce():
-            chunk.append(record)
+        produced = iter(job.produce())
+        while True:
+            try:
+                chunk.append(next(produced))
+            except StopIteration as end:  # a generator's return value travels last
+                if self._put(job, chunk):
+                    self._put(job, _End(end.value))
+                return
             if len(chunk) >= CHUNK:
                 if not self._put(job, chunk):
                     return
                 chunk = []
-        if self._put(job, chunk):
-            self._put(job, _End())
 
     @staticmethod
     def _put(job: _Job[R], item: list[R] | BaseException | _End) -> bool:

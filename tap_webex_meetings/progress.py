@@ -9,13 +9,14 @@ start); the upcoming meetings become the series' memory (see :mod:`deletions`) o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from tap_webex_meetings import deletions, history, timeutils, webex
 from tap_webex_meetings.deletions import Meeting, MemoryBuilder
-from tap_webex_meetings.listing import SeriesQuery
-from tap_webex_meetings.partitioned import advance_bookmark
+from tap_webex_meetings.listing import Outcome, SeriesQuery
+from tap_webex_meetings.policy import Policy
+from tap_webex_meetings.state import advance_bookmark
 from tap_webex_meetings.summary import RunSummary
 
 
@@ -25,9 +26,8 @@ class SeriesProgress:
 
     query: SeriesQuery
     partition: dict[str, Any]  # the series' state partition (the SDK's, written in place)
-    run_start: datetime
+    policy: Policy
     summary: RunSummary
-    lookback: timedelta
     upcoming: MemoryBuilder = field(init=False)
     # Set by :meth:`finish` when the series can be finished (see :mod:`history`).
     finished: bool = field(init=False, default=False)
@@ -57,7 +57,7 @@ class SeriesProgress:
         if moment is None:
             return
         advance_bookmark(self.partition, replication_key, moment)
-        if moment >= self.run_start and not tombstone:
+        if self.policy.upcoming(moment) and not tombstone:
             meeting_type = record.get("meetingType") or webex.SCHEDULED_TYPE
             self.upcoming.add(Meeting(record["id"], meeting_type, moment))
         if self._watch and not tombstone:
@@ -83,11 +83,12 @@ class SeriesProgress:
         else:
             self.summary.new += 1
 
-    def finish(self, still_there: list[Meeting], *, gone: bool) -> None:
+    def finish(self, outcome: Outcome) -> None:
         """The series is complete: keep its upcoming meetings in its state, for the next run."""
         self.summary.series_done += 1
-        for meeting in still_there:
-            if meeting.start >= self.run_start:
+        gone = outcome.gone
+        for meeting in outcome.still_there:
+            if self.policy.upcoming(meeting.start):
                 self.upcoming.add(meeting)
         encoded = self.upcoming.encode()
         if encoded:
@@ -95,12 +96,12 @@ class SeriesProgress:
         else:
             self.partition.pop(deletions.UPCOMING, None)
         if gone:
-            self.partition[deletions.SERIES_DELETED_AT] = timeutils.isoformat_utc(self.run_start)
+            self.partition[deletions.SERIES_DELETED_AT] = timeutils.isoformat_utc(self.policy.now)
         self.finished = (
             self._watch
             and not gone
             and not encoded
             and not self._unsettled
             and self._latest_end is not None
-            and self.run_start >= history.finish_horizon(self._latest_end, self.lookback)
+            and self.policy.finishable(self._latest_end)
         )

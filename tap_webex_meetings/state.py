@@ -22,11 +22,13 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from singer_sdk.helpers._state import StateWriter  # private module (no upstream issue yet)
+# Private module (no upstream issue yet): the SDK's STATE writer, and its progress markers' key.
+from singer_sdk.helpers._state import PROGRESS_MARKERS, StateWriter
 from singer_sdk.singerlib import StateMessage
 from singer_sdk.streams._state import StreamStateManager  # private module; meltano/sdk#305
 from typing_extensions import override
 
+from tap_webex_meetings import timeutils
 from tap_webex_meetings.history import FinishedSeries
 
 if TYPE_CHECKING:
@@ -132,6 +134,19 @@ class IndexedStateManager(StreamStateManager):
             self._position = {key: at for at, key in enumerate(keys)}
             self._indexed = partitions
         return self._index
+
+
+def advance_bookmark(partition: dict[str, Any], replication_key: str, moment: datetime) -> None:
+    """Move the partition's progress marker to ``moment`` if later, as a UTC instant.
+
+    The SDK promotes the marker to the bookmark once the partition is complete, capped at
+    the signpost.
+    """
+    markers = partition.setdefault(PROGRESS_MARKERS, {})
+    value = timeutils.isoformat_utc(moment)
+    if value > markers.get("replication_key_value", ""):
+        markers["replication_key"] = replication_key
+        markers["replication_key_value"] = value
 
 
 def _info_as_debug(record: logging.LogRecord) -> bool:

@@ -1,48 +1,31 @@
-"""The two streams: meeting series, and every meeting of each series.
+"""The ``meeting_series`` stream: the series of this shard (configured ids, or discovery),
+then tombstones of known series Webex no longer has; and where the schemas are.
 
-``meeting_series`` finds the series (configured ids, or discovery); for each one,
-``series_meetings`` lists its scheduled meetings and meeting instances between the series'
-bookmark (minus ``lookback_days``) and ``end_date`` / run start + ``lookahead_days``, and
-emits a tombstone for each meeting it emitted as upcoming before that Webex no longer has
-(see :mod:`deletions`).
-
-Somewhat over 400 lines because each stream's singer-sdk hooks stay together; the work they
-start lives in listing.py (one series' pages, on a worker), progress.py (the series being
-written) and state.py.
+Each series found goes to the :class:`~catalog.SeriesCatalog`; ``series_meetings``
+(:mod:`meetings`) lists the meetings of each one the catalog lists.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
 from functools import cached_property, partial
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from singer_sdk import SchemaDirectory, StreamSchema
+from singer_sdk import SchemaDirectory, Stream, StreamSchema
 from singer_sdk.exceptions import FatalAPIError
 from typing_extensions import override
 
 from tap_webex_meetings import deletions, history, timeutils, webex
+from tap_webex_meetings.catalog import SeriesCatalog
 from tap_webex_meetings.client import WebexStream
-from tap_webex_meetings.deletions import Meeting
 from tap_webex_meetings.errors import NotFoundError
-from tap_webex_meetings.history import Discovery, FinishedSeries, SeriesFacts
-from tap_webex_meetings.listing import (
-    MAX_MEETING,
-    SERIES_GONE,
-    Listed,
-    SeriesListing,
-    SeriesQuery,
-    StillThere,
-)
-from tap_webex_meetings.lookahead import Consumer
-from tap_webex_meetings.partitioned import PartitionedStream
-from tap_webex_meetings.progress import SeriesProgress
-from tap_webex_meetings.sharding import shard_of
+from tap_webex_meetings.full_extract import MEETINGS_STREAM
+from tap_webex_meetings.history import Discovery
+from tap_webex_meetings.listing import warn_series_not_found
 from tap_webex_meetings.summary import bookmarks_of
 
 if TYPE_CHECKING:
@@ -50,11 +33,7 @@ if TYPE_CHECKING:
 
 
 def schema_dir() -> Traversable:
-    """``schemas/``: inside the installed wheel, or at the top of a source checkout.
-
-    The wheel build copies the top-level folder into the package; an editable install
-    imports the package from the checkout, where the folder stays at the top.
-    """
+    """``schemas/``: in the installed wheel, or at the top of a checkout (editable)."""
     packaged = resources.files("tap_webex_meetings") / "schemas"
     return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "schemas"
 
@@ -71,27 +50,21 @@ class MeetingSeriesStream(WebexStream):
     replication_key = None
     schema = StreamSchema(SCHEMAS)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Series found through hostEmail must be listed through the same hostEmail.
-        self._host_of: dict[str, str] = {}
-        # Finished series found again and still over: their meetings are not listed.
-        self._skipped: set[str] = set()
+    @property
+    def _catalog(self) -> SeriesCatalog:
+        return catalog_of(self)
 
     @cached_property
     def _discovery(self) -> Discovery:
         """Each host's discovery window: the whole range, or narrowed (see :mod:`history`)."""
         settings = self.settings
-        run_start = self.webex_tap.run_start
+        policy = self.webex_tap.policy
         marker = self.stream_state.get(history.DISCOVERED)
         found = history.discovery_windows(
             marker if isinstance(marker, dict) else None,
             hosts=self._hosts,
-            start_date=settings.start_date,
-            lookback=settings.lookback,
             split=history.split_of(settings.shard_index, settings.shard_count),
-            run_start=run_start,
-            range_end=settings.range_end(run_start),
+            policy=policy,
         )
         for host in found.future:
             self.logger.warning(
@@ -99,7 +72,7 @@ class MeetingSeriesStream(WebexStream):
                 "%s; discovering over the whole range again",
                 host or "the token's user",
                 found.future[host],
-                timeutils.isoformat_utc(run_start),
+                timeutils.isoformat_utc(policy.now),
             )
         return found
 
@@ -116,7 +89,7 @@ class MeetingSeriesStream(WebexStream):
             {
                 "meetingType": webex.SERIES_TYPE,
                 "from": timeutils.query_format(self._discovery.starts[host or history.TOKEN_USER]),
-                "to": timeutils.query_format(settings.range_end(self.webex_tap.run_start)),
+                "to": timeutils.query_format(self.webex_tap.policy.range_end),
                 "max": settings.page_size,
                 "hostEmail": host,
             }
@@ -124,21 +97,17 @@ class MeetingSeriesStream(WebexStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Each series of this shard once, however many ways it was found, then the gone.
-
-        The look-ahead (see :mod:`lookahead`) starts fetching a series' meetings as soon as
-        it is found and passes the series on ``2 x max_workers`` series later, so its
-        meetings are on their way while earlier series are written. A series extracted
-        before that Webex no longer has comes last, as a tombstone; its meetings'
-        tombstones follow from the child stream.
+        """Each series of this shard once, however found, then the gone; each passed on
+        ``2 x max_workers`` series late, so its meetings are fetched meanwhile (:mod:`lookahead`).
         """
-        look_ahead = self.webex_tap.look_ahead
-        with look_ahead.running(self.settings.max_workers):
-            yield from look_ahead.hold(self._series_of_shard(), self._child_context_of)
+        read_ahead = self._catalog.read_ahead
+        with read_ahead.running(self.settings.max_workers):
+            yield from read_ahead.hold(self._series_of_shard(), self._child_context_of)
 
     def _child_context_of(self, record: dict[str, Any]) -> dict[str, Any] | None:
         """The series' partition, or None when its meetings are not listed (finished)."""
-        return None if record["id"] in self._skipped else self.get_child_context(record, None)
+        catalog = self._catalog
+        return catalog.context_of(record["id"]) if catalog.listed(record["id"]) else None
 
     def _series_of_shard(self) -> Iterator[dict[str, Any]]:
         """This shard's series as they are found, then the known ones missing from them:
@@ -148,15 +117,14 @@ class MeetingSeriesStream(WebexStream):
         settings = self.settings
         summary = self.webex_tap.summary
         _ = self._known_series  # read from the state here, not on a lookup's worker thread
-        child = self._meetings_stream
-        if child is not None:
-            summary.finished_skipped = len(child.finished)
+        if self._meetings_stream is not None:
+            summary.finished_skipped = len(self._catalog.finished)
         found = (
             self._configured_series() if settings.meeting_series_ids else self._discovered_series()
         )
         in_shard: set[str] = set()
         for record in found:
-            if self._in_shard(record["id"]):
+            if self._catalog.in_shard(record["id"]):
                 in_shard.add(record["id"])
                 summary.series += 1
                 self._plan(record)
@@ -170,47 +138,17 @@ class MeetingSeriesStream(WebexStream):
             yield record
 
     def _plan(self, record: dict[str, Any]) -> None:
-        """Whether the series' meetings are listed: not while it is finished and over.
-
-        A finished series Webex shows active again (a host extended it) is read again from
-        the start of the run that finished it (minus ``lookback_days``).
-        """
-        child = self._meetings_stream
-        if child is None:
-            return
-        series_id = record["id"]
-        facts = history.facts_of(record, self.webex_tap.run_start)
-        child.facts[series_id] = facts
-        if series_id not in child.finished:
-            return
-        if facts.over and not child.backfill:
-            self._skipped.add(series_id)
-            return
-        instant = child.finished.reopen(series_id)
-        self.webex_tap.summary.finished_skipped -= 1
-        partition = child.state_manager.get_context_state(self.get_child_context(record, None))
-        if instant is not None and "replication_key_value" not in partition:
-            partition["replication_key"] = child.replication_key
-            partition["replication_key_value"] = timeutils.isoformat_utc(instant)
-        if facts.over:  # read again by the backfill, said once (see SeriesMeetingsStream)
-            return
-        self.logger.info(
-            "Meeting series %s was finished and is %s again; reading it from its bookmark",
-            series_id,
-            record.get("state"),
-        )
+        """Tell the catalog (it decides whether the series' meetings are listed)."""
+        if (child := self._meetings_stream) is not None:
+            self._catalog.found(record, child.replication_key or "")
 
     @property
-    def _meetings_stream(self) -> SeriesMeetingsStream | None:
+    def _meetings_stream(self) -> Stream | None:
+        """``series_meetings``, when it is extracted (selected, or a descendant is)."""
         for child in self.child_streams:
-            if isinstance(child, SeriesMeetingsStream) and (
-                child.selected or child.has_selected_descendents
-            ):
+            if child.name == MEETINGS_STREAM and (child.selected or child.has_selected_descendents):
                 return child
         return None
-
-    def _in_shard(self, series_id: str) -> bool:
-        return shard_of(series_id, self.settings.shard_count) == self.settings.shard_index
 
     def _configured_series(self) -> Iterator[dict[str, Any]]:
         """Look the configured ids up, several at a time.
@@ -221,7 +159,7 @@ class MeetingSeriesStream(WebexStream):
         ids = self.settings.meeting_series_ids
         missing: dict[str, NotFoundError] = {}
         found = list(
-            self.webex_tap.look_ahead.each(ids, partial(self._look_up_series, missing=missing))
+            self._catalog.read_ahead.each(ids, partial(self._look_up_series, missing=missing))
         )
         absent = [series_id for series_id in ids if series_id in missing]  # configured order
         unknown = [series_id for series_id in absent if series_id not in self._known_series]
@@ -231,7 +169,7 @@ class MeetingSeriesStream(WebexStream):
                 f"404 for {', '.join(absent)}); nothing to extract"
             )
         for series_id in unknown:  # known ones were deleted: see _gone_series
-            _warn_series_not_found(self, series_id, missing[series_id])
+            warn_series_not_found(self.logger, series_id, missing[series_id])
         yield from found
 
     def _look_up_series(
@@ -252,7 +190,7 @@ class MeetingSeriesStream(WebexStream):
                 seen.add(record["id"])
                 summary.discovered += 1
                 if host:
-                    self._host_of[record["id"]] = host
+                    self._catalog.host_of[record["id"]] = host
                 yield record
         if not seen and not self._discovery.narrowed:
             params = self.get_url_params(None, None)
@@ -265,42 +203,19 @@ class MeetingSeriesStream(WebexStream):
                 params["to"],
             )
 
-    @cached_property
+    @property
     def _known_series(self) -> dict[str, dict[str, Any]]:
-        """Partitions of this shard's series that an earlier run extracted, not found gone.
-
-        Not one whose id cannot go into a URL (a hand-edited state): its lookup would ask for
-        something else, and the 404 read as the series deleted.
-        """
-        child = self._meetings_stream
-        if child is None:
-            return {}
-        known = {}
-        for partition in child.state_manager.partitions():
-            series_id = partition["context"].get("meetingSeriesId", "")
-            if deletions.SERIES_DELETED_AT in partition or not self._in_shard(series_id):
-                continue
-            if problem := webex.path_problem(series_id):  # never looked up nor tombstoned
-                self.logger.warning(
-                    "The state holds series %r, whose id cannot go into a URL (%s); ignoring it",
-                    series_id[:100],
-                    problem,
-                )
-                continue
-            known[series_id] = partition
-        return known
+        """This shard's series an earlier run extracted (none if meetings are not extracted)."""
+        return self._catalog.remembered if self._meetings_stream is not None else {}
 
     def _missing_series(self, found: set[str]) -> Iterator[dict[str, Any]]:
         """Known series not found now: a tombstone once Webex confirms it with a 404, or,
         after a narrowed discovery, the series record of one that can still change.
 
-        With configured ids, a known id that answered 404 is gone. After a discovery over
-        the whole range, a known series not found is looked up (it may only have left the
-        range). After a narrowed one, only a series that can still change is asked about:
-        one with upcoming meetings remembered (they can be cancelled) or read within a day
-        before the window (a meeting that ran past its schedule); found, it is read like a
-        discovered one. Only series found through the token's user or a ``host_emails``
-        entry still configured are asked about.
+        With configured ids, a known id that answered 404 is gone. After a whole-range
+        discovery a known series not found is looked up (it may only have left the range);
+        after a narrowed one, only one that may change (:meth:`SeriesCatalog.may_change`),
+        read like a discovered one if found. Only series of hosts still configured.
         """
         settings = self.settings
         discovery = self._discovery
@@ -318,7 +233,7 @@ class MeetingSeriesStream(WebexStream):
             if host not in discovery.starts:
                 continue
             if host in discovery.narrowed:
-                if not _may_change(partition, discovery.starts[host]):
+                if not self._catalog.may_change(partition, discovery.starts[host]):
                     continue
                 read_if_found.add(series_id)
             missing[series_id] = context
@@ -326,7 +241,7 @@ class MeetingSeriesStream(WebexStream):
             host = context.get("hostEmail")
             record = None if settings.meeting_series_ids else self.look_up(series_id, host)
             if host:
-                self._host_of[series_id] = host
+                self._catalog.host_of[series_id] = host
             if record is not None:
                 if series_id in read_if_found:
                     yield record
@@ -336,31 +251,26 @@ class MeetingSeriesStream(WebexStream):
                 "its upcoming meetings.",
                 series_id,
             )
-            yield deletions.series_tombstone(series_id, datetime.now(timezone.utc))
+            yield deletions.series_tombstone(series_id, self.webex_tap.policy.now)
 
     @override
     def get_child_context(self, record: Record, context: Context | None) -> dict[str, Any]:
-        """One state partition per series: ``{"meetingSeriesId": ...}`` (+ ``hostEmail``)."""
-        child = {"meetingSeriesId": record["id"]}
-        if host := self._host_of.get(record["id"]):
-            child["hostEmail"] = host
-        return child
+        """One state partition per series (see :meth:`SeriesCatalog.context_of`)."""
+        return self._catalog.context_of(record["id"])
 
     @override
     def generate_child_contexts(
         self, record: Record, context: Context | None
     ) -> Iterable[Context | None]:
         """None for a finished series that is still over: its meetings are not listed."""
-        if record["id"] in self._skipped:
+        if not self._catalog.listed(record["id"]):
             return ()
         return super().generate_child_contexts(record, context)
 
     @override
     def finalize_state_progress_markers(self, state: dict[str, Any] | None = None) -> None:
-        """The end of a complete run: the discovery marker, the last STATE, the summary.
-
-        Only a run that got here discovered and read every series, so only it may narrow
-        the next run's discovery.
+        """The end of a complete run: the discovery marker (only a run that read every
+        series may narrow the next discovery), the last STATE, the summary.
         """
         settings = self.settings
         if not settings.meeting_series_ids and self._meetings_stream is not None:
@@ -368,242 +278,21 @@ class MeetingSeriesStream(WebexStream):
                 hosts=self._hosts,
                 start_date=settings.start_date,
                 split=history.split_of(settings.shard_index, settings.shard_count),
-                run_start=self.webex_tap.run_start,
+                run_start=self.webex_tap.policy.now,
             )
         super().finalize_state_progress_markers(state)
         self.webex_tap.state_writer.flush()
-        child = self._meetings_stream
-        partitions = child.state_manager.partitions() if child is not None else []
+        extracted = self._meetings_stream is not None
+        partitions = self._catalog.partitions() if extracted else []
         logging.getLogger(self.tap_name).info(
             "%s", self.webex_tap.summary.line(bookmarks_of(partitions))
         )
 
 
-class SeriesMeetingsStream(PartitionedStream):
-    """Scheduled meetings and meeting instances of one series, incremental on ``start``."""
-
-    name = "series_meetings"
-    path = webex.MEETINGS_PATH
-    parent_stream_type = MeetingSeriesStream
-    primary_keys = ("id",)
-    replication_key = "start"
-    schema = StreamSchema(SCHEMAS)
-    # A meeting's end decides whether its series is finished (see :mod:`history`).
-    entry_moments_if_present = ("end",)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._series: SeriesProgress | None = None
-        # What each series' record said, from the parent stream (decides finishing).
-        self.facts: dict[str, SeriesFacts] = {}
-        self.webex_tap.look_ahead.serve(
-            Consumer(
-                key=lambda context: context["meetingSeriesId"],
-                plan=self._query,
-                fetch=self._meetings_from,
-                wanted=lambda: self.selected or self.has_selected_descendents,
-            )
-        )
-
-    @property
-    def finished(self) -> FinishedSeries:
-        """The series finished by earlier runs (see :mod:`history`)."""
-        return self.state_manager.finished
-
-    @cached_property
-    def backfill(self) -> bool:
-        """Whether every known series is read from ``start_date`` this run (see
-        :mod:`history`); said once. Read before the run records its own ``start_date``.
-        """
-        read_from = self.stream_state.get(history.READ_FROM)
-        start_date = self.settings.start_date
-        if not history.is_backfill(read_from, start_date):
-            return False
-        self.logger.info(
-            "start_date %s is earlier than %s, which the known series were read from: "
-            "reading every one of them from %s (a backfill)",
-            timeutils.isoformat_utc(start_date),
-            read_from,
-            timeutils.isoformat_utc(start_date),
-        )
-        return True
-
-    @override
-    def finalize_state_progress_markers(self, state: dict[str, Any] | None = None) -> None:
-        """The end of a complete run: it records the ``start_date`` its series were read from.
-
-        Not before: a backfill that fails midway is a backfill again when resumed.
-        """
-        if state is None:
-            self.stream_state[history.READ_FROM] = timeutils.isoformat_utc(self.settings.start_date)
-        super().finalize_state_progress_markers(state)
-
-    @override
-    def list_params(self, context: Context | None) -> dict[str, str]:
-        """The first page's query is the context built by :meth:`_query`, plus ``max``."""
-        return {**(context or {}), "max": str(self.settings.page_size)}
-
-    @override
-    def generate_child_contexts(
-        self, record: Record, context: Context | None
-    ) -> Iterable[Context | None]:
-        """Only instances, for a selected child: the SDK would warn for every other record."""
-        if not any(c.selected or c.has_selected_descendents for c in self.child_streams):
-            return ()
-        child = self.get_child_context(record, context)
-        return () if child is None else (child,)
-
-    @override
-    def get_child_context(self, record: Record, context: Context | None) -> dict[str, Any] | None:
-        """A child stream's partition: one meeting instance, ``{"meetingId": ...}`` with its
-        series' context (``meetingSeriesId``, ``hostEmail``), ``state``, ``end`` and
-        ``readThrough``: the series' bookmark before this run (None for a series read from
-        ``start_date``: new, or a backfill); an earlier run listed what ended before it.
-
-        The parameter Webex's per-meeting APIs take (``/meetingParticipants``, …). None for
-        scheduled meetings and tombstones: nothing happened in them to list.
-        """
-        if record.get("meetingType") != webex.INSTANCE_TYPE or deletions.DELETED_AT in record:
-            return None
-        bookmark = self._series.query.bookmark if self._series is not None else None
-        read_through = None if bookmark is None or self.backfill else bookmark
-        instance = {
-            "state": record.get("state"),
-            "end": record.get("end"),
-            "readThrough": read_through and timeutils.isoformat_utc(read_through),
-        }
-        return {**(context or {}), "meetingId": record["id"], **instance}
-
-    @override
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Every meeting of the series in range, then tombstones of the deleted ones."""
-        assert context is not None, "series_meetings runs once per meeting series"
-        taken = self.webex_tap.look_ahead.take(context)
-        if taken is None:
-            return  # an empty range: nothing to list, nothing to forget
-        query, items = taken
-        tap = self.webex_tap
-        progress = self._series = SeriesProgress(
-            query,
-            self.get_context_state(context),
-            tap.run_start,
-            tap.summary,
-            self.settings.lookback,
-        )
-        still_there: list[Meeting] = []
-        gone = False
-        try:
-            for item in items:
-                if isinstance(item, dict):
-                    yield item
-                elif isinstance(item, StillThere):
-                    still_there.append(item.meeting)
-                elif item is SERIES_GONE:
-                    gone = True
-        except Exception:
-            # Whatever finished before this series must not wait for the next interval.
-            self.webex_tap.state_writer.flush()
-            raise
-        progress.finish(still_there, gone=gone)
-        if progress.finished:
-            self.state_manager.retire(context, query.series_id, tap.run_start)
-        self._series = None
-
-    def _query(self, context: Context) -> SeriesQuery | None:
-        """The series' window and parameters, and what it remembers; None if the range is empty.
-
-        Runs on the main thread (it reads the state), before any worker fetches.
-        """
-        settings = self.settings
-        run_start = self.webex_tap.run_start
-        series_id = context["meetingSeriesId"]
-        partition = self.state_manager.find(context)
-        value = (partition or {}).get("replication_key_value")
-        bookmark = timeutils.parse_datetime(value) if value else None
-        if partition is not None and bookmark is not None and bookmark > run_start:
-            self.logger.warning(
-                "Meeting series %s: its bookmark %s is later than this run's start %s (a "
-                "clock that was ahead?); reading it as if it had none",
-                series_id,
-                value,
-                timeutils.isoformat_utc(run_start),
-            )
-            partition.pop("replication_key_value", None)  # never written back
-            bookmark = None
-        start = self._query_start(bookmark)
-        end = settings.range_end(run_start)
-        if start >= end:
-            return None
-        params = webex.query_params(
-            {
-                "meetingSeriesId": series_id,
-                "hostEmail": context.get("hostEmail"),
-                "meetingType": settings.meeting_type,
-                "state": settings.state,
-                "isModified": settings.is_modified,
-                "to": timeutils.query_format(end),
-            }
-        )
-        remembered = deletions.remembered(partition, series_id)
-        return SeriesQuery(
-            series_id,
-            start,
-            end,
-            params,
-            remembered,
-            known=partition is not None,
-            bookmark=bookmark,
-            facts=self.facts.get(series_id),
-        )
-
-    def _query_start(self, bookmark: datetime | None) -> datetime:
-        """``start_date`` on the first run and a backfill; later the bookmark minus
-        ``lookback_days``.
-        """
-        start_date = self.settings.start_date
-        if bookmark is None or self.backfill or bookmark <= start_date:
-            return start_date
-        return max(start_date, bookmark - self.settings.lookback)
-
-    def _meetings_from(self, query: SeriesQuery) -> Iterator[Listed]:
-        """The series' meetings and what became of those it remembers (runs on a worker)."""
-        listing = SeriesListing(
-            query, self.request_records, self.look_up, self.instance_cap, self.logger
-        )
-        try:
-            yield from listing.meetings()
-        except NotFoundError as exc:
-            if not query.known:
-                _warn_series_not_found(self, query.series_id, exc)
-                return
-            yield SERIES_GONE
-            yield from listing.all_remembered_deleted()
-
-    @override
-    def note_record(self, record: Record, context: Context | None) -> None:
-        """Bookmark, counts and upcoming meetings of the series (see :class:`SeriesProgress`)."""
-        if self._series is not None:
-            self._series.note(record, self.replication_key)
+class _CatalogTap(Protocol):
+    series_catalog: SeriesCatalog
 
 
-def _warn_series_not_found(stream: WebexStream, series_id: str, exc: NotFoundError) -> None:
-    stream.logger.warning(
-        "Meeting series %s was not found; extracting the other series. %s", series_id, exc
-    )
-
-
-def _may_change(partition: dict[str, Any], window_start: datetime) -> bool:
-    """Whether a known series missing from a narrowed discovery can still change.
-
-    It can when it remembers upcoming meetings (they can be cancelled), or when its bookmark
-    lies within a day (Webex's longest meeting) before the window: a meeting that ran past
-    its schedule. Anything older was over before the last complete run.
-    """
-    if partition.get(deletions.UPCOMING):
-        return True
-    value = partition.get("replication_key_value")
-    try:
-        bookmark = timeutils.parse_datetime(value) if isinstance(value, str) else None
-    except ValueError:
-        return False
-    return bookmark is not None and bookmark >= window_start - MAX_MEETING
+def catalog_of(stream: WebexStream) -> SeriesCatalog:
+    """The tap's series catalog (the tap makes it: it knows both streams)."""
+    return cast("_CatalogTap", stream.webex_tap).series_catalog

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import logging
 import os
@@ -35,20 +36,24 @@ from tap_webex_meetings import (
     config_errors,
     credentials,
     full_extract,
+    history,
     records,
     state_check,
 )
 from tap_webex_meetings import settings as settings_module
 from tap_webex_meetings.auth import WebexOAuthAuthenticator, authenticator_for
+from tap_webex_meetings.catalog import SeriesCatalog
 from tap_webex_meetings.errors import LoaderStoppedError
-from tap_webex_meetings.lookahead import LookAhead
+from tap_webex_meetings.meetings import SeriesMeetingsStream
 from tap_webex_meetings.output import GuardedWriter
 from tap_webex_meetings.participants import MeetingParticipantsStream as Participants
+from tap_webex_meetings.policy import Policy
 from tap_webex_meetings.reachability import UnreachableError
 from tap_webex_meetings.retries import RateGate
 from tap_webex_meetings.settings import Settings
+from tap_webex_meetings.sharding import shard_of
 from tap_webex_meetings.state import ThrottledStateWriter
-from tap_webex_meetings.streams import MeetingSeriesStream, SeriesMeetingsStream
+from tap_webex_meetings.streams import MeetingSeriesStream
 from tap_webex_meetings.summary import RunSummary
 from tap_webex_meetings.transport import DeadlineExceeded
 from tap_webex_meetings.webex import without_query
@@ -65,7 +70,9 @@ class TapWebexMeetings(Tap):
 
     name = "tap-webex-meetings"
     package_name = "tap-webex-meetings"
-    config_jsonschema = settings_module.CONFIG_SCHEMA
+    # A copy: the SDK adds its built-in settings (stream_maps, flattening_*) to this dict in
+    # place, which must not change the schema the typed view is read from.
+    config_jsonschema = copy.deepcopy(settings_module.CONFIG_SCHEMA)
     # msgspec serialises RECORD lines several times faster than the default simplejson;
     # guarded against signals mid-message and a loader that exits (see output.py).
     message_writer_class = GuardedWriter
@@ -83,8 +90,13 @@ class TapWebexMeetings(Tap):
         PluginCapabilities.FLATTENING,
     ]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, run_start: datetime | None = None, **kwargs: Any) -> None:
+        """``run_start``: the run's clock, when not the SDK's start (a test pins it here, so
+        that the state is judged by the same clock as the rest of the run).
+        """
         credentials.install(self._credentials)  # before the SDK logs anything about the config
+        if run_start is not None:
+            self.__dict__["run_start"] = run_start  # before load_state reads it
         super().__init__(*args, **kwargs)
         # singer-sdk logs several METRIC lines per series at INFO: thousands of 300-character
         # lines at organisation scale, and the main thread's largest cost after the records.
@@ -223,8 +235,18 @@ class TapWebexMeetings(Tap):
 
     @cached_property
     def run_start(self) -> datetime:
-        """When this run started: the cap of every bookmark, the base of ``lookahead_days``."""
+        """The run's one clock: when it started (the SDK's start unless given)."""
         return datetime.fromtimestamp(self.initialized_at / 1000, tz=timezone.utc)
+
+    @cached_property
+    def policy(self) -> Policy:
+        """Every series' window and lifecycle this run (see :mod:`policy`), from its clock.
+
+        Made when the first stream needs it: after the state is loaded (the ``start_date``
+        the known series were read from) and before this run records its own.
+        """
+        meetings = self.state.get("bookmarks", {}).get(full_extract.MEETINGS_STREAM, {})
+        return Policy.of(self.settings, self.run_start, meetings.get(history.READ_FROM))
 
     @cached_property
     def table_version(self) -> int | None:
@@ -265,9 +287,17 @@ class TapWebexMeetings(Tap):
         return RateGate()
 
     @cached_property
-    def look_ahead(self) -> LookAhead[Any, Any]:
-        """The series fetched ahead of the one being written, and the threads that do it."""
-        return LookAhead()
+    def series_catalog(self) -> SeriesCatalog:
+        """The series this shard extracts, shared by both streams (see :mod:`catalog`)."""
+        settings = self.settings
+        meetings = self.streams[full_extract.MEETINGS_STREAM]
+        return SeriesCatalog(
+            self.policy,
+            cast("SeriesMeetingsStream", meetings).state_manager,
+            lambda series_id: shard_of(series_id, settings.shard_count) == settings.shard_index,
+            self.summary,
+            self.streams[full_extract.SERIES_STREAM].logger,
+        )
 
     @override
     def discover_streams(self) -> list[Stream]:

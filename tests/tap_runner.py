@@ -147,9 +147,9 @@ def sync(
     run_start: datetime | None = None,
 ) -> TapOutput:
     """One in-process run; ``run_start`` pins the tap's "now" (default: the wall clock)."""
-    tap = TapWebexMeetings(config=config, state=copy.deepcopy(state), catalog=catalog)
-    if run_start is not None:
-        tap.run_start = run_start
+    tap = TapWebexMeetings(
+        config=config, state=copy.deepcopy(state), catalog=catalog, run_start=run_start
+    )
     return sync_tap(tap)
 
 

@@ -8,14 +8,15 @@ as meetings, its child never run, its bookmark compared as text), this test fail
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar
 
 from singer_sdk import Stream
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
+from tap_webex_meetings.meetings import SeriesMeetingsStream
 from tap_webex_meetings.partitioned import PartitionedStream
-from tap_webex_meetings.streams import SeriesMeetingsStream
 from tap_webex_meetings.tap import TapWebexMeetings
 from tests.hostile import Answer, Received, ScriptedServer, meeting
 from tests.tap_runner import sync_tap
@@ -90,8 +91,8 @@ def test_a_stream_added_by_the_recipe_runs_as_a_child_with_its_own_bookmarks() -
             "start_date": "2026-06-01T00:00:00Z",
             "meeting_series_ids": ["S"],
         }
-        tap = TapWithParticipants(config=config)
-        tap.run_start = tap.run_start.fromisoformat("2026-06-21T00:00:00+00:00")
+        now = datetime.fromisoformat("2026-06-21T00:00:00+00:00")
+        tap = TapWithParticipants(config=config, run_start=now)
         output = sync_tap(tap)
 
     participants = output.records("recipe_participants")

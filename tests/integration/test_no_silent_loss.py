@@ -20,7 +20,7 @@ from fake_webex import DEFAULT_NOW, FakeWebex, RecordedRequest, SeriesSpec
 
 from tap_webex_meetings import full_extract
 from tap_webex_meetings.deletions import DELETED_AT
-from tap_webex_meetings.streams import SeriesMeetingsStream
+from tap_webex_meetings.meetings import SeriesMeetingsStream
 from tap_webex_meetings.timeutils import parse_api_timestamp
 from tests.hostile import Answer, Received, ScriptedServer, meeting, series_then
 from tests.integration.test_history import one_off

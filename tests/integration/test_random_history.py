@@ -419,8 +419,8 @@ class History(RuleBasedStateMachine):
                 config=config,
                 state=copy.deepcopy(state),
                 catalog=copy.deepcopy(every_stream_selected()),
+                run_start=now,
             )
-        tap.run_start = now
         self.runs += 1
         logging.disable(logging.WARNING)  # thousands of runs: their lines are not the point
         try:

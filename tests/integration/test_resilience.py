@@ -120,8 +120,9 @@ def test_a_429_holds_back_every_worker(server: FakeWebex) -> None:
         held.append(seconds)
         time.sleep(seconds)
 
-    tap = TapWebexMeetings(config=config_for(server, max_workers=4, page_size=20))
-    tap.run_start = server.now
+    tap = TapWebexMeetings(
+        config=config_for(server, max_workers=4, page_size=20), run_start=server.now
+    )
     tap.rate_gate = RateGate(sleep=sleep)
     output = sync_tap(tap)
     assert set(output.ids()) == expected_ids(server, server.now + timedelta(days=30))

@@ -72,8 +72,7 @@ def finished_before_each_state(output: TapOutput) -> list[tuple[set[str], dict[s
 def test_many_series_emit_few_states_each_with_every_finished_bookmark() -> None:
     series = bulk_series(300, 3, now=NOW)
     with FakeWebex(series, now=NOW) as server:
-        tap = TapWebexMeetings(config=bulk_config(server, 3, max_workers=2))
-        tap.run_start = NOW
+        tap = TapWebexMeetings(config=bulk_config(server, 3, max_workers=2), run_start=NOW)
         # The run's STATE writer with a clock that moves 1 s per reading, the interval 5 s.
         clock = StepClock(1.0)
         writer = state_module.ThrottledStateWriter(tap.message_writer, clock=clock)

@@ -12,7 +12,7 @@ import requests
 from fake_webex import FakeWebex, SeriesSpec
 
 from tap_webex_meetings import timeutils
-from tap_webex_meetings.streams import SeriesMeetingsStream
+from tap_webex_meetings.meetings import SeriesMeetingsStream
 from tap_webex_meetings.tap import TapWebexMeetings
 from tap_webex_meetings.webex import SENSITIVE_FIELDS
 from tests.tap_runner import (

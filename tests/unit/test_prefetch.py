@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from functools import partial
 from typing import TypeVar
 
@@ -206,3 +206,24 @@ def test_shutdown_leaves_no_worker_thread_running() -> None:
     assert list(taken) == ["k4-0", "k4-1"]
     prefetcher.close()
     wait_until(lambda: set(threading.enumerate()) <= before)
+
+
+def test_what_a_producer_returns_comes_after_its_records() -> None:
+    def listing() -> Generator[str, None, str]:
+        yield from ("a", "b")
+        return "outcome"
+
+    pool: Prefetcher[str] = Prefetcher(workers=1, ahead=2)
+    try:
+        pool.submit("s", listing)
+        taken = pool.take("s")
+        assert taken is not None
+        returned: list[str] = []
+
+        def drain(listed: Generator[str, None, str]) -> Iterator[str]:
+            returned.append((yield from listed))
+
+        assert list(drain(taken)) == ["a", "b"]
+        assert returned == ["outcome"]
+    finally:
+        pool.close()

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from tap_webex_meetings.deletions import DELETED_AT, Meeting, Memory, MemoryBuilder, stamp
-from tap_webex_meetings.errors import WebexAPIError
-from tap_webex_meetings.listing import SERIES_GONE, SeriesListing, SeriesQuery, StillThere
+from tap_webex_meetings.errors import NotFoundError, WebexAPIError
+from tap_webex_meetings.listing import Listing, Outcome, SeriesListing, SeriesQuery
 from tap_webex_meetings.timeutils import parse_datetime
 
 SERIES = "ab" * 16
@@ -50,9 +51,12 @@ class Webex:
         self.queries: list[dict[str, Any]] = []
         self.lookups: list[tuple[str, str | None]] = []
         self.answers: dict[str, dict[str, Any] | Exception] = {}
+        self.gone = False  # the series' listing answers 404
 
     def fetch(self, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         self.queries.append(params)
+        if self.gone:
+            raise NotFoundError(404, "The requested resource could not be found.", "T_404")
         since = parse_datetime(params["from"])
         instances = 0
         for meeting in self.meetings:
@@ -91,8 +95,19 @@ def listing(
         remembered=Memory.decode(SERIES, builder.encode()),
         known=True,
         bookmark=None,
+        run_start=END,
     )
     return SeriesListing(query, webex.fetch, webex.look_up, webex.cap, LOGGER)
+
+
+def drained(listed: Listing) -> tuple[list[dict[str, Any]], Outcome]:
+    """A listing's records, then its outcome."""
+    records: list[dict[str, Any]] = []
+    while True:
+        try:
+            records.append(next(listed))
+        except StopIteration as end:
+            return records, end.value
 
 
 def meeting_of(record: dict[str, Any]) -> Meeting:
@@ -183,20 +198,24 @@ def test_a_remembered_meeting_that_moved_is_still_there_with_its_new_start() -> 
     webex = Webex([], cap=10)
     webex.answers[moved["id"]] = {**moved, "start": "2026-06-04T15:00:00+02:00"}
 
-    listed = list(listing(webex, [meeting_of(moved)], {"hostEmail": "bob@example.com"}).meetings())
+    listed, outcome = drained(
+        listing(webex, [meeting_of(moved)], {"hostEmail": "bob@example.com"}).listing()
+    )
 
     assert webex.lookups == [(moved["id"], "bob@example.com")], "asked as its host"
-    assert listed == [
-        StillThere(
+    assert listed == []
+    assert outcome == Outcome(
+        still_there=[
             Meeting(moved["id"], "scheduledMeeting", datetime(2026, 6, 4, 13, tzinfo=timezone.utc))
-        )
-    ]
+        ]
+    )
 
 
 def test_a_remembered_meeting_beyond_the_window_is_not_asked_about() -> None:
     later = scheduled(END + timedelta(days=10))
     webex = Webex([], cap=10)
-    assert list(listing(webex, [meeting_of(later)]).meetings()) == [StillThere(meeting_of(later))]
+    listed, outcome = drained(listing(webex, [meeting_of(later)]).listing())
+    assert (listed, outcome) == ([], Outcome(still_there=[meeting_of(later)]))
     assert webex.lookups == []
 
 
@@ -212,7 +231,29 @@ def test_a_series_gone_tombstones_every_remembered_meeting() -> None:
     remembered = [meeting_of(scheduled(START + timedelta(days=d))) for d in range(4)]
     webex = Webex([], cap=10)
     tombstones = list(listing(webex, remembered).all_remembered_deleted())
-    assert [t["id"] for t in tombstones if isinstance(t, dict)] == [m.id for m in remembered]
-    assert all(isinstance(t, dict) and t[DELETED_AT] for t in tombstones)
-    assert SERIES_GONE not in tombstones
+    assert [t["id"] for t in tombstones] == [m.id for m in remembered]
+    assert all(t[DELETED_AT] for t in tombstones)
     assert webex.lookups == []
+
+
+def test_a_known_series_that_answers_404_is_gone_with_every_remembered_meeting() -> None:
+    remembered = [meeting_of(scheduled(START + timedelta(days=d))) for d in range(2)]
+    webex = Webex([], cap=10)
+    webex.gone = True
+    listed, outcome = drained(listing(webex, remembered).listing())
+    assert [t["id"] for t in listed] == [m.id for m in remembered]
+    assert all(t[DELETED_AT] for t in listed)
+    assert outcome == Outcome(gone=True)
+    assert webex.lookups == []
+
+
+def test_a_new_series_that_answers_404_is_one_warning_and_nothing_else(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    webex = Webex([], cap=10)
+    webex.gone = True
+    new = listing(webex)
+    new.query = replace(new.query, known=False)
+    assert drained(new.listing()) == ([], Outcome())
+    (line,) = (r.getMessage() for r in caplog.records)
+    assert line.startswith(f"Meeting series {SERIES} was not found; extracting the other series.")
