@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import io
 import json
 import logging
@@ -245,3 +246,13 @@ def lines_until_states(process: subprocess.Popen[str], count: int) -> list[str]:
         if sum('"type":"STATE"' in seen.replace(" ", "") for seen in lines) >= count:
             break
     return lines
+
+
+@functools.cache
+def every_stream_selected() -> dict[str, Any]:
+    """The discovered catalog with every stream selected, participants included."""
+    catalog = TapWebexMeetings(config={}, validate_config=False).catalog_dict
+    for stream in catalog["streams"]:
+        for entry in stream["metadata"]:
+            entry["metadata"]["selected"] = True
+    return catalog

@@ -30,7 +30,6 @@ Profiles (``HYPOTHESIS_PROFILE``): ``ci`` (default; fixed seed, no example datab
 from __future__ import annotations
 
 import copy
-import functools
 import logging
 import os
 import time
@@ -62,7 +61,7 @@ from tests.history_model import (
     request_bound,
     truth,
 )
-from tests.tap_runner import TapOutput, sync_tap
+from tests.tap_runner import TapOutput, every_stream_selected, sync_tap
 
 settings.register_profile(
     "ci",
@@ -95,16 +94,6 @@ CLOCK_STEPS = (5, 10, 16, 30, 60, 6 * 60, 24 * 60, 3 * 24 * 60, 14 * 24 * 60)  #
 SPLITS = (1, 2, 3)
 ORDERS = st.permutations(range(max(SPLITS)))
 FAR_PAST, FAR_FUTURE = START - timedelta(days=3650), START + timedelta(days=3650)
-
-
-@functools.cache
-def every_stream_selected() -> dict[str, Any]:
-    """The discovered catalog with every stream selected, participants included."""
-    catalog = TapWebexMeetings(config={}, validate_config=False).catalog_dict
-    for stream in catalog["streams"]:
-        for entry in stream["metadata"]:
-            entry["metadata"]["selected"] = True
-    return catalog
 
 
 def start_of(record: dict[str, Any]) -> datetime:
