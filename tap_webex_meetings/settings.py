@@ -204,6 +204,7 @@ UNTYPED = frozenset(
     {*OAUTH_SETTINGS, "access_token", "meeting_password", "secret_fields", "shard_plan"}
 )
 PROPERTIES: dict[str, dict[str, Any]] = CONFIG_SCHEMA["properties"]
+SECRET_SETTINGS = tuple(name for name, spec in PROPERTIES.items() if spec.get("secret"))
 DEFAULTS: dict[str, Any] = {
     name: spec["default"] for name, spec in PROPERTIES.items() if "default" in spec
 }
