@@ -21,7 +21,7 @@ from singer_sdk.streams.rest import RESTStream
 from typing_extensions import override
 
 from tap_webex_meetings import stream_maps, timeutils, webex
-from tap_webex_meetings.config_checks import list_from_text
+from tap_webex_meetings.settings import list_from_text
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context

@@ -51,6 +51,10 @@ from tap_webex_meetings.summary import RunSummary
 from tap_webex_meetings.transport import DeadlineExceeded
 from tap_webex_meetings.webex import without_query
 
+# The stream tree, declared where the streams are wired: no stream module imports another.
+SeriesMeetingsStream.parent_stream_type = MeetingSeriesStream
+Participants.parent_stream_type = SeriesMeetingsStream
+
 
 class TapWebexMeetings(ConfigReadingTap):
     """Singer tap for the Webex "List Meetings of a Meeting Series" API."""
