@@ -20,8 +20,7 @@ from tap_webex_meetings import deletions, history, timeutils, webex
 from tap_webex_meetings.catalog import SeriesCatalog, catalog_of
 from tap_webex_meetings.client import SCHEMAS, WebexStream
 from tap_webex_meetings.errors import NotFoundError
-from tap_webex_meetings.full_extract import MEETINGS_STREAM
-from tap_webex_meetings.history import Discovery
+from tap_webex_meetings.history import MEETINGS_STREAM, Discovery
 from tap_webex_meetings.listing import warn_series_not_found
 from tap_webex_meetings.summary import bookmarks_of
 

@@ -27,7 +27,6 @@ from typing_extensions import override
 
 from tap_webex_meetings import (
     credentials,
-    full_extract,
     history,
     records,
     state_check,
@@ -70,7 +69,7 @@ class TapWebexMeetings(ConfigReadingTap):
     # Only what is tested (tests/test_capabilities.py), as meltano.yml declares it. Not the
     # SDK's BATCH (it would also add a batch_config setting), ACTIVATE_VERSION (behind a
     # setting, and sent before a full-table stream's records; the tap sends its own after a
-    # full extract, see full_extract.py), nor STRUCTURED_LOGGING (Meltano would switch to
+    # full extract, see history.py), nor STRUCTURED_LOGGING (Meltano would switch to
     # JSON logs, which no test here reads).
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
         TapCapabilities.CATALOG,
@@ -165,16 +164,16 @@ class TapWebexMeetings(ConfigReadingTap):
         Made when the first stream needs it: after the state is loaded (the ``start_date``
         the known series were read from) and before this run records its own.
         """
-        meetings = self.state.get("bookmarks", {}).get(full_extract.MEETINGS_STREAM, {})
+        meetings = self.state.get("bookmarks", {}).get(history.MEETINGS_STREAM, {})
         return Policy.of(self.settings, self.run_start, meetings.get(history.READ_FROM))
 
     @cached_property
     def table_version(self) -> int | None:
-        """The version of every record of a full extract (see :mod:`full_extract`), else None.
+        """The version of every record of a full extract (see :mod:`history`), else None.
 
         First read with the first SCHEMA message, before any series has a partition.
         """
-        return full_extract.table_version(
+        return history.table_version(
             self.state, shard_count=self.settings.shard_count, started_ms=self.initialized_at
         )
 
@@ -210,13 +209,13 @@ class TapWebexMeetings(ConfigReadingTap):
     def series_catalog(self) -> SeriesCatalog:
         """The series this shard extracts, shared by both streams (see :mod:`catalog`)."""
         settings = self.settings
-        meetings = self.streams[full_extract.MEETINGS_STREAM]
+        meetings = self.streams[history.MEETINGS_STREAM]
         return SeriesCatalog(
             self.policy,
             cast("SeriesMeetingsStream", meetings).state_manager,
             lambda series_id: shard_of(series_id, settings.shard_count) == settings.shard_index,
             self.summary,
-            self.streams[full_extract.SERIES_STREAM].logger,
+            self.streams[history.SERIES_STREAM].logger,
         )
 
     @override
