@@ -272,9 +272,7 @@ def failure_message(exc: Exception) -> str:
     """The one ERROR line a failed run ends with."""
     if isinstance(exc, UnreachableError):
         return str(exc)  # the host and the cause
-    if isinstance(exc, RetriableAPIError):
-        return f"Webex kept failing, giving up after the last retry: {exc}"
-    if isinstance(exc, DeadlineExceeded):
+    if isinstance(exc, (RetriableAPIError, DeadlineExceeded)):
         return f"Webex kept failing, giving up after the last retry: {exc}"
     if isinstance(exc, requests.RequestException):
         where = f" ({without_query(exc.request.url)})" if exc.request and exc.request.url else ""
