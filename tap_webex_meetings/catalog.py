@@ -13,9 +13,10 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol, cast
 
 from tap_webex_meetings import deletions, history, timeutils, webex
+from tap_webex_meetings.client import WebexStream
 from tap_webex_meetings.history import FinishedSeries
 from tap_webex_meetings.lookahead import ReadAhead
 from tap_webex_meetings.policy import Policy, SeriesFacts, instant
@@ -141,3 +142,12 @@ class SeriesCatalog:
             series_id,
             record.get("state"),
         )
+
+
+class _CatalogTap(Protocol):
+    series_catalog: SeriesCatalog
+
+
+def catalog_of(stream: WebexStream) -> SeriesCatalog:
+    """The tap's series catalog (the tap makes it: it knows both streams)."""
+    return cast("_CatalogTap", stream.webex_tap).series_catalog

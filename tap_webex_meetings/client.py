@@ -10,11 +10,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Generator, Iterable
 from http import HTTPStatus
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import ParseResult, quote
 
 import backoff
 import requests
+from singer_sdk import SchemaDirectory
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 from typing_extensions import override
@@ -36,8 +40,20 @@ if TYPE_CHECKING:
     from tap_webex_meetings.policy import Policy
     from tap_webex_meetings.retries import RateGate
     from tap_webex_meetings.settings import Settings
-    from tap_webex_meetings.state import ThrottledStateWriter
     from tap_webex_meetings.summary import RunSummary
+
+
+def schema_dir() -> Traversable:
+    """``schemas/``: in the installed wheel, or at the top of a checkout (editable)."""
+    packaged = resources.files("tap_webex_meetings") / "schemas"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "schemas"
+
+
+SCHEMAS = SchemaDirectory(schema_dir())  # every stream's schema = StreamSchema(SCHEMAS)
+
+
+class StateWriter(Protocol):
+    def flush(self) -> None: ...
 
 
 class WebexTap(Protocol):
@@ -47,7 +63,7 @@ class WebexTap(Protocol):
     policy: Policy
     authenticator: WebexOAuthAuthenticator | BearerTokenAuthenticator
     rate_gate: RateGate
-    state_writer: ThrottledStateWriter
+    state_writer: StateWriter
     summary: RunSummary
     table_version: int | None
 
@@ -64,9 +80,8 @@ class WebexStream(RecordStream):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Per thread: prefetch workers must not share one session (the SDK reassigns its
-        # ``auth`` before each request), and a body parsed in validate_response is read
-        # by parse_response right after, on the same thread.
+        # Per thread: a session (the SDK reassigns its ``auth`` per request), and the body
+        # validate_response parsed for parse_response.
         self._local = threading.local()
         self._decorated: tuple[RequestFunc, RequestFunc] | None = None
 
@@ -115,11 +130,8 @@ class WebexStream(RecordStream):
 
     @override
     def build_prepared_request(self, *args: Any, **kwargs: Any) -> requests.PreparedRequest:
-        """The request, not yet authenticated: ``_request`` authenticates each try.
-
-        The SDK authenticates here too, outside its retry loop: a token refresh that failed
-        once (a 503) failed the run, and a token near its expiry was refreshed twice.
-        """
+        """Not authenticated here (``_request`` does it per try): the SDK's, outside its
+        retry loop, failed the run on one refresh 503 and refreshed a near-expiry token twice."""
         request = requests.Request(*args, **kwargs)
         request.headers.setdefault("User-Agent", self.user_agent)
         return self.requests_session.prepare_request(request)
@@ -207,8 +219,7 @@ class WebexStream(RecordStream):
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
-        """The entries of one page (or the one meeting of a lookup), then a :class:`PageEnd`
-        for :class:`QueryGuard`, which knows the query."""
+        """A page's entries (a lookup's meeting), then a :class:`PageEnd` for QueryGuard."""
         lookup = self._local.parsed[1]
         body = self._payload_of(response)
         entries = [body] if lookup else body["items"]
@@ -216,11 +227,8 @@ class WebexStream(RecordStream):
 
     @override
     def request_decorator(self, func: RequestFunc) -> RequestFunc:
-        """The SDK's retry loop, each try held back while a 429 holds the rate gate.
-
-        Built once per stream, not per query. backoff would log each retry a second time
-        and the end once more: :meth:`backoff_handler` and ``tap.py`` say each once.
-        """
+        """The SDK's retry loop, each try held while a 429 holds the gate; built once per
+        stream. backoff's own logging off: :meth:`backoff_handler` and ``tap.py`` say it once."""
         if self._decorated is not None and self._decorated[0] == func:
             return self._decorated[1]
         gate = self.webex_tap.rate_gate

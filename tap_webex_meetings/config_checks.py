@@ -9,7 +9,6 @@ Lists and numbers given as text are read first.
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from collections.abc import Mapping, MutableMapping
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ from tap_webex_meetings.settings import (
     MAX_DAYS,
     OAUTH_SETTINGS,
     PROPERTIES,
+    list_from_text,
     meeting_id_kind,
     with_defaults,
 )
@@ -58,15 +58,6 @@ def _plain_number(value: Decimal, *, integer: bool) -> int | float:
     if integer and value.is_finite() and abs(value) < 2**63 and value == int(value):
         return int(value)
     return float(value)
-
-
-def list_from_text(value: str) -> Any:
-    if value.lstrip().startswith("["):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def problems(config: Mapping[str, Any], *, now: datetime) -> list[str]:

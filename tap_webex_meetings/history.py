@@ -22,6 +22,13 @@ cannot be updated). Two things keep a run from paying for them:
   (``start_date`` in the ``series_meetings`` state). A run configured with an earlier one
   reads every known series from it, finished ones included, instead of from its bookmark:
   the weeks before the old ``start_date`` were never read. A later one changes nothing.
+- **Full extract.** Webex does not report deletions, and the tap's memory of them (see
+  :mod:`deletions`) lives in the state, which a first run or ``meltano run --full-refresh``
+  lacks. So a run whose state holds nothing an earlier run wrote (a state of finished series
+  only is not empty: the warehouse holds their meetings) stamps every record with one table
+  version, then sends ACTIVATE_VERSION per stream: target-postgres drops every row of an older
+  version, i.e. every meeting the run did not find. Not with shards: a shard's
+  ACTIVATE_VERSION would drop the other shards' rows.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ from typing import Any
 from tap_webex_meetings import deletions, timeutils
 from tap_webex_meetings.policy import Policy, instant
 
+MEETINGS_STREAM = "series_meetings"
+SERIES_STREAM = "meeting_series"
 # Stream state keys: finished series and the start_date their series were read from
 # (series_meetings), the last discovery (meeting_series).
 FINISHED = "finished"
@@ -143,3 +152,33 @@ def discovery_marker(
         "split": split,
         "hosts": dict.fromkeys(hosts, at),
     }
+
+
+# What a run of this tap leaves in a stream's state: series partitions, finished series, the
+# start_date they were read from, the discovery marker.
+WRITTEN_BY_A_RUN = ("partitions", FINISHED, READ_FROM, DISCOVERED)
+
+
+def table_version(state: Mapping[str, Any], *, shard_count: int, started_ms: int) -> int | None:
+    """The version of this run's rows (its start, in seconds) if it is a full extract, else None.
+
+    A full extract: one instance extracts every series, and the state holds nothing an
+    earlier run wrote for either stream.
+    """
+    if not Policy.full_extract(shard_count, earlier_run_in(state)):
+        return None
+    return started_ms // 1000
+
+
+def earlier_run_in(state: Mapping[str, Any]) -> bool:
+    """Whether an earlier run left anything in the state of either stream."""
+    bookmarks = state.get("bookmarks")
+    if not isinstance(bookmarks, Mapping):
+        return False
+    for stream in (MEETINGS_STREAM, SERIES_STREAM):
+        stream_state = bookmarks.get(stream)
+        if isinstance(stream_state, Mapping) and any(
+            stream_state.get(key) for key in WRITTEN_BY_A_RUN
+        ):
+            return True
+    return False

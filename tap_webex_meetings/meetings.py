@@ -17,10 +17,11 @@ from singer_sdk import StreamSchema
 from typing_extensions import override
 
 from tap_webex_meetings import deletions, history, timeutils, webex
+from tap_webex_meetings.catalog import catalog_of
+from tap_webex_meetings.client import SCHEMAS
 from tap_webex_meetings.listing import Listing, SeriesListing, SeriesQuery
 from tap_webex_meetings.partitioned import PartitionedStream
 from tap_webex_meetings.progress import SeriesProgress
-from tap_webex_meetings.streams import SCHEMAS, MeetingSeriesStream, catalog_of
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
@@ -31,7 +32,6 @@ class SeriesMeetingsStream(PartitionedStream):
 
     name = "series_meetings"
     path = webex.MEETINGS_PATH
-    parent_stream_type = MeetingSeriesStream
     primary_keys = ("id",)
     replication_key = "start"
     schema = StreamSchema(SCHEMAS)

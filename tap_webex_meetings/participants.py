@@ -42,10 +42,9 @@ from singer_sdk import StreamSchema
 from typing_extensions import override
 
 from tap_webex_meetings import answers, timeutils, webex
+from tap_webex_meetings.client import SCHEMAS
 from tap_webex_meetings.errors import NotFoundError, WebexAPIError
-from tap_webex_meetings.meetings import SeriesMeetingsStream
 from tap_webex_meetings.partitioned import PartitionedStream
-from tap_webex_meetings.streams import SCHEMAS
 
 if TYPE_CHECKING:
     import requests
@@ -64,7 +63,6 @@ class MeetingParticipantsStream(PartitionedStream):
 
     name = "meeting_participants"
     path = "/meetingParticipants"
-    parent_stream_type = SeriesMeetingsStream
     primary_keys = ("meetingId", "id")
     replication_key = "joinedTime"
     # One stream-level bookmark: no partition per instance, so the state does not grow.

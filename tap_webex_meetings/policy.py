@@ -153,7 +153,7 @@ class Policy:
     @staticmethod
     def full_extract(shard_count: int, earlier_run: bool) -> bool:
         """A full extract: one instance extracts every series, and no earlier run left state
-        (a state whose series are all finished is not empty: see :mod:`full_extract`).
+        (a state whose series are all finished is not empty: see :mod:`history`).
         """
         return shard_count == 1 and not earlier_run
 

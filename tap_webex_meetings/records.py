@@ -21,7 +21,7 @@ from singer_sdk.streams.rest import RESTStream
 from typing_extensions import override
 
 from tap_webex_meetings import stream_maps, timeutils, webex
-from tap_webex_meetings.config_checks import list_from_text
+from tap_webex_meetings.settings import list_from_text
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -149,7 +149,7 @@ class RecordStream(RESTStream[ParseResult | None]):
     @override
     def _write_schema_message(self) -> None:  # private singer-sdk hook (no upstream issue yet)
         """Once per run (the SDK repeats the 30 KB schema per series), and where records get
-        their table version: the tap's for a full extract (see full_extract.py), else none."""
+        their table version: the tap's for a full extract (see history.py), else none."""
         if not self._schema_written:
             self._stream_version = self.webex_tap.table_version  # private: on each RECORD
             super()._write_schema_message()

@@ -7,6 +7,7 @@ schema cannot express: :mod:`config_checks`.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -204,6 +205,7 @@ UNTYPED = frozenset(
     {*OAUTH_SETTINGS, "access_token", "meeting_password", "secret_fields", "shard_plan"}
 )
 PROPERTIES: dict[str, dict[str, Any]] = CONFIG_SCHEMA["properties"]
+SECRET_SETTINGS = tuple(name for name, spec in PROPERTIES.items() if spec.get("secret"))
 DEFAULTS: dict[str, Any] = {
     name: spec["default"] for name, spec in PROPERTIES.items() if "default" in spec
 }
@@ -283,3 +285,12 @@ def meeting_id_kind(series_id: str) -> tuple[str, str] | None:
         if match := pattern.match(series_id):
             return what, match["series"]
     return None
+
+
+def list_from_text(value: str) -> Any:
+    if value.lstrip().startswith("["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return [item.strip() for item in value.split(",") if item.strip()]

@@ -1,5 +1,5 @@
 """The ``meeting_series`` stream: the series of this shard (configured ids, or discovery),
-then tombstones of known series Webex no longer has; and where the schemas are.
+then tombstones of known series Webex no longer has.
 
 Each series found goes to the :class:`~catalog.SeriesCatalog`; ``series_meetings``
 (:mod:`meetings`) lists the meetings of each one the catalog lists.
@@ -10,35 +10,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from functools import cached_property, partial
-from importlib import resources
-from importlib.abc import Traversable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any
 
-from singer_sdk import SchemaDirectory, Stream, StreamSchema
+from singer_sdk import Stream, StreamSchema
 from singer_sdk.exceptions import FatalAPIError
 from typing_extensions import override
 
 from tap_webex_meetings import deletions, history, timeutils, webex
-from tap_webex_meetings.catalog import SeriesCatalog
-from tap_webex_meetings.client import WebexStream
+from tap_webex_meetings.catalog import SeriesCatalog, catalog_of
+from tap_webex_meetings.client import SCHEMAS, WebexStream
 from tap_webex_meetings.errors import NotFoundError
-from tap_webex_meetings.full_extract import MEETINGS_STREAM
-from tap_webex_meetings.history import Discovery
+from tap_webex_meetings.history import MEETINGS_STREAM, Discovery
 from tap_webex_meetings.listing import warn_series_not_found
 from tap_webex_meetings.summary import bookmarks_of
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
-
-
-def schema_dir() -> Traversable:
-    """``schemas/``: in the installed wheel, or at the top of a checkout (editable)."""
-    packaged = resources.files("tap_webex_meetings") / "schemas"
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "schemas"
-
-
-SCHEMAS = SchemaDirectory(schema_dir())
 
 
 class MeetingSeriesStream(WebexStream):
@@ -287,12 +274,3 @@ class MeetingSeriesStream(WebexStream):
         logging.getLogger(self.tap_name).info(
             "%s", self.webex_tap.summary.line(bookmarks_of(partitions))
         )
-
-
-class _CatalogTap(Protocol):
-    series_catalog: SeriesCatalog
-
-
-def catalog_of(stream: WebexStream) -> SeriesCatalog:
-    """The tap's series catalog (the tap makes it: it knows both streams)."""
-    return cast("_CatalogTap", stream.webex_tap).series_catalog

@@ -6,36 +6,27 @@ import contextlib
 import copy
 import io
 import logging
-import os
 import signal
 import sys
-from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import cached_property
-from pathlib import Path
 from types import FrameType
 from typing import IO, Any, ClassVar, cast
 
-import click
 import requests
-from singer_sdk import Stream, Tap
+from singer_sdk import Stream
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
-from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.helpers.capabilities import (
     CapabilitiesEnum,
     PluginCapabilities,
     TapCapabilities,
 )
-from singer_sdk.plugin_base import PluginBase, _ConfigInput
 from singer_sdk.singerlib import Catalog
 from typing_extensions import override
 
 from tap_webex_meetings import (
-    config_checks,
-    config_errors,
     credentials,
-    full_extract,
     history,
     records,
     state_check,
@@ -43,6 +34,7 @@ from tap_webex_meetings import (
 from tap_webex_meetings import settings as settings_module
 from tap_webex_meetings.auth import WebexOAuthAuthenticator, authenticator_for
 from tap_webex_meetings.catalog import SeriesCatalog
+from tap_webex_meetings.config_reading import ConfigReadingTap
 from tap_webex_meetings.errors import LoaderStoppedError
 from tap_webex_meetings.meetings import SeriesMeetingsStream
 from tap_webex_meetings.output import GuardedWriter
@@ -58,14 +50,12 @@ from tap_webex_meetings.summary import RunSummary
 from tap_webex_meetings.transport import DeadlineExceeded
 from tap_webex_meetings.webex import without_query
 
-SECRET_SETTINGS = tuple(
-    name
-    for name, definition in settings_module.CONFIG_SCHEMA["properties"].items()
-    if definition.get("secret")
-)
+# The stream tree, declared where the streams are wired: no stream module imports another.
+SeriesMeetingsStream.parent_stream_type = MeetingSeriesStream
+Participants.parent_stream_type = SeriesMeetingsStream
 
 
-class TapWebexMeetings(Tap):
+class TapWebexMeetings(ConfigReadingTap):
     """Singer tap for the Webex "List Meetings of a Meeting Series" API."""
 
     name = "tap-webex-meetings"
@@ -79,7 +69,7 @@ class TapWebexMeetings(Tap):
     # Only what is tested (tests/test_capabilities.py), as meltano.yml declares it. Not the
     # SDK's BATCH (it would also add a batch_config setting), ACTIVATE_VERSION (behind a
     # setting, and sent before a full-table stream's records; the tap sends its own after a
-    # full extract, see full_extract.py), nor STRUCTURED_LOGGING (Meltano would switch to
+    # full extract, see history.py), nor STRUCTURED_LOGGING (Meltano would switch to
     # JSON logs, which no test here reads).
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
         TapCapabilities.CATALOG,
@@ -103,77 +93,6 @@ class TapWebexMeetings(Tap):
         # They show with the DEBUG log level (TAP_WEBEX_MEETINGS_LOGLEVEL=DEBUG).
         if not self.metrics_logger.isEnabledFor(logging.DEBUG):
             self.metrics_logger.setLevel(logging.WARNING)
-
-    @override  # private singer-sdk hook: no public one adds checks (no upstream issue yet)
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Report every bad setting at once, before any request, each once, in one style.
-
-        Settings the tap does not know (a typo, named with the setting it likely meant), the
-        schema's errors (reworded, see :mod:`config_errors`) and then what a schema cannot
-        express (:func:`config_checks.problems`). Overridden (a private hook, but the only
-        one) so both lists come together, and so that discovery, which needs no settings,
-        does not warn about them.
-        """
-        schema = self.config_jsonschema
-        self.append_builtin_config(schema)
-        config_checks.read_text_values(self._config)
-        unknown = config_errors.unknown_settings(self._config, schema)
-        errors = [
-            config_errors.unknown_setting_problem(key, meant) for key, meant in unknown.items()
-        ]
-        # A setting missing because its name was misspelt: the typo's line says so already.
-        meant = {name for name in unknown.values() if name and name not in self._config}
-        errors += [
-            problem
-            for problem in config_errors.schema_problems(self._config, schema)
-            if not set(config_errors.setting_of(problem).split(", ")) & meant
-        ]
-        reported = {config_errors.setting_of(error) for error in errors} | meant
-        errors += [
-            problem
-            for problem in config_checks.problems(self._config, now=datetime.now(timezone.utc))
-            if not set(config_errors.setting_of(problem).split(", ")) & reported
-        ]
-        if raise_errors and not errors:
-            for note in config_checks.meeting_ids_in_series_ids(self._config):
-                self.logger.warning("%s; extracting the other series", note)
-        if errors and raise_errors:
-            raise ConfigValidationError("Config validation failed", errors=errors)
-        return errors
-
-    @classproperty  # private singer-sdk hook (no upstream issue yet), covered by
-    @override  # tests/test_cli_messages.py::test_a_bad_integer_in_the_environment_names_the_setting
-    def _env_var_config(cls) -> dict[str, Any]:  # noqa: N805
-        """Settings from ``TAP_WEBEX_MEETINGS_*``; a value the SDK cannot convert is named.
-
-        Overridden because the SDK's ``int('abc')`` is a traceback that names no setting.
-        """
-        parse: Callable[[type[PluginBase]], dict[str, Any]] = PluginBase.__dict__[
-            "_env_var_config"
-        ].fget
-        try:
-            return parse(cast("type[PluginBase]", cls))
-        except ValueError:
-            schema = cls.config_jsonschema
-            errors = config_errors.environment_problems(schema, cls._env_var_prefix, os.environ)
-            raise ConfigValidationError(
-                "Config validation failed", errors=errors or ["settings: cannot be parsed"]
-            ) from None
-
-    @classmethod
-    @override
-    def cb_config(
-        cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]
-    ) -> _ConfigInput:
-        """Read the ``--config`` files; one that cannot be read is one line, exit code 1.
-
-        Overridden because the SDK lets the error out as a traceback.
-        """
-        for path in value:
-            if path != "ENV" and (problem := config_errors.config_file_problem(Path(path))):
-                cls.logger.error("--config: %s: %s", path, problem)
-                ctx.exit(1)
-        return super().cb_config(ctx, param, value)
 
     @property
     @override
@@ -200,7 +119,7 @@ class TapWebexMeetings(Tap):
     def _credentials(self) -> list[object]:
         """Every credential of this run: as configured, and as issued since."""
         config: dict[str, Any] = self.__dict__.get("_config") or {}
-        values: list[object] = [config.get(name) for name in SECRET_SETTINGS]
+        values: list[object] = [config.get(name) for name in settings_module.SECRET_SETTINGS]
         auth = self.__dict__.get("authenticator")  # only once it exists
         if isinstance(auth, WebexOAuthAuthenticator):
             values += [auth.access_token, auth.refresh_token]
@@ -245,16 +164,16 @@ class TapWebexMeetings(Tap):
         Made when the first stream needs it: after the state is loaded (the ``start_date``
         the known series were read from) and before this run records its own.
         """
-        meetings = self.state.get("bookmarks", {}).get(full_extract.MEETINGS_STREAM, {})
+        meetings = self.state.get("bookmarks", {}).get(history.MEETINGS_STREAM, {})
         return Policy.of(self.settings, self.run_start, meetings.get(history.READ_FROM))
 
     @cached_property
     def table_version(self) -> int | None:
-        """The version of every record of a full extract (see :mod:`full_extract`), else None.
+        """The version of every record of a full extract (see :mod:`history`), else None.
 
         First read with the first SCHEMA message, before any series has a partition.
         """
-        return full_extract.table_version(
+        return history.table_version(
             self.state, shard_count=self.settings.shard_count, started_ms=self.initialized_at
         )
 
@@ -290,13 +209,13 @@ class TapWebexMeetings(Tap):
     def series_catalog(self) -> SeriesCatalog:
         """The series this shard extracts, shared by both streams (see :mod:`catalog`)."""
         settings = self.settings
-        meetings = self.streams[full_extract.MEETINGS_STREAM]
+        meetings = self.streams[history.MEETINGS_STREAM]
         return SeriesCatalog(
             self.policy,
             cast("SeriesMeetingsStream", meetings).state_manager,
             lambda series_id: shard_of(series_id, settings.shard_count) == settings.shard_index,
             self.summary,
-            self.streams[full_extract.SERIES_STREAM].logger,
+            self.streams[history.SERIES_STREAM].logger,
         )
 
     @override
@@ -353,9 +272,7 @@ def failure_message(exc: Exception) -> str:
     """The one ERROR line a failed run ends with."""
     if isinstance(exc, UnreachableError):
         return str(exc)  # the host and the cause
-    if isinstance(exc, RetriableAPIError):
-        return f"Webex kept failing, giving up after the last retry: {exc}"
-    if isinstance(exc, DeadlineExceeded):
+    if isinstance(exc, (RetriableAPIError, DeadlineExceeded)):
         return f"Webex kept failing, giving up after the last retry: {exc}"
     if isinstance(exc, requests.RequestException):
         where = f" ({without_query(exc.request.url)})" if exc.request and exc.request.url else ""

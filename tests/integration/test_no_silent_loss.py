@@ -18,7 +18,7 @@ import duckdb
 import pytest
 from fake_webex import DEFAULT_NOW, FakeWebex, RecordedRequest, SeriesSpec
 
-from tap_webex_meetings import full_extract
+from tap_webex_meetings import history
 from tap_webex_meetings.deletions import DELETED_AT
 from tap_webex_meetings.meetings import SeriesMeetingsStream
 from tap_webex_meetings.timeutils import parse_api_timestamp
@@ -114,10 +114,10 @@ def test_anything_an_earlier_run_wrote_makes_a_run_incremental(
     stream: str, written: dict[str, Any]
 ) -> None:
     state = {"bookmarks": {stream: written}}
-    assert full_extract.table_version(state, shard_count=1, started_ms=5000) is None
+    assert history.table_version(state, shard_count=1, started_ms=5000) is None
     empty: dict[str, Any] = {"bookmarks": {"series_meetings": {"partitions": [], "finished": {}}}}
-    assert full_extract.table_version(empty, shard_count=1, started_ms=5000) == 5
-    assert full_extract.table_version({}, shard_count=2, started_ms=5000) is None
+    assert history.table_version(empty, shard_count=1, started_ms=5000) == 5
+    assert history.table_version({}, shard_count=2, started_ms=5000) is None
 
 
 # 2. A 404 that is not Webex's is not a deletion
