@@ -206,19 +206,6 @@ class TapWebexMeetings(Tap):
             values += [auth.access_token, auth.refresh_token]
         return values
 
-    @override
-    def sync_all(self) -> None:
-        """Then every message still buffered is written (see :mod:`output`), after a
-        failure too (what was extracted before it stays valid)."""
-        writer = cast("GuardedWriter", self.message_writer)
-        try:
-            super().sync_all()
-        except BaseException:
-            with contextlib.suppress(OSError, LoaderStoppedError):  # the loader may be gone
-                writer.flush()
-            raise
-        writer.flush()
-
     @override  # private singer-sdk hook: the SDK's handler exits 0 (no upstream issue yet)
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """SIGINT or SIGTERM: write the STATE of every finished series, exit 128 + signal.
