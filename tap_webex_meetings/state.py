@@ -207,5 +207,10 @@ class ThrottledStateWriter(StateWriter):
             self._writer.write_message(_StateMessage(value=self._waiting))
             self._waiting = None
             self._last_written = self._clock()
-        if (flush_output := getattr(self._writer, "flush", None)) is not None:
-            flush_output()
+        self.flush_output()
+
+    def flush_output(self) -> None:
+        """Write every message still buffered (see :mod:`output`), but no waiting STATE:
+        before the main thread waits for Webex, so that the loader is not kept waiting."""
+        if (flush := getattr(self._writer, "flush", None)) is not None:
+            flush()
