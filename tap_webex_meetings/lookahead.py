@@ -39,10 +39,11 @@ class ReadAhead:
         self.ahead = 0
 
     @contextmanager
-    def running(self, workers: int) -> Iterator[None]:
-        """``workers`` threads, ``2 x workers`` partitions ahead at most, stopped at the end."""
+    def running(self, workers: int, on_wait: Callable[[], None] = lambda: None) -> Iterator[None]:
+        """``workers`` threads, ``2 x workers`` partitions ahead at most, stopped at the end;
+        ``on_wait`` before the main thread waits for one (see :class:`Prefetcher`)."""
         self.ahead = 2 * workers
-        pool: Prefetcher[Any] = Prefetcher(workers, ahead=self.ahead)
+        pool: Prefetcher[Any] = Prefetcher(workers, ahead=self.ahead, on_wait=on_wait)
         self._pool = pool
         try:
             yield

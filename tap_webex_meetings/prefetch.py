@@ -46,7 +46,16 @@ class _Job(Generic[R]):
 class Prefetcher(Generic[R]):
     """Runs producers on ``workers`` daemon threads, in the order they were submitted."""
 
-    def __init__(self, workers: int, ahead: int, chunks_ahead: int = 4) -> None:
+    def __init__(
+        self,
+        workers: int,
+        ahead: int,
+        chunks_ahead: int = 4,
+        on_wait: Callable[[], None] = lambda: None,
+    ) -> None:
+        """``on_wait`` runs whenever the consumer is about to wait for a worker (the output
+        is flushed then, so a loader is not kept waiting while the tap waits for Webex)."""
+        self._on_wait = on_wait
         self._workers = workers
         self._chunks_ahead = chunks_ahead
         self._pending: queue.Queue[_Job[R]] = queue.Queue()
@@ -124,7 +133,11 @@ class Prefetcher(Generic[R]):
     def _drain(self, job: _Job[R]) -> Generator[R, None, Any]:
         try:
             while True:
-                item = job.output.get()
+                try:
+                    item = job.output.get_nowait()
+                except queue.Empty:
+                    self._on_wait()
+                    item = job.output.get()
                 if isinstance(item, _End):
                     return item.value
                 if isinstance(item, BaseException):

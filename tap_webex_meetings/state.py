@@ -201,9 +201,16 @@ class ThrottledStateWriter(StateWriter):
         self.flush()
 
     def flush(self) -> None:
-        """Write the state that is waiting, if any (the end of a run, or a failure)."""
-        if self._waiting is None:
-            return
-        self._writer.write_message(_StateMessage(value=self._waiting))
-        self._waiting = None
-        self._last_written = self._clock()
+        """Write the state that is waiting, if any (the end of a run, or a failure), and
+        every message still buffered (see :mod:`output`)."""
+        if self._waiting is not None:
+            self._writer.write_message(_StateMessage(value=self._waiting))
+            self._waiting = None
+            self._last_written = self._clock()
+        self.flush_output()
+
+    def flush_output(self) -> None:
+        """Write every message still buffered (see :mod:`output`), but no waiting STATE:
+        before the main thread waits for Webex, so that the loader is not kept waiting."""
+        if (flush := getattr(self._writer, "flush", None)) is not None:
+            flush()

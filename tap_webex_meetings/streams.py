@@ -88,7 +88,8 @@ class MeetingSeriesStream(WebexStream):
         ``2 x max_workers`` series late, so its meetings are fetched meanwhile (:mod:`lookahead`).
         """
         read_ahead = self._catalog.read_ahead
-        with read_ahead.running(self.settings.max_workers):
+        flush = self.webex_tap.state_writer.flush_output  # before waiting for Webex
+        with read_ahead.running(self.settings.max_workers, on_wait=flush):
             yield from read_ahead.hold(self._series_of_shard(), self._child_context_of)
 
     def _child_context_of(self, record: dict[str, Any]) -> dict[str, Any] | None:

@@ -227,3 +227,41 @@ def test_what_a_producer_returns_comes_after_its_records() -> None:
         assert returned == ["outcome"]
     finally:
         pool.close()
+
+
+def test_the_consumer_flushes_its_output_before_it_waits_for_a_worker() -> None:
+    """What the tap wrote reaches the loader while the tap waits for Webex, not later."""
+    release = threading.Event()
+    flushes: list[bool] = []  # whether the worker had been let go when it happened
+
+    def slow() -> Iterator[str]:
+        yield "first"
+        release.wait(PATIENCE)
+        yield "second"
+
+    pool: Prefetcher[str] = Prefetcher(1, ahead=2, on_wait=lambda: flushes.append(release.is_set()))
+    pool.submit("s1", slow)
+    drained = pool.take("s1")
+    assert drained is not None
+    timer = threading.Timer(SETTLE, release.set)
+    timer.start()
+    try:
+        assert within(lambda: list(drained)) == ["first", "second"]
+    finally:
+        timer.cancel()
+        pool.close()
+    assert flushes[:1] == [False], "no flush before waiting for the worker"
+
+
+def test_the_consumer_does_not_flush_when_nothing_is_to_wait_for() -> None:
+    flushes: list[str] = []
+    pool: Prefetcher[str] = Prefetcher(1, ahead=2, on_wait=lambda: flushes.append("flush"))
+    pool.submit("s1", lambda: iter(["a", "b"]))
+    time.sleep(SETTLE)  # the worker has handed everything over
+    drained = pool.take("s1")
+    assert drained is not None
+    try:
+        assert within(lambda: list(drained)) == ["a", "b"]
+    finally:
+        pool.close()
+    assert flushes == [], "a flush per series where the records were there already"
