@@ -54,6 +54,7 @@ SCHEMAS = SchemaDirectory(schema_dir())  # every stream's schema = StreamSchema(
 
 class StateWriter(Protocol):
     def flush(self) -> None: ...
+    def flush_output(self) -> None: ...
 
 
 class WebexTap(Protocol):
