@@ -420,5 +420,9 @@ def test_meltano_yml_declares_every_tap_setting(meltano: Meltano) -> None:
         f"{s}.{f}" for s in ("meeting_series", "series_meetings") for f in SENSITIVE_FIELDS
     }
     assert {key: status.get(key) for key in sensitive} == dict.fromkeys(sensitive, "excluded")
-    others = {value for key, value in status.items() if key not in sensitive}
+    meetings = ("meeting_series.", "series_meetings.")
+    others = {v for k, v in status.items() if k.startswith(meetings) and k not in sensitive}
     assert others == {"selected", "automatic"}, others
+    # meeting_participants is opt-in (its own scope, a request per instance): not selected.
+    participants = {v for k, v in status.items() if k.startswith("meeting_participants.")}
+    assert participants == {"excluded"}, participants
