@@ -36,9 +36,11 @@ def get(
     return requests.get(fake.api_url + path, headers=headers, timeout=10, **kw)
 
 
-def page_verbatim(fake: FakeWebex, params: dict[str, Any]) -> tuple[list[Item], int]:
+def page_verbatim(
+    fake: FakeWebex, params: dict[str, Any], path: str = "/meetings"
+) -> tuple[list[Item], int]:
     """A naive client: follows each next link exactly as given."""
-    response = get(fake, params=params)
+    response = get(fake, path, params=params)
     items, pages = [], 1
     while True:
         assert response.status_code == 200, response.text

@@ -12,8 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-import requests
-from fake_support import SYNC, TOKEN, assert_webex_error, get
+from fake_support import SYNC, assert_webex_error, get, page_verbatim
 from fake_webex import DEFAULT_NOW, FakeWebex, Faults
 
 INSTANCE_WINDOW = (DEFAULT_NOW - timedelta(days=400), DEFAULT_NOW)
@@ -44,17 +43,7 @@ def every_participant(fake: FakeWebex) -> list[dict[str, Any]]:
 
 def read_all(fake: FakeWebex, meeting_id: str, page_size: int) -> tuple[list[dict[str, Any]], int]:
     """A client following each next link as given."""
-    response = get(fake, "/meetingParticipants", params={"meetingId": meeting_id, "max": page_size})
-    items, pages = [], 1
-    while True:
-        assert response.status_code == 200, response.text
-        items += response.json()["items"]
-        if "next" not in response.links:
-            return items, pages
-        response = requests.get(
-            response.links["next"]["url"], headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
-        )
-        pages += 1
+    return page_verbatim(fake, {"meetingId": meeting_id, "max": page_size}, "/meetingParticipants")
 
 
 def test_participants_hold_what_webex_sends(fake: FakeWebex) -> None:
